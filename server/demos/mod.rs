@@ -1,0 +1,87 @@
+//! The catalog: every lesson concept as a demo, one file each.
+//!
+//! A demo is data (name, title, the Python program it mirrors, its parameters
+//! with bounds) plus a `run` function that executes inside the runner process
+//! as the lesson's `MainProcess`, forking and threading for real through
+//! [`crate::runner::process`] and reporting through [`crate::runner::emit`].
+
+pub mod params;
+
+mod cpu_count;
+mod process;
+
+pub use params::{ParamError, Params};
+
+/// What a demo's `run` may fail with; shown as the run's failure reason.
+pub type DemoError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One demo of the catalog.
+#[derive(Debug)]
+pub struct Demo {
+    pub name: &'static str,
+    pub title: &'static str,
+    /// One sentence for the catalog.
+    pub summary: &'static str,
+    /// What to look for when it runs: where the lesson is imprecise, the truth.
+    pub notes: &'static str,
+    /// The Python program the demo mirrors, in the lesson's style.
+    pub source: &'static str,
+    /// The 1-based line of `source` that produces each kind of event
+    /// (`"kind"` or `"kind:phase"`), so a replay can highlight it.
+    pub source_lines: &'static [(&'static str, u32)],
+    /// The output the lesson shows for the default parameters.
+    pub lesson_output: &'static str,
+    pub params: &'static [params::Spec],
+    /// Hidden demos (benchmarks) run but are not listed in the catalog.
+    pub hidden: bool,
+    /// The demo's main program; runs in the runner, single-threaded at entry.
+    pub run: fn(&Params) -> Result<(), DemoError>,
+}
+
+static CATALOG: &[&Demo] = &[&cpu_count::DEMO, &process::DEMO];
+
+/// Every demo, hidden ones included, in catalog order.
+pub fn all() -> impl Iterator<Item = &'static Demo> {
+    CATALOG.iter().copied()
+}
+
+/// The demos a person sees in the catalog.
+pub fn listed() -> impl Iterator<Item = &'static Demo> {
+    all().filter(|d| !d.hidden)
+}
+
+pub fn find(name: &str) -> Option<&'static Demo> {
+    all().find(|d| d.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_url_safe() {
+        let mut names: Vec<_> = all().map(|d| d.name).collect();
+        assert!(names.iter().all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), all().count());
+    }
+
+    #[test]
+    fn every_default_is_within_its_own_bounds() {
+        for demo in all() {
+            params::validate(demo.params, &serde_json::Value::Null)
+                .unwrap_or_else(|e| panic!("{}: default out of bounds: {e}", demo.name));
+        }
+    }
+
+    #[test]
+    fn source_lines_point_inside_the_source() {
+        for demo in all() {
+            let lines = demo.source.lines().count() as u32;
+            for (kind, line) in demo.source_lines {
+                assert!((1..=lines).contains(line), "{}: {kind} -> line {line} of {lines}", demo.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! The event schema, shared by the runner (which writes events) and the server
+//! (which validates them, numbers them and fans them out).
+//!
+//! One typed enum for the stream: a line from the runner either parses into an
+//! [`Event`] or the run fails. `docs/events.md` is the prose version of this file;
+//! keep the two in step.
+
+use serde::{Deserialize, Serialize};
+
+/// Largest event line (newline included) any process may write. Writes of at
+/// most PIPE_BUF bytes to a pipe are atomic, which is what lets every process
+/// and thread of a run share one pipe without interleaving.
+pub const MAX_LINE: usize = 4096;
+
+/// Longest text (print, note, result, reason) carried in one event. Keeps every
+/// line well under [`MAX_LINE`] after JSON escaping (which can grow text 6×).
+pub const MAX_TEXT: usize = 512;
+
+/// One event as it travels on the wire. `seq` is absent in the runner's lines
+/// and assigned by the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// Nanoseconds since the run started (CLOCK_MONOTONIC).
+    pub t: u64,
+    pub pid: i32,
+    pub tid: i32,
+    /// `sched_getcpu()` of the emitting thread, -1 when unknown.
+    pub cpu: i32,
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+/// Begin/end of a span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Begin,
+    End,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockPhase {
+    Wait,
+    Acquire,
+    Release,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GilPhase {
+    Wait,
+    Acquire,
+    Release,
+    DropRequest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueOp {
+    Read,
+    Write,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueOp {
+    Put,
+    Get,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PipeOp {
+    Send,
+    Recv,
+}
+
+/// How a run ended. Only the server decides this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    Failed,
+    Timeout,
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Failed => "failed",
+            Outcome::Timeout => "timeout",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// The kind-specific part of an event, tagged by `kind`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Body {
+    #[serde(rename = "run.start")]
+    RunStart {
+        demo: String,
+        params: serde_json::Value,
+    },
+    #[serde(rename = "run.end")]
+    RunEnd {
+        outcome: Outcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    #[serde(rename = "result")]
+    Result {
+        text: String,
+        #[serde(default)]
+        data: serde_json::Value,
+    },
+    #[serde(rename = "proc.spawn")]
+    ProcSpawn { child: i32, name: String },
+    #[serde(rename = "proc.start")]
+    ProcStart {
+        name: String,
+        ppid: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+    },
+    #[serde(rename = "proc.exit")]
+    ProcExit { code: i32 },
+    #[serde(rename = "proc.join")]
+    ProcJoin {
+        phase: Phase,
+        child: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signal: Option<i32>,
+    },
+    #[serde(rename = "thread.spawn")]
+    ThreadSpawn { child: i32, name: String },
+    #[serde(rename = "thread.start")]
+    ThreadStart { name: String },
+    #[serde(rename = "thread.exit")]
+    ThreadExit {},
+    #[serde(rename = "thread.join")]
+    ThreadJoin { phase: Phase, child: i32 },
+    #[serde(rename = "print")]
+    Print { text: String },
+    #[serde(rename = "sleep")]
+    Sleep {
+        phase: Phase,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ms: Option<u64>,
+    },
+    #[serde(rename = "compute")]
+    Compute {
+        phase: Phase,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        work: Option<u64>,
+    },
+    #[serde(rename = "lock")]
+    Lock { phase: LockPhase, lock: String },
+    #[serde(rename = "value")]
+    Value {
+        op: ValueOp,
+        name: String,
+        value: i64,
+    },
+    #[serde(rename = "queue")]
+    Queue {
+        op: QueueOp,
+        queue: String,
+        msg: u64,
+        #[serde(default)]
+        value: serde_json::Value,
+    },
+    #[serde(rename = "pipe")]
+    Pipe {
+        op: PipeOp,
+        end: String,
+        msg: u64,
+        #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+        value: serde_json::Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bytes: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        corrupt: Option<bool>,
+    },
+    #[serde(rename = "gil")]
+    Gil { phase: GilPhase },
+    #[serde(rename = "fork.return")]
+    ForkReturn { value: i32 },
+    #[serde(rename = "system")]
+    System {
+        phase: Phase,
+        command: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<i32>,
+    },
+    #[serde(rename = "kernel.sample")]
+    KernelSample {
+        of_pid: i32,
+        of_tid: i32,
+        state: String,
+        on_cpu: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        utime: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stime: Option<u64>,
+    },
+    #[serde(rename = "note")]
+    Note { text: String },
+}
+
+impl Body {
+    /// The wire name of this kind (`proc.start`, `print`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Body::RunStart { .. } => "run.start",
+            Body::RunEnd { .. } => "run.end",
+            Body::Result { .. } => "result",
+            Body::ProcSpawn { .. } => "proc.spawn",
+            Body::ProcStart { .. } => "proc.start",
+            Body::ProcExit { .. } => "proc.exit",
+            Body::ProcJoin { .. } => "proc.join",
+            Body::ThreadSpawn { .. } => "thread.spawn",
+            Body::ThreadStart { .. } => "thread.start",
+            Body::ThreadExit {} => "thread.exit",
+            Body::ThreadJoin { .. } => "thread.join",
+            Body::Print { .. } => "print",
+            Body::Sleep { .. } => "sleep",
+            Body::Compute { .. } => "compute",
+            Body::Lock { .. } => "lock",
+            Body::Value { .. } => "value",
+            Body::Queue { .. } => "queue",
+            Body::Pipe { .. } => "pipe",
+            Body::Gil { .. } => "gil",
+            Body::ForkReturn { .. } => "fork.return",
+            Body::System { .. } => "system",
+            Body::KernelSample { .. } => "kernel.sample",
+            Body::Note { .. } => "note",
+        }
+    }
+}
+
+/// Cuts `text` to at most [`MAX_TEXT`] bytes on a character boundary, marking
+/// the cut, so that one event always fits in one atomic pipe write.
+pub fn clip_text(text: &str) -> String {
+    if text.len() <= MAX_TEXT {
+        return text.to_owned();
+    }
+    let mut end = MAX_TEXT - 3;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn print_event_round_trips_with_kind_tag() {
+        let line = r#"{"t":5,"pid":10,"tid":11,"cpu":0,"kind":"print","text":"square 4"}"#;
+        let event: Event = serde_json::from_str(line).unwrap();
+        assert_eq!(event.body, Body::Print { text: "square 4".into() });
+        assert_eq!(event.seq, None);
+        let back = serde_json::to_string(&event).unwrap();
+        assert!(back.contains(r#""kind":"print""#), "{back}");
+    }
+
+    #[test]
+    fn unknown_kind_is_rejected() {
+        let line = r#"{"t":5,"pid":10,"tid":11,"cpu":0,"kind":"rm -rf"}"#;
+        assert!(serde_json::from_str::<Event>(line).is_err());
+    }
+
+    #[test]
+    fn clip_text_keeps_short_text_and_cuts_long_text_on_a_char_boundary() {
+        assert_eq!(clip_text("hi"), "hi");
+        let long = "é".repeat(MAX_TEXT);
+        let clipped = clip_text(&long);
+        assert!(clipped.len() <= MAX_TEXT);
+        assert!(clipped.ends_with("..."));
+    }
+}

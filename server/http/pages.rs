@@ -1,0 +1,47 @@
+//! The HTML pages, rendered from askama templates in `templates/`.
+
+use askama::Template;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::Html;
+
+use super::error::{ApiError, Result};
+use crate::demos;
+
+struct Card {
+    name: &'static str,
+    title: &'static str,
+    summary: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "catalog.html")]
+struct CatalogPage {
+    demos: Vec<Card>,
+}
+
+#[derive(Template)]
+#[template(path = "demo.html")]
+struct DemoPage {
+    name: &'static str,
+    title: &'static str,
+    summary: &'static str,
+    notes: &'static str,
+    source: &'static str,
+}
+
+pub async fn catalog() -> Result<Html<String>> {
+    let demos = demos::listed().map(|d| Card { name: d.name, title: d.title, summary: d.summary }).collect();
+    render(&CatalogPage { demos })
+}
+
+pub async fn demo(Path(name): Path<String>) -> Result<Html<String>> {
+    let d = demos::find(&name).filter(|d| !d.hidden).ok_or_else(|| ApiError::unknown_demo(&name))?;
+    render(&DemoPage { name: d.name, title: d.title, summary: d.summary, notes: d.notes, source: d.source })
+}
+
+fn render(page: &impl Template) -> Result<Html<String>> {
+    page.render()
+        .map(Html)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "render_failed", e.to_string()))
+}

@@ -1,0 +1,63 @@
+//! forkline: the Python multiprocessing lesson run as real processes and
+//! threads, streamed live to a browser.
+//!
+//! `app()` builds the whole HTTP application without a socket, so tests can
+//! drive it directly; `serve()` binds it and handles shutdown.
+
+pub mod clock;
+pub mod config;
+pub mod demos;
+pub mod event;
+pub mod http;
+pub mod runner;
+pub mod runs;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+
+pub use config::Config;
+use runs::Runs;
+
+/// How long shutdown waits for open connections after every run has ended.
+pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
+
+/// The application: every route, over the given run table.
+pub fn app(runs: Arc<Runs>) -> Router {
+    http::router(http::AppState { runs })
+}
+
+/// Binds `config.listen`, prints the URL, and serves until SIGINT/SIGTERM.
+/// On shutdown every run is cancelled (its processes killed, its stream
+/// closed with `run.end`) before the process exits.
+pub async fn serve(config: Config) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let runs = Runs::new(Arc::new(config));
+    println!("forkline listening on http://{addr}");
+    tracing::info!(%addr, "listening");
+
+    let stop = runs.clone();
+    let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app(runs)).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: cancelling runs");
+        stop.shutdown().await;
+        let _ = drained_tx.send(());
+    });
+    // Graceful shutdown waits for open connections; bound that wait so a
+    // stuck client can't keep the process alive.
+    tokio::select! {
+        result = server => result,
+        _ = async { let _ = drained_rx.await; tokio::time::sleep(SHUTDOWN_DRAIN).await } => Ok(()),
+    }
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

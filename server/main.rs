@@ -1,0 +1,110 @@
+//! The `forkline` command: serves the playground, or (hidden) runs one demo
+//! as a runner when the server re-executes itself.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use forkline::config::{self, Config};
+
+#[derive(Parser)]
+#[command(name = "forkline", version, about = "See Python multiprocessing at work: real processes and threads, drawn live")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the playground (the default).
+    Serve(ServeArgs),
+    /// Run one demo; started by the server, not by people.
+    #[command(hide = true)]
+    Runner(RunnerCli),
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "FORKLINE_LISTEN", default_value = config::DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// Folder the page's JS and CSS are served from.
+    #[arg(long, env = "FORKLINE_WEB_DIR", default_value_os_t = config::default_web_dir())]
+    web_dir: PathBuf,
+    /// Wall-clock limit of one run, in seconds (1 to 600).
+    #[arg(long, env = "FORKLINE_RUN_TIMEOUT", default_value_t = config::DEFAULT_RUN_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=config::MAX_RUN_TIMEOUT.as_secs()))]
+    run_timeout: u64,
+    /// Events one run may emit before it is stopped.
+    #[arg(long, env = "FORKLINE_MAX_EVENTS", default_value_t = config::DEFAULT_MAX_EVENTS)]
+    max_events: usize,
+    /// Runs executing at once; more are refused with 503.
+    #[arg(long, env = "FORKLINE_MAX_ACTIVE_RUNS", default_value_t = config::DEFAULT_MAX_ACTIVE_RUNS)]
+    max_active_runs: usize,
+    /// Finished runs kept in memory.
+    #[arg(long, env = "FORKLINE_KEEP_RUNS", default_value_t = config::DEFAULT_KEEP_FINISHED_RUNS)]
+    keep_runs: usize,
+}
+
+#[derive(Args)]
+struct RunnerCli {
+    #[arg(long)]
+    demo: String,
+    #[arg(long)]
+    params: String,
+    #[arg(long)]
+    origin_ns: u64,
+    #[arg(long)]
+    server_pid: i32,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Runner(r)) => {
+            let code = forkline::runner::main(forkline::runner::RunnerArgs {
+                demo: r.demo,
+                params: r.params,
+                origin_ns: r.origin_ns,
+                server_pid: r.server_pid,
+            });
+            std::process::ExitCode::from(code.clamp(0, 255) as u8)
+        }
+        Some(Command::Serve(args)) => serve(args),
+        None => serve(cli.serve),
+    }
+}
+
+fn serve(args: ServeArgs) -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("FORKLINE_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runner_exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("forkline: cannot find its own executable to start runners: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let config = Config {
+        listen: args.listen,
+        web_dir: args.web_dir,
+        runner_exe,
+        run_timeout: Duration::from_secs(args.run_timeout),
+        max_events: args.max_events,
+        max_active_runs: args.max_active_runs.max(1),
+        keep_finished_runs: args.keep_runs,
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match runtime.block_on(forkline::serve(config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("forkline: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

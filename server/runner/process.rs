@@ -1,0 +1,169 @@
+//! Real processes and threads for demos, each instrumented the way the lesson
+//! talks about them: `Process(...).start()`, `join()`, `Thread(...)`, `sleep`.
+//!
+//! Who owns whom inside a run:
+//!
+//! ```text
+//! server ──spawn──▶ runner (MainProcess, pgid = its pid, PDEATHSIG=KILL)
+//!                     ├─fork─▶ p1 (PDEATHSIG=KILL, same pgid)
+//!                     └─fork─▶ p2 (PDEATHSIG=KILL, same pgid)
+//! ```
+//!
+//! Every child is reaped by the process that forked it (`join`), and every child
+//! dies with its parent, so a runner that is killed takes its children along
+//! even before the server kills the whole group.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+
+use crate::event::{Body, Phase};
+use crate::runner::emit::emit;
+
+/// A started child process, like a started `multiprocessing.Process`.
+#[derive(Debug)]
+pub struct ChildProcess {
+    pid: Pid,
+    name: String,
+}
+
+/// How a joined child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Code(i32),
+    Signal(i32),
+}
+
+impl ChildProcess {
+    pub fn pid(&self) -> i32 {
+        self.pid.as_raw()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `p.join()`: waits for the child and reaps it, emitting the wait as a span.
+    pub fn join(self) -> std::io::Result<ExitStatus> {
+        emit(Body::ProcJoin { phase: Phase::Begin, child: self.pid(), code: None, signal: None });
+        let status = wait_for(self.pid)?;
+        let (code, signal) = match status {
+            ExitStatus::Code(c) => (Some(c), None),
+            ExitStatus::Signal(s) => (None, Some(s)),
+        };
+        emit(Body::ProcJoin { phase: Phase::End, child: self.pid(), code, signal });
+        Ok(status)
+    }
+}
+
+/// Waits for one child, retrying on EINTR, ignoring stop/continue reports.
+pub fn wait_for(pid: Pid) -> std::io::Result<ExitStatus> {
+    loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(ExitStatus::Code(code)),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(ExitStatus::Signal(sig as i32)),
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// `Process(target=..., name=...).start()`: forks a real child that runs `body`
+/// and exits with the code it returns.
+///
+/// Must be called while the calling process is single-threaded (fork copies
+/// only the calling thread; a lock held by another thread would stay locked
+/// forever in the child).
+pub fn spawn(name: &str, target: Option<&str>, body: impl FnOnce() -> i32) -> std::io::Result<ChildProcess> {
+    let parent = nix::unistd::getpid();
+    // SAFETY: the runner keeps itself single-threaded whenever it forks (see
+    // above), so the child inherits no lock held by a thread that isn't there.
+    match unsafe { fork() }? {
+        ForkResult::Parent { child } => {
+            emit(Body::ProcSpawn { child: child.as_raw(), name: name.to_owned() });
+            Ok(ChildProcess { pid: child, name: name.to_owned() })
+        }
+        ForkResult::Child => {
+            die_with_parent(parent);
+            emit(Body::ProcStart { name: name.to_owned(), ppid: parent.as_raw(), target: target.map(str::to_owned) });
+            let code = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
+                emit(Body::Note { text: format!("{name} panicked") });
+                1
+            });
+            exit_child(code)
+        }
+    }
+}
+
+/// Ends a forked child: reports the exit and leaves without running the
+/// parent's destructors or atexit handlers, as `os._exit` does.
+pub fn exit_child(code: i32) -> ! {
+    emit(Body::ProcExit { code });
+    // SAFETY: _exit never returns and touches no Rust state.
+    unsafe { libc::_exit(code) }
+}
+
+/// Asks the kernel to SIGKILL this process when its parent dies, then checks
+/// the parent did not die before we asked (then we were re-parented already).
+pub fn die_with_parent(expected_parent: Pid) {
+    let _ = nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL));
+    if nix::unistd::getppid() != expected_parent {
+        // SAFETY: see exit_child.
+        unsafe { libc::_exit(1) }
+    }
+}
+
+/// `time.sleep(ms / 1000)`, drawn as a sleep span.
+pub fn sleep_ms(ms: u64) {
+    emit(Body::Sleep { phase: Phase::Begin, ms: Some(ms) });
+    std::thread::sleep(Duration::from_millis(ms));
+    emit(Body::Sleep { phase: Phase::End, ms: None });
+}
+
+/// A started thread, like a started `threading.Thread`.
+pub struct ChildThread<T> {
+    tid: i32,
+    handle: std::thread::JoinHandle<T>,
+}
+
+impl<T> ChildThread<T> {
+    pub fn tid(&self) -> i32 {
+        self.tid
+    }
+
+    /// `t.join()`, drawn as a wait span.
+    pub fn join(self) -> T {
+        emit(Body::ThreadJoin { phase: Phase::Begin, child: self.tid });
+        let value = self.handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        emit(Body::ThreadJoin { phase: Phase::End, child: self.tid });
+        value
+    }
+}
+
+/// `threading.Thread(target=..., name=...).start()`: a real OS thread.
+///
+/// The creator learns the new thread's tid before returning, so `thread.spawn`
+/// always names its child and precedes the child's `thread.start` in intent.
+pub fn spawn_thread<T: Send + 'static>(name: &str, body: impl FnOnce() -> T + Send + 'static) -> std::io::Result<ChildThread<T>> {
+    let (tid_tx, tid_rx) = std::sync::mpsc::sync_channel(1);
+    let (go_tx, go_rx) = std::sync::mpsc::sync_channel::<()>(1);
+    let thread_name = name.to_owned();
+    let handle = std::thread::Builder::new().name(name.chars().take(15).collect()).spawn(move || {
+        let _ = tid_tx.send(crate::clock::current_tid());
+        // Wait until the creator has announced us, so the page sees the spawn
+        // before the start.
+        let _ = go_rx.recv();
+        emit(Body::ThreadStart { name: thread_name });
+        let value = body();
+        emit(Body::ThreadExit {});
+        value
+    })?;
+    let tid = tid_rx.recv().map_err(|_| std::io::Error::other("thread died before starting"))?;
+    emit(Body::ThreadSpawn { child: tid, name: name.to_owned() });
+    let _ = go_tx.send(());
+    Ok(ChildThread { tid, handle })
+}

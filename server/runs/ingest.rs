@@ -1,0 +1,153 @@
+//! Turning the runner's bytes into numbered events: split the pipe's stream
+//! into lines, validate each against the schema, assign `seq`.
+//!
+//! A runner is trusted to run the demo, not to be well-formed: a line that is
+//! not an event, is too long, or claims to be something only the server may
+//! say (`seq`, `run.end`) ends the run as failed with that reason.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::event::{Body, Event, MAX_LINE};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    #[error("the runner wrote a line longer than {MAX_LINE} bytes")]
+    TooLong,
+    #[error("the runner wrote a malformed event: {0}")]
+    Malformed(String),
+    #[error("the runner wrote an event only the server may write: {0}")]
+    Forbidden(&'static str),
+    #[error("the runner's first event was not run.start")]
+    NoStart,
+}
+
+/// Splits a byte stream into lines of at most [`MAX_LINE`] bytes.
+#[derive(Debug, Default)]
+pub struct LineSplitter {
+    pending: BytesMut,
+}
+
+impl LineSplitter {
+    /// Adds bytes read from the pipe.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.pending.extend_from_slice(chunk);
+    }
+
+    /// The next complete line (without its newline), if one is buffered.
+    pub fn next_line(&mut self) -> Result<Option<Bytes>, IngestError> {
+        match self.pending.iter().position(|&b| b == b'\n') {
+            Some(i) if i < MAX_LINE => {
+                let line = self.pending.split_to(i + 1).freeze();
+                Ok(Some(line.slice(..i)))
+            }
+            Some(_) => Err(IngestError::TooLong),
+            None if self.pending.len() >= MAX_LINE => Err(IngestError::TooLong),
+            None => Ok(None),
+        }
+    }
+
+    /// Bytes left over that never got a newline (a runner cut off mid-write).
+    pub fn leftover(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+/// Validates events and numbers them 1, 2, 3, … in arrival order.
+#[derive(Debug, Default)]
+pub struct Numberer {
+    last_seq: u64,
+}
+
+impl Numberer {
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Checks one runner line and returns it as stored: the same JSON with
+    /// `"seq":N` spliced in front, so the runner's bytes are kept verbatim.
+    pub fn accept(&mut self, line: &[u8]) -> Result<Bytes, IngestError> {
+        let event: Event = serde_json::from_slice(line).map_err(|e| IngestError::Malformed(e.to_string()))?;
+        if event.seq.is_some() {
+            return Err(IngestError::Forbidden("seq"));
+        }
+        match (&event.body, self.last_seq) {
+            (Body::RunEnd { .. }, _) => return Err(IngestError::Forbidden("run.end")),
+            (Body::RunStart { .. }, 0) => {}
+            (Body::RunStart { .. }, _) => return Err(IngestError::Forbidden("a second run.start")),
+            (_, 0) => return Err(IngestError::NoStart),
+            _ => {}
+        }
+        // A parsed event is a JSON object, so the line starts with '{' (maybe
+        // after whitespace) and has at least one field after it.
+        let body = line.trim_ascii_start().strip_prefix(b"{").ok_or_else(|| IngestError::Malformed("not an object".into()))?;
+        self.last_seq += 1;
+        Ok(numbered(self.last_seq, body))
+    }
+
+    /// Serialises an event the server itself writes (`run.end`) with the next seq.
+    pub fn server_event(&mut self, mut event: Event) -> Bytes {
+        self.last_seq += 1;
+        event.seq = Some(self.last_seq);
+        Bytes::from(serde_json::to_vec(&event).expect("event serialises"))
+    }
+}
+
+fn numbered(seq: u64, rest_after_brace: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(rest_after_brace.len() + 24);
+    out.extend_from_slice(b"{\"seq\":");
+    out.extend_from_slice(seq.to_string().as_bytes());
+    out.push(b',');
+    out.extend_from_slice(rest_after_brace);
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const START: &[u8] = br#"{"t":1,"pid":2,"tid":2,"cpu":0,"kind":"run.start","demo":"x","params":{}}"#;
+    const PRINT: &[u8] = br#"{"t":3,"pid":2,"tid":2,"cpu":0,"kind":"print","text":"hi"}"#;
+
+    #[test]
+    fn splitter_yields_whole_lines_across_chunks() {
+        let mut s = LineSplitter::default();
+        s.feed(b"ab");
+        assert_eq!(s.next_line().unwrap(), None);
+        s.feed(b"c\nd\n");
+        assert_eq!(s.next_line().unwrap().as_deref(), Some(&b"abc"[..]));
+        assert_eq!(s.next_line().unwrap().as_deref(), Some(&b"d"[..]));
+        assert_eq!(s.next_line().unwrap(), None);
+    }
+
+    #[test]
+    fn splitter_refuses_an_endless_line() {
+        let mut s = LineSplitter::default();
+        s.feed(&vec![b'x'; MAX_LINE + 1]);
+        assert_eq!(s.next_line(), Err(IngestError::TooLong));
+    }
+
+    #[test]
+    fn numberer_splices_seq_and_keeps_the_rest_verbatim() {
+        let mut n = Numberer::default();
+        let first = n.accept(START).unwrap();
+        assert!(first.starts_with(br#"{"seq":1,"t":1"#));
+        let second = n.accept(PRINT).unwrap();
+        let event: Event = serde_json::from_slice(&second).unwrap();
+        assert_eq!(event.seq, Some(2));
+        assert_eq!(event.body, Body::Print { text: "hi".into() });
+    }
+
+    #[test]
+    fn numberer_refuses_what_only_the_server_may_say() {
+        let mut n = Numberer::default();
+        assert_eq!(n.accept(PRINT), Err(IngestError::NoStart));
+        n.accept(START).unwrap();
+        assert!(matches!(n.accept(START), Err(IngestError::Forbidden(_))));
+        let end = br#"{"t":1,"pid":2,"tid":2,"cpu":0,"kind":"run.end","outcome":"ok"}"#;
+        assert!(matches!(n.accept(end), Err(IngestError::Forbidden(_))));
+        let seq = br#"{"seq":9,"t":1,"pid":2,"tid":2,"cpu":0,"kind":"print","text":""}"#;
+        assert!(matches!(n.accept(seq), Err(IngestError::Forbidden(_))));
+        assert!(matches!(n.accept(b"garbage"), Err(IngestError::Malformed(_))));
+        assert_eq!(n.last_seq(), 1);
+    }
+}

@@ -1,0 +1,232 @@
+//! Runs on the server side: admission, the table of runs, and their lifecycle.
+//!
+//! ```text
+//! Runs (shared by every request)
+//!   table: id ─▶ Arc<Run> { log, state, cancel }
+//!   tasks: one supervise task per run (tracked, so shutdown can wait for all)
+//! ```
+//!
+//! Nothing here knows about HTTP: `http/` turns these types into responses.
+
+pub mod id;
+pub mod ingest;
+pub mod log;
+mod supervise;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::demos::{Demo, Params};
+use crate::event::Outcome;
+pub use id::RunId;
+pub use log::EventLog;
+
+/// Where a run is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Starting,
+    Running,
+    Finished,
+}
+
+#[derive(Debug)]
+struct RunState {
+    status: Status,
+    outcome: Option<Outcome>,
+    reason: Option<String>,
+    runner_pid: Option<i32>,
+    finished_at_ms: Option<u64>,
+}
+
+/// One run of one demo.
+#[derive(Debug)]
+pub struct Run {
+    pub id: RunId,
+    pub demo: &'static Demo,
+    pub params: Params,
+    pub created_at_ms: u64,
+    pub log: EventLog,
+    state: Mutex<RunState>,
+    cancel: CancellationToken,
+}
+
+/// A run's status as the API reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub id: String,
+    pub demo: &'static str,
+    pub params: serde_json::Value,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runner_pid: Option<i32>,
+    pub events: usize,
+    pub created_at_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at_ms: Option<u64>,
+}
+
+impl Run {
+    fn new(demo: &'static Demo, params: Params) -> Self {
+        Run {
+            id: RunId::random(),
+            demo,
+            params,
+            created_at_ms: now_ms(),
+            log: EventLog::default(),
+            state: Mutex::new(RunState {
+                status: Status::Starting,
+                outcome: None,
+                reason: None,
+                runner_pid: None,
+                finished_at_ms: None,
+            }),
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    pub fn summary(&self) -> Summary {
+        let state = self.state.lock().expect("run state lock");
+        Summary {
+            id: self.id.to_string(),
+            demo: self.demo.name,
+            params: self.params.to_json(),
+            status: state.status,
+            outcome: state.outcome,
+            reason: state.reason.clone(),
+            runner_pid: state.runner_pid,
+            events: self.log.len(),
+            created_at_ms: self.created_at_ms,
+            finished_at_ms: state.finished_at_ms,
+        }
+    }
+
+    /// Asks the run to stop; its processes are killed and its log closed with
+    /// `run.end` (outcome cancelled).
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    fn set_running(&self, runner_pid: i32) {
+        let mut state = self.state.lock().expect("run state lock");
+        state.status = Status::Running;
+        state.runner_pid = Some(runner_pid);
+    }
+
+    fn set_finished(&self, outcome: Outcome, reason: Option<String>) {
+        let mut state = self.state.lock().expect("run state lock");
+        state.status = Status::Finished;
+        state.outcome = Some(outcome);
+        state.reason = reason;
+        state.finished_at_ms = Some(now_ms());
+    }
+}
+
+/// Why a run could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{active} runs are already running; try again in a moment")]
+    Full { active: usize },
+    #[error("the server is shutting down")]
+    ShuttingDown,
+}
+
+#[derive(Default)]
+struct Table {
+    runs: HashMap<RunId, Arc<Run>>,
+    /// Finished runs, oldest first, for retention.
+    finished: VecDeque<RunId>,
+    active: usize,
+}
+
+/// Every run the server knows, and the tasks supervising them.
+pub struct Runs {
+    config: Arc<Config>,
+    table: Mutex<Table>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Runs {
+    pub fn new(config: Arc<Config>) -> Arc<Self> {
+        Arc::new(Runs { config, table: Mutex::default(), shutdown: CancellationToken::new(), tasks: TaskTracker::new() })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Admits and starts a run of `demo` with already-validated `params`.
+    pub fn start(self: &Arc<Self>, demo: &'static Demo, params: Params) -> Result<Arc<Run>, StartError> {
+        if self.shutdown.is_cancelled() {
+            return Err(StartError::ShuttingDown);
+        }
+        let run = Arc::new(Run::new(demo, params));
+        {
+            let mut table = self.table.lock().expect("runs lock");
+            if table.active >= self.config.max_active_runs {
+                return Err(StartError::Full { active: table.active });
+            }
+            table.active += 1;
+            table.runs.insert(run.id.clone(), run.clone());
+        }
+        let runs = self.clone();
+        let supervised = run.clone();
+        self.tasks.spawn(async move {
+            let (outcome, reason) =
+                supervise::supervise(supervised.clone(), runs.config.clone(), runs.shutdown.clone()).await;
+            supervised.set_finished(outcome, reason);
+            runs.retire(&supervised.id);
+        });
+        Ok(run)
+    }
+
+    pub fn get(&self, id: &RunId) -> Option<Arc<Run>> {
+        self.table.lock().expect("runs lock").runs.get(id).cloned()
+    }
+
+    /// Runs executing right now.
+    pub fn active(&self) -> usize {
+        self.table.lock().expect("runs lock").active
+    }
+
+    /// Moves a run to the finished list and forgets the oldest finished runs
+    /// beyond the retention count.
+    fn retire(&self, id: &RunId) {
+        let mut table = self.table.lock().expect("runs lock");
+        table.active -= 1;
+        table.finished.push_back(id.clone());
+        while table.finished.len() > self.config.keep_finished_runs {
+            if let Some(old) = table.finished.pop_front() {
+                table.runs.remove(&old);
+            }
+        }
+    }
+
+    /// Cancels every run and waits until each has killed its processes and
+    /// closed its log (which ends every open event stream).
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+
+    /// A token that fires when the server begins shutting down.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}

@@ -1,0 +1,251 @@
+//! The server side of one run: start the runner, read its events, enforce the
+//! bounds, and make sure that when the run ends every process of it is gone.
+//!
+//! ```text
+//! supervise task (tokio)
+//!   owns ── GroupKiller(pgid) ── Drop: SIGKILL to the whole process group
+//!   owns ── runner Child (own process group, stdin closed, env cleared)
+//!             stdout = the event pipe  ─▶ LineSplitter ─▶ Numberer ─▶ EventLog
+//!             stderr ─▶ last words, kept for the failure reason
+//!   select!: next chunk of events | run timeout | cancel (DELETE, shutdown)
+//! ```
+//!
+//! The runner is killed as a group, never as a single pid: `kill_on_drop` only
+//! reaches the direct child, and a demo's children are grandchildren. The
+//! runner is reaped only *after* its group was killed, so its pid (which is
+//! the group's id) cannot have been reused by then.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
+
+use super::ingest::{LineSplitter, Numberer};
+use super::Run;
+use crate::clock;
+use crate::config::{Config, KILL_GRACE};
+use crate::event::{clip_text, Body, Event, Outcome};
+
+/// How much of the runner's stderr is kept to explain a failure.
+const STDERR_KEEP: usize = 4096;
+/// Bytes read from the event pipe per read: one read usually carries many events.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Why the run is ending, before the runner's exit status is known.
+enum Ending {
+    /// The event pipe closed: every process of the run let go of it.
+    Eof,
+    Failed(String),
+    Timeout,
+    Cancelled(&'static str),
+}
+
+/// Runs `run` to its end and closes its log with `run.end`. Never panics on
+/// anything a runner does.
+pub(super) async fn supervise(run: Arc<Run>, config: Arc<Config>, shutdown: CancellationToken) -> (Outcome, Option<String>) {
+    let origin = clock::monotonic_ns();
+    let mut numberer = Numberer::default();
+    let (outcome, reason) = match start_runner(&run, &config, origin) {
+        Ok(child) => drive(&run, &config, &shutdown, child, &mut numberer).await,
+        Err(e) => (Outcome::Failed, Some(format!("could not start the runner: {e}"))),
+    };
+    let end = Event {
+        seq: None,
+        t: clock::monotonic_ns().saturating_sub(origin),
+        pid: std::process::id() as i32,
+        tid: clock::current_tid(),
+        cpu: clock::current_cpu(),
+        body: Body::RunEnd { outcome, reason: reason.as_deref().map(clip_text) },
+    };
+    run.log.append([numberer.server_event(end)]);
+    run.log.close();
+    (outcome, reason)
+}
+
+fn start_runner(run: &Run, config: &Config, origin: u64) -> std::io::Result<Child> {
+    let mut command = Command::new(&config.runner_exe);
+    command
+        .arg("runner")
+        .arg("--demo")
+        .arg(run.demo.name)
+        .arg("--params")
+        .arg(run.params.to_json().to_string())
+        .arg("--origin-ns")
+        .arg(origin.to_string())
+        .arg("--server-pid")
+        .arg(std::process::id().to_string())
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    // The runner's PR_SET_PDEATHSIG fires when the *thread* that spawned it
+    // exits. This runs on a tokio worker thread, which lives as long as the
+    // server, never on a short-lived blocking-pool thread.
+    command.spawn()
+}
+
+async fn drive(
+    run: &Run,
+    config: &Config,
+    shutdown: &CancellationToken,
+    mut child: Child,
+    numberer: &mut Numberer,
+) -> (Outcome, Option<String>) {
+    let Some(pgid) = child.id().map(|id| Pid::from_raw(id as i32)) else {
+        return (Outcome::Failed, Some("the runner exited before it could be watched".into()));
+    };
+    let killer = GroupKiller(pgid);
+    run.set_running(pgid.as_raw());
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let last_words = tokio::spawn(keep_tail(stderr));
+
+    let deadline = tokio::time::sleep(config.run_timeout);
+    tokio::pin!(deadline);
+    let mut splitter = LineSplitter::default();
+    let mut chunk = vec![0u8; READ_CHUNK];
+    let ending = loop {
+        tokio::select! {
+            read = stdout.read(&mut chunk) => match read {
+                Ok(0) => break Ending::Eof,
+                Ok(n) => {
+                    splitter.feed(&chunk[..n]);
+                    if let Err(reason) = ingest(run, config, &mut splitter, numberer) {
+                        break Ending::Failed(reason);
+                    }
+                }
+                Err(e) => break Ending::Failed(format!("reading the event pipe failed: {e}")),
+            },
+            _ = &mut deadline => break Ending::Timeout,
+            _ = run.cancel.cancelled() => break Ending::Cancelled("the run was cancelled"),
+            _ = shutdown.cancelled() => break Ending::Cancelled("the server is shutting down"),
+        }
+    };
+
+    let status = match ending {
+        Ending::Eof => {
+            killer.kill(Signal::SIGKILL);
+            child.wait().await
+        }
+        _ => {
+            // Ask nicely first so demos could clean up, then make sure.
+            killer.kill(Signal::SIGTERM);
+            let _ = tokio::time::timeout(KILL_GRACE, wait_without_reaping(&mut child)).await;
+            killer.kill(Signal::SIGKILL);
+            child.wait().await
+        }
+    };
+    // The group is dead and the runner reaped: its id may be reused from now
+    // on, so the guard must not fire again.
+    killer.disarm();
+    let stderr_tail = tokio::time::timeout(Duration::from_secs(1), last_words).await.ok().and_then(Result::ok).unwrap_or_default();
+
+    match ending {
+        Ending::Failed(reason) => (Outcome::Failed, Some(reason)),
+        Ending::Timeout => (Outcome::Timeout, Some(format!("the run took longer than {} s", config.run_timeout.as_secs_f64()))),
+        Ending::Cancelled(reason) => (Outcome::Cancelled, Some(reason.into())),
+        Ending::Eof if splitter.leftover() > 0 => (Outcome::Failed, Some("the runner was cut off in the middle of an event".into())),
+        Ending::Eof => match status {
+            Ok(s) if s.success() => (Outcome::Ok, None),
+            Ok(s) => {
+                let how = match (s.code(), std::os::unix::process::ExitStatusExt::signal(&s)) {
+                    (Some(code), _) => format!("the runner exited with code {code}"),
+                    (_, Some(sig)) => format!("the runner was killed by signal {sig}"),
+                    _ => "the runner ended abnormally".to_owned(),
+                };
+                let tail = stderr_tail.trim();
+                (Outcome::Failed, Some(if tail.is_empty() { how } else { format!("{how}: {tail}") }))
+            }
+            Err(e) => (Outcome::Failed, Some(format!("waiting for the runner failed: {e}"))),
+        },
+    }
+}
+
+/// Moves complete lines from the splitter into the log, as one batch.
+fn ingest(run: &Run, config: &Config, splitter: &mut LineSplitter, numberer: &mut Numberer) -> Result<(), String> {
+    let mut batch = Vec::new();
+    let result = loop {
+        match splitter.next_line() {
+            Ok(Some(line)) => {
+                if numberer.last_seq() as usize >= config.max_events {
+                    break Err(format!("the run wrote more than {} events", config.max_events));
+                }
+                match numberer.accept(&line) {
+                    Ok(event) => batch.push(event),
+                    Err(e) => break Err(e.to_string()),
+                }
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e.to_string()),
+        }
+    };
+    // Events that arrived before a bad line still belong to the run.
+    if !batch.is_empty() {
+        run.log.append(batch);
+    }
+    result
+}
+
+/// Waits until the runner has exited, without reaping it (so its pid, the
+/// group id, stays reserved until we have killed the group).
+async fn wait_without_reaping(child: &mut Child) {
+    let Some(pid) = child.id() else { return };
+    while !has_exited(pid) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn has_exited(pid: u32) -> bool {
+    // SAFETY: an all-zero siginfo_t is a valid value to pass for output.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waitid writes only into `info`; WNOWAIT leaves the child
+    // waitable, WNOHANG never blocks.
+    let rc = unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT | libc::WNOHANG) };
+    // SAFETY: si_pid is valid to read after waitid returned.
+    rc != 0 || unsafe { info.si_pid() } != 0
+}
+
+/// Keeps the last [`STDERR_KEEP`] bytes the runner wrote to stderr.
+async fn keep_tail(mut stderr: tokio::process::ChildStderr) -> String {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 1024];
+    while let Ok(n) = stderr.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        kept.extend_from_slice(&buf[..n]);
+        if kept.len() > STDERR_KEEP {
+            kept.drain(..kept.len() - STDERR_KEEP);
+        }
+    }
+    String::from_utf8_lossy(&kept).lines().last().unwrap_or_default().to_owned()
+}
+
+/// Owns a run's process group: whatever happens, the group is killed.
+struct GroupKiller(Pid);
+
+impl GroupKiller {
+    fn kill(&self, signal: Signal) {
+        // ESRCH just means the group is already gone.
+        let _ = killpg(self.0, signal);
+    }
+}
+
+impl GroupKiller {
+    fn disarm(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        self.kill(Signal::SIGKILL);
+    }
+}
