@@ -159,6 +159,10 @@ pub struct Runs {
 
 impl Runs {
     pub fn new(config: Arc<Config>) -> Arc<Self> {
+        // Orphans of a killed runner are re-parented to us instead of init,
+        // so each run's supervisor can reap them before it reports run.end.
+        // SAFETY: prctl with integer arguments only.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
         Arc::new(Runs { config, table: Mutex::default(), shutdown: CancellationToken::new(), tasks: TaskTracker::new() })
     }
 

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::{killpg, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
@@ -33,6 +34,8 @@ use crate::event::{clip_text, Body, Event, Outcome};
 
 /// How much of the runner's stderr is kept to explain a failure.
 const STDERR_KEEP: usize = 4096;
+/// Longest wait for a killed run's processes to disappear.
+const REAP_LIMIT: Duration = Duration::from_secs(2);
 /// Bytes read from the event pipe per read: one read usually carries many events.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -142,7 +145,11 @@ async fn drive(
             child.wait().await
         }
     };
-    // The group is dead and the runner reaped: its id may be reused from now
+    // The runner's children were killed with it and handed to us (the server
+    // is a child subreaper): reap them so nothing of the run is left, not even
+    // a zombie, by the time run.end goes out.
+    reap_group(pgid).await;
+    // The group is empty and the runner reaped: its id may be reused from now
     // on, so the guard must not fire again.
     killer.disarm();
     let stderr_tail = tokio::time::timeout(Duration::from_secs(1), last_words).await.ok().and_then(Result::ok).unwrap_or_default();
@@ -210,6 +217,26 @@ fn has_exited(pid: u32) -> bool {
     let rc = unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT | libc::WNOHANG) };
     // SAFETY: si_pid is valid to read after waitid returned.
     rc != 0 || unsafe { info.si_pid() } != 0
+}
+
+/// Reaps every process of the group that was re-parented to the server, until
+/// the group has no member left (bounded by [`REAP_LIMIT`]).
+async fn reap_group(pgid: Pid) {
+    let deadline = tokio::time::Instant::now() + REAP_LIMIT;
+    loop {
+        loop {
+            match waitpid(Pid::from_raw(-pgid.as_raw()), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => continue,
+            }
+        }
+        // Signal 0 probes: ESRCH once no process (zombies included) is left.
+        if killpg(pgid, None) == Err(nix::errno::Errno::ESRCH) || tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        let _ = killpg(pgid, Signal::SIGKILL);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 /// Keeps the last [`STDERR_KEEP`] bytes the runner wrote to stderr.

@@ -1,0 +1,154 @@
+//! A real forkline server on 127.0.0.1:0 for each test, and the few things
+//! every test needs: start a run, read its whole event stream, check pids.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use forkline::runs::Runs;
+use forkline::Config;
+use futures_util::StreamExt;
+use serde_json::Value;
+
+/// Every async test is bounded so a hung child fails fast instead of hanging CI.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub async fn bounded<F: Future>(future: F) -> F::Output {
+    tokio::time::timeout(TEST_TIMEOUT, future).await.expect("test timed out")
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub runs: Arc<Runs>,
+}
+
+/// The forkline binary cargo built for these tests: runs re-execute it.
+pub fn forkline_exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_forkline"))
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = Config::with_runner(forkline_exe());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    adjust(&mut config);
+    let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind loopback");
+    let addr = listener.local_addr().unwrap();
+    let runs = Runs::new(Arc::new(config));
+    let app = forkline::app(runs.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("server runs") });
+    TestApp { addr, client: reqwest::Client::new(), runs }
+}
+
+/// One run, read to its end.
+#[derive(Debug)]
+pub struct FinishedRun {
+    pub id: String,
+    pub events: Vec<Value>,
+}
+
+impl FinishedRun {
+    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        self.events.iter().filter(move |e| e["kind"] == kind)
+    }
+
+    pub fn end(&self) -> &Value {
+        self.events.last().expect("a run has events")
+    }
+
+    pub fn result(&self) -> &Value {
+        self.of_kind("result").next().expect("the run reported a result")
+    }
+
+    /// Texts of `print` events, in order.
+    pub fn prints(&self) -> Vec<String> {
+        self.of_kind("print").map(|e| e["text"].as_str().unwrap().to_owned()).collect()
+    }
+
+    /// Every pid that emitted an event, except the server's own (run.end).
+    pub fn pids(&self) -> Vec<i64> {
+        let mut pids: Vec<i64> =
+            self.events.iter().filter(|e| e["kind"] != "run.end").map(|e| e["pid"].as_i64().unwrap()).collect();
+        pids.sort();
+        pids.dedup();
+        pids
+    }
+
+    /// Asserts outcome ok, and says why not.
+    pub fn assert_ok(&self) {
+        assert_eq!(self.end()["kind"], "run.end");
+        assert_eq!(self.end()["outcome"], "ok", "run failed: {}", self.end());
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client.post(self.url(path)).json(body).send().await.expect("request")
+    }
+
+    /// Starts a run and returns its id (asserting 201).
+    pub async fn start(&self, demo: &str, params: Value) -> String {
+        let response = self.post_json("/api/runs", &serde_json::json!({ "demo": demo, "params": params })).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Reads a run's SSE stream to its end, checking the framing as it goes.
+    pub async fn events(&self, id: &str) -> Vec<Value> {
+        self.events_after(id, None).await
+    }
+
+    pub async fn events_after(&self, id: &str, last_event_id: Option<u64>) -> Vec<Value> {
+        let mut request = self.client.get(self.url(&format!("/api/runs/{id}/events")));
+        if let Some(last) = last_event_id {
+            request = request.header("Last-Event-ID", last.to_string());
+        }
+        let response = request.send().await.expect("events request");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        let mut stream = response.bytes_stream().eventsource();
+        let mut events = Vec::new();
+        while let Some(message) = stream.next().await {
+            let message = message.expect("well-formed SSE");
+            let event: Value = serde_json::from_str(&message.data).expect("event JSON");
+            assert_eq!(message.id, event["seq"].to_string(), "SSE id is the event's seq");
+            events.push(event);
+        }
+        events
+    }
+
+    pub async fn run(&self, demo: &str, params: Value) -> FinishedRun {
+        let id = self.start(demo, params).await;
+        let events = self.events(&id).await;
+        FinishedRun { id, events }
+    }
+
+    pub async fn status(&self, id: &str) -> Value {
+        self.client.get(self.url(&format!("/api/runs/{id}"))).send().await.unwrap().json().await.unwrap()
+    }
+}
+
+/// True while a process with this pid exists in any state (zombies included).
+pub fn pid_exists(pid: i64) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Asserts no process that took part in the run is left, zombie or alive.
+pub fn assert_no_process_left(run: &FinishedRun) {
+    for pid in run.pids() {
+        assert!(!pid_exists(pid), "process {pid} of run {} is still there after run.end", run.id);
+    }
+}

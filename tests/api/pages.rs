@@ -1,0 +1,63 @@
+//! The pages and the catalog JSON, through the router without a socket.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use forkline::runs::Runs;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use crate::helpers::forkline_exe;
+
+async fn get(path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+    let app = forkline::app(Runs::new(std::sync::Arc::new(forkline::Config::with_runner(forkline_exe()))));
+    let response = app.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn catalog_lists_every_demo_with_a_link() {
+    let (status, _, html) = get("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"href="/demos/process""#));
+    assert!(html.contains("Process: start() and join()"));
+    assert!(html.contains(r#"href="/demos/cpu_count""#));
+}
+
+#[tokio::test]
+async fn demo_page_shows_the_python_program_and_loads_only_local_modules() {
+    let (status, headers, html) = get("/demos/process").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("p1 = Process(target=calc_square, args=(arr,))"));
+    assert!(html.contains(r#"<script type="module" src="/static/app.js"></script>"#));
+    assert!(!html.contains("http://") && !html.contains("https://"), "no other host");
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test]
+async fn api_demos_lists_parameters_with_defaults_and_bounds() {
+    let (status, _, body) = get("/api/demos").await;
+    assert_eq!(status, StatusCode::OK);
+    let demos: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let process = demos.as_array().unwrap().iter().find(|d| d["name"] == "process").unwrap();
+    let delay = process["params"].as_array().unwrap().iter().find(|p| p["name"] == "delay_ms").unwrap();
+    assert_eq!(delay["type"], "int");
+    assert_eq!(delay["default"], 500);
+    assert_eq!(delay["min"], 0);
+    assert_eq!(delay["max"], 5000);
+    let numbers = process["params"].as_array().unwrap().iter().find(|p| p["name"] == "numbers").unwrap();
+    assert_eq!(numbers["type"], "int_list");
+    assert_eq!(numbers["default"], serde_json::json!([2, 3, 8, 9]));
+    assert_eq!(process["source_lines"]["print"], 8);
+}
+
+#[tokio::test]
+async fn healthz_answers() {
+    let (status, _, body) = get("/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("\"ok\":true"));
+}

@@ -1,0 +1,84 @@
+//! The event stream: late subscribers, simultaneous subscribers, resuming.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_subscriber_receives_the_identical_sequence() {
+    bounded(async {
+        let app = spawn_app().await;
+        let live = app.run("process", json!({"numbers": [1, 2], "delay_ms": 5})).await;
+        live.assert_ok();
+        let late = app.events(&live.id).await;
+        assert_eq!(late, live.events);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_simultaneous_subscribers_receive_identical_sequences() {
+    bounded(async {
+        let app = spawn_app().await;
+        let id = app.start("process", json!({"numbers": [1, 2, 3], "delay_ms": 30})).await;
+        let (a, b) = tokio::join!(app.events(&id), app.events(&id));
+        assert!(a.len() > 10);
+        assert_eq!(a, b);
+        assert_eq!(a.last().unwrap()["kind"], "run.end");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn last_event_id_resumes_after_that_event_exactly_once() {
+    bounded(async {
+        let app = spawn_app().await;
+        let run = app.run("process", json!({"numbers": [1], "delay_ms": 0})).await;
+        let resumed = app.events_after(&run.id, Some(5)).await;
+        assert_eq!(resumed, run.events[5..]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_reports_the_finished_run() {
+    bounded(async {
+        let app = spawn_app().await;
+        let run = app.run("cpu_count", json!({})).await;
+        let status = app.status(&run.id).await;
+        assert_eq!(status["status"], "finished");
+        assert_eq!(status["outcome"], "ok");
+        assert_eq!(status["demo"], "cpu_count");
+        assert_eq!(status["events"], run.events.len());
+        assert_eq!(status["runner_pid"], run.events[0]["pid"]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_over_its_time_limit_ends_as_timeout_and_leaves_no_process() {
+    bounded(async {
+        let app = spawn_app_with(|c| c.run_timeout = std::time::Duration::from_millis(300)).await;
+        let run = app.run("process", json!({"numbers": [1, 2, 3], "delay_ms": 2000})).await;
+        assert_eq!(run.end()["outcome"], "timeout");
+        assert!(run.end()["reason"].as_str().unwrap().contains("longer than"));
+        assert_no_process_left(&run);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_cancels_a_run_and_kills_its_processes() {
+    bounded(async {
+        let app = spawn_app().await;
+        let id = app.start("process", json!({"numbers": [1, 2, 3], "delay_ms": 3000})).await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let response = app.client.delete(app.url(&format!("/api/runs/{id}"))).send().await.unwrap();
+        assert_eq!(response.status(), 202);
+        let run = FinishedRun { id: id.clone(), events: app.events(&id).await };
+        assert_eq!(run.end()["outcome"], "cancelled");
+        assert!(run.of_kind("proc.spawn").count() == 2, "both children had started");
+        assert_no_process_left(&run);
+    })
+    .await;
+}
