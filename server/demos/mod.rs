@@ -8,6 +8,7 @@
 pub mod params;
 
 mod cpu_count;
+pub mod fault;
 mod process;
 
 pub use params::{ParamError, Params};
@@ -38,7 +39,7 @@ pub struct Demo {
     pub run: fn(&Params) -> Result<(), DemoError>,
 }
 
-static CATALOG: &[&Demo] = &[&cpu_count::DEMO, &process::DEMO];
+static CATALOG: &[&Demo] = &[&cpu_count::DEMO, &process::DEMO, &fault::DEMO];
 
 /// Every demo, hidden ones included, in catalog order.
 pub fn all() -> impl Iterator<Item = &'static Demo> {

@@ -8,6 +8,7 @@
 //! run's event pipe.
 
 pub mod emit;
+pub mod limits;
 pub mod process;
 
 use nix::unistd::Pid;
@@ -33,6 +34,7 @@ const EVENT_PIPE_BYTES: i32 = 1 << 20;
 /// The runner's main; returns the process exit code.
 pub fn main(args: RunnerArgs) -> i32 {
     process::die_with_parent(Pid::from_raw(args.server_pid));
+    limits::apply();
     emit::set_origin(args.origin_ns);
     // SAFETY: fcntl on our own stdout; failure only leaves the default size.
     unsafe { libc::fcntl(1, libc::F_SETPIPE_SZ, EVENT_PIPE_BYTES) };

@@ -38,11 +38,12 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::with_runner(forkline_exe());
     config.listen = "127.0.0.1:0".parse().unwrap();
+    config.hidden_demos = true;
     adjust(&mut config);
     let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind loopback");
     let addr = listener.local_addr().unwrap();
     let runs = Runs::new(Arc::new(config));
-    let app = forkline::app(runs.clone());
+    let app = forkline::app(runs.clone()).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await.expect("server runs") });
     TestApp { addr, client: reqwest::Client::new(), runs }
 }
@@ -123,6 +124,10 @@ impl TestApp {
         let mut events = Vec::new();
         while let Some(message) = stream.next().await {
             let message = message.expect("well-formed SSE");
+            if message.event == "queue" {
+                // A place in line, not an event of the run.
+                continue;
+            }
             let event: Value = serde_json::from_str(&message.data).expect("event JSON");
             assert_eq!(message.id, event["seq"].to_string(), "SSE id is the event's seq");
             events.push(event);

@@ -2,8 +2,10 @@
 
 mod helpers;
 
+mod admission;
 mod bad_input;
 mod cpu_count;
+mod faults;
 mod pages;
 mod process;
 mod stream;
