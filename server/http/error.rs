@@ -80,7 +80,8 @@ impl From<ParamError> for ApiError {
 impl From<StartError> for ApiError {
     fn from(e: StartError) -> Self {
         let (status, code, retry_after) = match &e {
-            StartError::Refused(Refusal::QueueFull { .. }) => (StatusCode::SERVICE_UNAVAILABLE, "busy", 5),
+            // 429, not 503: the server is healthy and says so; the line is full.
+            StartError::Refused(Refusal::QueueFull { .. }) => (StatusCode::TOO_MANY_REQUESTS, "busy", 5),
             StartError::Refused(Refusal::ClientBusy { .. }) => (StatusCode::TOO_MANY_REQUESTS, "too_many_runs", 2),
             StartError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down", 10),
         };

@@ -28,9 +28,9 @@ async fn runs_past_the_slots_wait_in_line_and_see_their_place() {
         let second = app.start("cpu_count", json!({})).await;
         assert_eq!(app.status(&second).await["status"], "queued");
 
-        // A third has no room: 503, Retry-After, JSON.
+        // A third has no room: 429, Retry-After, JSON.
         let response = app.post_json("/api/runs", &json!({"demo": "cpu_count"})).await;
-        assert_eq!(response.status(), 503);
+        assert_eq!(response.status(), 429);
         assert!(response.headers().contains_key("retry-after"));
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], "busy");

@@ -157,3 +157,37 @@ pub fn assert_no_process_left(run: &FinishedRun) {
         assert!(!pid_exists(pid), "process {pid} of run {} is still there after run.end", run.id);
     }
 }
+
+/// The real forkline binary as its own process, on 127.0.0.1:0; killed on drop.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl ServerProcess {
+    pub fn start(extra_args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(forkline_exe())
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra_args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start forkline");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let base = line.trim().strip_prefix("forkline listening on ").expect("listening line").to_owned();
+        ServerProcess { child, base }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
