@@ -8,7 +8,12 @@
 //! run's event pipe.
 
 pub mod emit;
+pub mod frame;
+pub mod lock;
+pub mod pipe;
 pub mod process;
+pub mod queue;
+pub mod shm;
 
 use nix::unistd::Pid;
 
