@@ -9,6 +9,8 @@ pub mod params;
 
 mod cpu_count;
 mod process;
+mod queue;
+mod queue_vs_thread_queue;
 
 pub use params::{ParamError, Params};
 
@@ -38,7 +40,8 @@ pub struct Demo {
     pub run: fn(&Params) -> Result<(), DemoError>,
 }
 
-static CATALOG: &[&Demo] = &[&cpu_count::DEMO, &process::DEMO];
+static CATALOG: &[&Demo] =
+    &[&cpu_count::DEMO, &process::DEMO, &queue::DEMO, &queue_vs_thread_queue::DEMO];
 
 /// Every demo, hidden ones included, in catalog order.
 pub fn all() -> impl Iterator<Item = &'static Demo> {

@@ -6,4 +6,6 @@ mod bad_input;
 mod cpu_count;
 mod pages;
 mod process;
+mod queue;
+mod queue_vs_thread_queue;
 mod stream;
