@@ -8,6 +8,7 @@
 pub mod params;
 
 mod cpu_count;
+mod lock;
 mod process;
 mod queue;
 mod queue_vs_thread_queue;
@@ -41,7 +42,7 @@ pub struct Demo {
 }
 
 static CATALOG: &[&Demo] =
-    &[&cpu_count::DEMO, &process::DEMO, &queue::DEMO, &queue_vs_thread_queue::DEMO];
+    &[&cpu_count::DEMO, &process::DEMO, &queue::DEMO, &queue_vs_thread_queue::DEMO, &lock::DEMO];
 
 /// Every demo, hidden ones included, in catalog order.
 pub fn all() -> impl Iterator<Item = &'static Demo> {

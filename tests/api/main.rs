@@ -4,6 +4,7 @@ mod helpers;
 
 mod bad_input;
 mod cpu_count;
+mod lock;
 mod pages;
 mod process;
 mod queue;
