@@ -9,7 +9,10 @@ pub mod params;
 
 mod cpu_count;
 pub mod fault;
+mod lock;
 mod process;
+mod queue;
+mod queue_vs_thread_queue;
 
 pub use params::{ParamError, Params};
 
@@ -39,7 +42,14 @@ pub struct Demo {
     pub run: fn(&Params) -> Result<(), DemoError>,
 }
 
-static CATALOG: &[&Demo] = &[&cpu_count::DEMO, &process::DEMO, &fault::DEMO];
+static CATALOG: &[&Demo] = &[
+    &cpu_count::DEMO,
+    &process::DEMO,
+    &queue::DEMO,
+    &queue_vs_thread_queue::DEMO,
+    &lock::DEMO,
+    &fault::DEMO,
+];
 
 /// Every demo, hidden ones included, in catalog order.
 pub fn all() -> impl Iterator<Item = &'static Demo> {

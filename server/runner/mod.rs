@@ -8,8 +8,13 @@
 //! run's event pipe.
 
 pub mod emit;
+pub mod frame;
 pub mod limits;
+pub mod lock;
+pub mod pipe;
 pub mod process;
+pub mod queue;
+pub mod shm;
 
 use nix::unistd::Pid;
 
