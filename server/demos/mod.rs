@@ -7,8 +7,14 @@
 
 pub mod params;
 
+mod address_space;
 mod cpu_count;
+mod fork;
+mod gil;
+mod join_zombie;
 mod process;
+mod system;
+mod threads;
 
 pub use params::{ParamError, Params};
 
@@ -38,7 +44,16 @@ pub struct Demo {
     pub run: fn(&Params) -> Result<(), DemoError>,
 }
 
-static CATALOG: &[&Demo] = &[&cpu_count::DEMO, &process::DEMO];
+static CATALOG: &[&Demo] = &[
+    &cpu_count::DEMO,
+    &process::DEMO,
+    &threads::DEMO,
+    &gil::DEMO,
+    &fork::DEMO,
+    &system::DEMO,
+    &address_space::DEMO,
+    &join_zombie::DEMO,
+];
 
 /// Every demo, hidden ones included, in catalog order.
 pub fn all() -> impl Iterator<Item = &'static Demo> {

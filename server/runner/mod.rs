@@ -7,8 +7,12 @@
 //! forking children as the demo says, and writes events to its stdout, the
 //! run's event pipe.
 
+pub mod compute;
 pub mod emit;
+pub mod gil;
 pub mod process;
+pub mod procfs;
+pub mod shell;
 
 use nix::unistd::Pid;
 

@@ -2,8 +2,14 @@
 
 mod helpers;
 
+mod address_space;
 mod bad_input;
 mod cpu_count;
+mod fork;
+mod gil;
+mod join_zombie;
 mod pages;
 mod process;
 mod stream;
+mod system;
+mod threads;
