@@ -7,12 +7,18 @@
 
 pub mod params;
 
+mod address_space;
 mod cpu_count;
 pub mod fault;
+mod fork;
+mod gil;
+mod join_zombie;
 mod lock;
 mod process;
 mod queue;
 mod queue_vs_thread_queue;
+mod system;
+mod threads;
 
 pub use params::{ParamError, Params};
 
@@ -48,6 +54,12 @@ static CATALOG: &[&Demo] = &[
     &queue::DEMO,
     &queue_vs_thread_queue::DEMO,
     &lock::DEMO,
+    &threads::DEMO,
+    &gil::DEMO,
+    &fork::DEMO,
+    &system::DEMO,
+    &address_space::DEMO,
+    &join_zombie::DEMO,
     &fault::DEMO,
 ];
 

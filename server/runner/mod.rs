@@ -7,13 +7,17 @@
 //! forking children as the demo says, and writes events to its stdout, the
 //! run's event pipe.
 
+pub mod compute;
 pub mod emit;
 pub mod frame;
+pub mod gil;
 pub mod limits;
 pub mod lock;
 pub mod pipe;
 pub mod process;
+pub mod procfs;
 pub mod queue;
+pub mod shell;
 pub mod shm;
 
 use nix::unistd::Pid;

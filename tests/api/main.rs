@@ -2,11 +2,15 @@
 
 mod helpers;
 
+mod address_space;
 mod admission;
 mod bad_input;
 mod cpu_count;
 mod faults;
+mod fork;
 mod fuzz;
+mod gil;
+mod join_zombie;
 mod load;
 mod lock;
 mod pages;
@@ -15,3 +19,5 @@ mod queue;
 mod queue_vs_thread_queue;
 mod shutdown;
 mod stream;
+mod system;
+mod threads;
