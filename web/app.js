@@ -313,4 +313,4 @@ async function init() {
 init();
 
 // For the browser tests and curious students: the live models, read-only in spirit.
-Object.defineProperty(window, 'forkline', { value: { get runs() { return runs; }, timeline, firstSeq } });
+Object.defineProperty(window, 'forkline', { value: { get runs() { return runs; }, get demo() { return demo; }, timeline, firstSeq } });
