@@ -9,6 +9,7 @@ pub mod params;
 
 mod cpu_count;
 mod lock;
+mod pipe;
 mod process;
 mod queue;
 mod queue_vs_thread_queue;
@@ -30,7 +31,8 @@ pub struct Demo {
     /// The Python program the demo mirrors, in the lesson's style.
     pub source: &'static str,
     /// The 1-based line of `source` that produces each kind of event
-    /// (`"kind"` or `"kind:phase"`), so a replay can highlight it.
+    /// (`"kind"`, `"kind:phase"`, or `"kind:op"` for `queue`, `pipe` and
+    /// `value`), so a replay can highlight it.
     pub source_lines: &'static [(&'static str, u32)],
     /// The output the lesson shows for the default parameters.
     pub lesson_output: &'static str,
@@ -42,7 +44,7 @@ pub struct Demo {
 }
 
 static CATALOG: &[&Demo] =
-    &[&cpu_count::DEMO, &process::DEMO, &queue::DEMO, &queue_vs_thread_queue::DEMO, &lock::DEMO];
+    &[&cpu_count::DEMO, &process::DEMO, &queue::DEMO, &queue_vs_thread_queue::DEMO, &lock::DEMO, &pipe::DEMO];
 
 /// Every demo, hidden ones included, in catalog order.
 pub fn all() -> impl Iterator<Item = &'static Demo> {

@@ -6,6 +6,7 @@ mod bad_input;
 mod cpu_count;
 mod lock;
 mod pages;
+mod pipe;
 mod process;
 mod queue;
 mod queue_vs_thread_queue;
