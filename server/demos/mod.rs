@@ -14,6 +14,7 @@ mod fork;
 mod gil;
 mod join_zombie;
 mod lock;
+mod pipe;
 mod process;
 mod queue;
 mod queue_vs_thread_queue;
@@ -37,7 +38,8 @@ pub struct Demo {
     /// The Python program the demo mirrors, in the lesson's style.
     pub source: &'static str,
     /// The 1-based line of `source` that produces each kind of event
-    /// (`"kind"` or `"kind:phase"`), so a replay can highlight it.
+    /// (`"kind"`, `"kind:phase"`, or `"kind:op"` for `queue`, `pipe` and
+    /// `value`), so a replay can highlight it.
     pub source_lines: &'static [(&'static str, u32)],
     /// The output the lesson shows for the default parameters.
     pub lesson_output: &'static str,
@@ -56,6 +58,7 @@ static CATALOG: &[&Demo] = &[
     &lock::DEMO,
     &threads::DEMO,
     &gil::DEMO,
+    &pipe::DEMO,
     &fork::DEMO,
     &system::DEMO,
     &address_space::DEMO,

@@ -75,11 +75,14 @@ if __name__ == "__main__":
     print("process -> multiprocessing.Queue:", drain(mq))
 "#;
 
+/// The next message id, and the items with their ids.
+type Items = (u64, VecDeque<(u64, Value)>);
+
 /// `queue.Queue()`: a FIFO in this process's own memory, behind a mutex.
 #[derive(Clone)]
 struct ThreadQueue {
     name: &'static str,
-    inner: Arc<Mutex<(u64, VecDeque<(u64, Value)>)>>,
+    inner: Arc<Mutex<Items>>,
 }
 
 impl ThreadQueue {

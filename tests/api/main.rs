@@ -14,6 +14,7 @@ mod join_zombie;
 mod load;
 mod lock;
 mod pages;
+mod pipe;
 mod process;
 mod queue;
 mod queue_vs_thread_queue;
