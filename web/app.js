@@ -255,6 +255,9 @@ async function run(compare) {
   view.dataset.state = 'running';
   renderRunsList();
   status.textContent = `Running ${model.label}…`;
+  // On a phone or in a small iframe the timeline can be below the fold: bring it up.
+  const top = timelinePanel.getBoundingClientRect().top;
+  if (top > innerHeight * 0.6) timelinePanel.scrollIntoView({ block: 'start', behavior: reduceMotion ? 'auto' : 'smooth' });
   const stream = streamEvents(ref.events_url, (ev) => {
     model.add(ev);
     lastArrival[runs.indexOf(model)] = performance.now();

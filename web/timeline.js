@@ -332,11 +332,6 @@ export class Timeline {
         const n = ins[j];
         if (n.t > tEnd + 4 / scale) break;
         if (cut !== null && n.t > cut) break;
-        if (j + 1 < ins.length && ins[j + 1].t - n.t < px / 2) {
-          // same level of detail as spans: skip to the next pixel (minus one, the loop adds it)
-          const k = lowerBound(ins, n.t + px / 2, (q) => q.t) - 1;
-          if (k > j) { j = k; continue; }
-        }
         const x = X0 + (n.t - v0) * scale;
         const m = /** @type {Path2D} */ (marks.get(n.group));
         const tk = tick[n.group];
@@ -351,6 +346,11 @@ export class Timeline {
         }
         cpuStrip(n.ev.cpu, x - 2, x + 2);
         nInst++;
+        if (j + 1 < ins.length && ins[j + 1].t - n.t < px / 2) {
+          // same level of detail as spans: the rest of this pixel is already marked
+          j = Math.max(j, lowerBound(ins, n.t + px / 2, (q) => q.t) - 1);
+          continue;
+        }
         if (n.group === 'print' || n.group === 'note' || n.group === 'message' || n.group === 'value') {
           const e = n.ev;
           const text = e.kind === 'print' || e.kind === 'note' || e.kind === 'result' ? String(e.text ?? '')
@@ -386,8 +386,17 @@ export class Timeline {
       ctx.textBaseline = 'middle';
       for (const l of labels) {
         ctx.font = l.small ? '10px system-ui, sans-serif' : '600 11px system-ui, sans-serif';
+        const text = fitText(ctx, l.text, l.max);
+        if (!text) continue;
+        if (l.small) {
+          // a backing so span labels stay readable over hatching
+          ctx.globalAlpha = 0.78;
+          ctx.fillStyle = col.bg;
+          ctx.fillRect(l.x - 2, l.y - 6, ctx.measureText(text).width + 4, 12);
+          ctx.globalAlpha = 1;
+        }
         ctx.fillStyle = l.color;
-        ctx.fillText(fitText(ctx, l.text, l.max), l.x, l.y);
+        ctx.fillText(text, l.x, l.y);
       }
     }
 
@@ -472,7 +481,16 @@ export class Timeline {
       }
       ctx.fillStyle = lane.type === 'proc' ? col.text : col.muted;
       ctx.font = lane.type === 'proc' ? '500 12px system-ui, sans-serif' : 'italic 12px system-ui, sans-serif';
-      ctx.fillText(fitText(ctx, RunModel.laneLabel(lane), X0 - indent - 8), indent, r.y + r.h / 2);
+      const label = RunModel.laneLabel(lane);
+      const room = X0 - indent - 8;
+      if (ctx.measureText(label).width <= room) ctx.fillText(label, indent, r.y + r.h / 2);
+      else {
+        // narrow screens: the name on one line, the id under it
+        ctx.fillText(fitText(ctx, lane.name, room), indent, r.y + r.h / 2 - 7);
+        ctx.font = '11px system-ui, sans-serif';
+        ctx.fillStyle = col.muted;
+        ctx.fillText(fitText(ctx, lane.type === 'proc' ? `pid ${lane.pid}` : `tid ${lane.tid}`, room), indent, r.y + r.h / 2 + 7);
+      }
     });
     ctx.fillStyle = col.grid;
     ctx.fillRect(X0 - 4, AXIS_H, 1, Math.max(0, (this.rows.at(-1)?.y ?? 0) + LANE_H - AXIS_H));

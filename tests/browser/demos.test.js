@@ -63,6 +63,9 @@ for (const demo of demos) {
     const nLanes = Number(await page.getAttribute('#timeline', 'data-lanes'));
     assert.equal(nLanes, lanes.length, 'the canvas draws the lanes listed');
     await page.screenshot({ path: join(ARTIFACTS, `demo-${demo.name}.png`), fullPage: true });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.waitForTimeout(100);
+    await page.screenshot({ path: join(ARTIFACTS, `demo-${demo.name}-dark.png`), fullPage: true });
     assert.deepEqual(errors, [], 'no page errors and no requests to other hosts');
     await page.close();
   });
