@@ -289,6 +289,8 @@ panL.addEventListener('click', () => timeline.pan(-0.15));
 panR.addEventListener('click', () => timeline.pan(0.15));
 fitBtn.addEventListener('click', () => timeline.fit());
 addEventListener('resize', request);
+// The tooltip is fixed to the viewport: any scroll moves what it points at.
+addEventListener('scroll', request, { passive: true, capture: true });
 
 // ------------------------------------------------------------------ start
 

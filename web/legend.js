@@ -39,7 +39,7 @@ export function buildLegend(host) {
   cpus.setAttribute('aria-label', 'CPU cores');
   const cpuNote = document.createElement('p');
   cpuNote.className = 'legend-note';
-  cpuNote.textContent = 'The thin strip under each bar is the CPU core it ran on:';
+  cpuNote.textContent = 'The thin strip under each bar is the CPU core it ran on; a hairline below it, where a demo samples the kernel, is the thread\'s state (running: its core\'s colour; sleeping: grey).';
   host.replaceChildren(ul, cpuNote, cpus);
   /** @type {string} */
   let shown = '';

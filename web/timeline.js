@@ -257,7 +257,7 @@ export class Timeline {
         const a0 = Math.max(lane.alive.t0, v0), a1 = Math.min(lane.alive.t1 ?? endOf, tEnd);
         if (a1 >= a0) alive.rect(X0 + (a0 - v0) * scale, y + BAR_Y + BAR_H / 2 - 1, Math.max(1, (a1 - a0) * scale), 2);
       }
-      // kernel states: a strip along the top of the lane
+      // kernel states (sampled from /proc): a hairline under the CPU strip
       const sm = lane.samples;
       if (sm.length) {
         let i = Math.max(0, lowerBound(sm, v0, (s) => s.t) - 1);
@@ -267,7 +267,7 @@ export class Timeline {
           const key = s.state === 'R' ? `cpu${s.cpu}` : s.state;
           let p = states.get(key); if (!p) { p = new Path2D(); states.set(key, p); }
           const xa = X0 + (Math.max(s.t, v0) - v0) * scale;
-          p.rect(xa, y + 1, Math.max(1, X0 + (e - v0) * scale - xa), 3);
+          p.rect(xa, y + CPU_Y + 4, Math.max(1, X0 + (e - v0) * scale - xa), 2);
         }
       }
       // spans: binary search from (view start − longest span), coalescing sub-pixel neighbours
@@ -657,10 +657,12 @@ export class Timeline {
       x = this.x('t0' in it ? it.t0 : it.t);
       y = this._laneY(h.run, it.lane) + LANE_H;
     }
+    // Fixed to the viewport so the scrolling lane box never clips it.
+    const box = this.canvas.getBoundingClientRect();
     const w = tip.offsetWidth, th = tip.offsetHeight;
-    const maxX = this.host.clientWidth - w - 4;
-    const left = Math.max(4, Math.min(x + 12, maxX));
-    const top = y + 16 + th > this.host.scrollTop + this.host.clientHeight ? Math.max(0, y - th - 8) : y + 14;
+    const left = Math.max(4, Math.min(box.left + x + 12, innerWidth - w - 4));
+    let top = box.top + y + 14;
+    if (top + th > innerHeight - 4) top = Math.max(4, box.top + y - th - 8);
     tip.style.transform = `translate(${Math.round(left)}px, ${Math.round(top)}px)`;
   }
 
