@@ -440,7 +440,7 @@ export class Timeline {
       ctx.fillStyle = col.grid;
       ctx.fillRect(Math.round(x), AXIS_H - 6, 1, height - AXIS_H + 6);
       ctx.fillStyle = col.muted;
-      const label = fmtTime(t, step);
+      const label = fmtTick(t, step, v1 - v0);
       if (x + 3 + ctx.measureText(label).width < this.width - 2) ctx.fillText(label, x + 3, AXIS_H / 2 - 1);
     }
     ctx.fillStyle = col.grid;
@@ -775,6 +775,13 @@ function arrowPath(/** @type {Path2D} */ lines, /** @type {Path2D} */ heads, /**
   const dir = vertical ? Math.sign(y2 - y1) : Math.sign(x2 - x1) || 1;
   if (vertical) { heads.moveTo(x2, y2); heads.lineTo(x2 - 4, y2 - 7 * dir); heads.lineTo(x2 + 4, y2 - 7 * dir); heads.closePath(); }
   else { heads.moveTo(x2, y2); heads.lineTo(x2 - 7 * dir, y2 - 4); heads.lineTo(x2 - 7 * dir, y2 + 4); heads.closePath(); }
+}
+
+/** An axis label: the unit suits the visible range, the decimals suit the tick step. */
+export function fmtTick(/** @type {number} */ t, /** @type {number} */ step, /** @type {number} */ range) {
+  const [unit, name] = range >= 2e9 ? [1e9, 's'] : range >= 2e6 ? [1e6, 'ms'] : range >= 2e3 ? [1e3, 'µs'] : [1, 'ns'];
+  const decimals = Math.max(0, Math.min(6, -Math.floor(Math.log10(step / unit) + 1e-9)));
+  return `${(t / unit).toFixed(decimals)} ${name}`;
 }
 
 /** 1, 2 or 5 × a power of ten, in ns, near `target`. */
