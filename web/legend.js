@@ -5,8 +5,8 @@
 const ITEMS = [
   ['span sw-compute', 'compute (CPU-bound work)'],
   ['span sw-sleep', 'sleep'],
-  ['span sw-wait', 'waiting (lock, GIL, queue)'],
-  ['span sw-hold', 'holding a lock / the GIL'],
+  ['span half sw-wait', 'waiting for a lock / the GIL'],
+  ['span half sw-hold', 'holding a lock / the GIL'],
   ['span sw-join', 'waiting in join()'],
   ['span sw-system', 'os.system()'],
   ['span sw-zombie', 'zombie: exited, not yet joined'],

@@ -289,6 +289,12 @@ export class Timeline {
         flushCpu();
         pc = [cpu, xa, xb];
       };
+      // Waiting for and holding a lock or the GIL usually happen inside other
+      // work (compute under the GIL): they take the lower half of the bar so both show.
+      const barRect = (/** @type {string} */ style, /** @type {number} */ xa, /** @type {number} */ xb) => {
+        const half = style === 'hold' || style === 'wait';
+        spans.get(style)?.rect(xa, y + BAR_Y + (half ? BAR_H / 2 : 0), Math.max(1, xb - xa), half ? BAR_H / 2 : BAR_H);
+      };
       const emitSpan = (/** @type {Span} */ s, /** @type {number} */ st1) => {
         const xa = X0 + (Math.max(s.t0, v0) - v0) * scale;
         const xb = X0 + (Math.min(st1, tEnd) - v0) * scale;
@@ -297,7 +303,7 @@ export class Timeline {
         // Sub-pixel spans close together read as one bar; merging them is what keeps a zoomed-out frame cheap.
         if (p && xa <= p[1] + (xb - xa < 1 ? 3 : 1.25)) { if (xb > p[1]) p[1] = xb; }
         else {
-          if (p) spans.get(s.style)?.rect(p[0], y + BAR_Y, Math.max(1, p[1] - p[0]), BAR_H);
+          if (p) barRect(s.style, p[0], p[1]);
           pend[s.style] = [xa, xb];
         }
         if (s.style !== 'zombie') cpuStrip(s.cpu, xa, xb);
@@ -317,7 +323,7 @@ export class Timeline {
         } else i++;
       }
       for (const s of lane.open) if (s.t0 <= tEnd) emitSpan(s, endOf);
-      for (const [style, p] of Object.entries(pend)) spans.get(style)?.rect(p[0], y + BAR_Y, Math.max(1, p[1] - p[0]), BAR_H);
+      for (const [style, p] of Object.entries(pend)) barRect(style, p[0], p[1]);
 
       // instants: a tick with a head; one per pixel column per group is enough
       const ins = lane.instants;
