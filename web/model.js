@@ -133,6 +133,8 @@ export class RunModel {
     /** @type {FlEvent|null} */ this.end = null;
     /** @type {FlEvent|null} */ this.start = null;
     this.lastT = 0;
+    /** @type {number|null} first thing a process did; before it the runner was only starting */
+    this.firstT = null;
     /** @type {Set<number>} CPU cores seen, for the legend */
     this.cpus = new Set();
     /** @type {Map<number, Item>} every event's drawn item, for selection and partners */
@@ -257,6 +259,7 @@ export class RunModel {
     const k = ev.kind;
     if (typeof ev.t === 'number' && ev.t > this.lastT) this.lastT = ev.t;
     if (ev.cpu >= 0 && k !== 'run.end') this.cpus.add(ev.cpu);
+    if (!RUN_KINDS.has(k) && (this.firstT === null || ev.t < this.firstT)) this.firstT = ev.t;
     if (k === 'run.start') { this.start = ev; if (ev.params) this.params = ev.params; return; }
     if (k === 'run.end') { this.end = ev; this._finish(ev.t); return; }
     if (k === 'kernel.sample') { this._sample(ev); return; }
