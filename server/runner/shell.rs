@@ -118,19 +118,8 @@ fn watch(shell: Pid, out: OwnedFd) -> SystemOutcome {
     // (pid, last state seen, last name seen) of every process watched.
     let mut seen: Vec<(i32, char, String)> = Vec::new();
     while open || !reaped {
-        if open {
-            open = read_some(&out, &mut pending);
-            while let Some(pos) = pending.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=pos).collect();
-                relay(&line[..line.len() - 1], &mut relayed, &mut outcome.output);
-            }
-            if !open && !pending.is_empty() {
-                let rest = std::mem::take(&mut pending);
-                relay(&rest, &mut relayed, &mut outcome.output);
-            }
-        } else {
-            std::thread::sleep(SAMPLE_EVERY);
-        }
+        // Look first, then wait for output: the shell's first moments are
+        // the ones most worth catching.
         if !reaped {
             sample(shell.as_raw(), pgrp, &mut seen, &mut outcome.children);
             let mut status = 0;
@@ -144,6 +133,19 @@ fn watch(shell: Pid, out: OwnedFd) -> SystemOutcome {
                 reaped = true;
                 outcome.status = -1;
             }
+        }
+        if open {
+            open = read_some(&out, &mut pending);
+            while let Some(pos) = pending.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=pos).collect();
+                relay(&line[..line.len() - 1], &mut relayed, &mut outcome.output);
+            }
+            if !open && !pending.is_empty() {
+                let rest = std::mem::take(&mut pending);
+                relay(&rest, &mut relayed, &mut outcome.output);
+            }
+        } else {
+            std::thread::sleep(SAMPLE_EVERY);
         }
     }
     outcome
