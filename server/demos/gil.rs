@@ -105,13 +105,13 @@ if __name__ == "__main__":
     t = time.time()
     countdown(WORK)
     print("(a) one thread:", round(time.time() - t, 2), "s")
-    timed("(b) N threads, one GIL:", [threading.Thread(target=countdown, args=(WORK // N,)) for _ in range(N)])
-    timed("(c) N processes, a GIL each:", [Process(target=countdown, args=(WORK // N,)) for _ in range(N)])
+    timed(f"(b) {N} threads, one GIL:", [threading.Thread(target=countdown, args=(WORK // N,)) for _ in range(N)])
+    timed(f"(c) {N} processes, a GIL each:", [Process(target=countdown, args=(WORK // N,)) for _ in range(N)])
     # (d) only in a free-threaded build (python3.13t -X gil=0):
-    timed("(d) N threads, no GIL:", [threading.Thread(target=countdown, args=(WORK // N,)) for _ in range(N)])
+    timed(f"(d) {N} threads, no GIL:", [threading.Thread(target=countdown, args=(WORK // N,)) for _ in range(N)])
 "#;
 
-/// Longest wait for the threads of (b) to vanish before (c) forks.
+/// Longest wait for the threads of (b) and (d) to vanish before (c) forks.
 const THREADS_GONE_LIMIT: Duration = Duration::from_secs(1);
 
 /// One round of one mode: how long it took and how much CPU it used.

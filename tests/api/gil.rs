@@ -137,3 +137,22 @@ async fn gil_processes_and_free_threads_beat_threads_under_one_lock_on_two_cpus(
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gil_bounds_keep_a_run_small() {
+    bounded(async {
+        let app = spawn_app().await;
+        for (field, value) in [("workers", 9), ("workers", 0), ("work", 1501), ("repeat", 4), ("switch_interval_ms", 0)] {
+            let response = app.post_json("/api/runs", &json!({"demo": "gil", "params": {field: value}})).await;
+            assert_eq!(response.status(), 422, "{field} = {value}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["field"], format!("params.{field}"), "{body}");
+        }
+        // The catalog tells the page the same bounds.
+        let catalog: Value = app.client.get(app.url("/api/demos")).send().await.unwrap().json().await.unwrap();
+        let gil = catalog.as_array().unwrap().iter().find(|d| d["name"] == "gil").expect("gil is listed");
+        let workers = gil["params"].as_array().unwrap().iter().find(|p| p["name"] == "workers").unwrap();
+        assert_eq!((workers["default"].as_i64(), workers["min"].as_i64(), workers["max"].as_i64()), (Some(2), Some(1), Some(8)));
+    })
+    .await;
+}

@@ -79,3 +79,18 @@ async fn system_shows_the_programs_the_shell_starts() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn system_refuses_any_command_outside_its_fixed_list() {
+    bounded(async {
+        let app = spawn_app().await;
+        for command in [json!("rm -rf /"), json!("true; id"), json!("TRUE"), json!(""), json!(1)] {
+            let response = app.post_json("/api/runs", &json!({"demo": "system", "params": {"command": command}})).await;
+            assert_eq!(response.status(), 422, "{command}");
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["field"], "params.command", "{body}");
+        }
+        assert_eq!(app.runs.active(), 0);
+    })
+    .await;
+}
