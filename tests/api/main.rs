@@ -5,6 +5,7 @@ mod helpers;
 mod address_space;
 mod bad_input;
 mod cpu_count;
+mod demo_pages;
 mod fork;
 mod gil;
 mod join_zombie;
