@@ -50,10 +50,10 @@ pub static DEMO: Demo = Demo {
         ("print", 15),
         ("result", 24),
     ],
-    lesson_output: "(a) one thread: 0.30 s\n\
-                    (b) 2 threads, one GIL: 0.32 s\n\
-                    (c) 2 processes, a GIL each: 0.16 s\n\
-                    (d) 2 threads, no GIL: 0.15 s",
+    lesson_output: "(a) one thread: 0.20 s\n\
+                    (b) 2 threads, one GIL: 0.21 s\n\
+                    (c) 2 processes, a GIL each: 0.11 s\n\
+                    (d) 2 threads, no GIL: 0.10 s",
     params: &[
         Spec {
             name: "workers",
@@ -63,7 +63,7 @@ pub static DEMO: Demo = Demo {
         Spec {
             name: "work",
             help: "the countdown's length, in millions of steps (the same total in every mode)",
-            kind: Kind::Int { default: 600, min: 1, max: 1500 },
+            kind: Kind::Int { default: 400, min: 1, max: 1500 },
         },
         Spec {
             name: "repeat",
@@ -87,7 +87,7 @@ pub static DEMO: Demo = Demo {
 
 const SOURCE: &str = r#"import time, threading
 from multiprocessing import Process
-WORK = 600_000_000   # countdown steps (work, in millions)
+WORK = 400_000_000   # countdown steps (work, in millions)
 N = 2                # workers; sys.setswitchinterval(0.005)
 
 def countdown(n):
