@@ -4,6 +4,10 @@
 //! already there (or after `Last-Event-ID`), then live appends, then the
 //! stream ends after `run.end`. Frames are built straight from the stored JSON
 //! and written in batches, one chunk per wake-up, not one per event.
+//!
+//! While a run waits in line, its stream carries `event: queue` messages with
+//! its place (`{"position": 3, "waiting": 7}`). They are not part of the run's
+//! log: they have no id and are not replayed.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -19,7 +23,7 @@ use tokio::sync::watch;
 use super::api::find_run;
 use super::error::Result;
 use super::AppState;
-use crate::runs::Run;
+use crate::runs::{Run, Runs, ViewerGuard};
 
 /// A comment sent on an idle stream so proxies and browsers keep it open.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -36,9 +40,11 @@ pub async fn events(State(state): State<AppState>, Path(id): Path<String>, heade
         .and_then(|v| v.trim().parse::<usize>().ok())
         .unwrap_or(0);
     let watch = run.log.watch();
+    let queue = state.runs.watch_queue();
     let first = Bytes::from(format!("retry: {RETRY_MS}\n\n"));
+    let viewer = run.viewer();
     let stream = futures_util::stream::unfold(
-        Subscriber { run, cursor, watch, greeting: Some(first) },
+        Subscriber { run, runs: state.runs.clone(), cursor, watch, queue, shown_position: None, greeting: Some(first), _viewer: viewer },
         |mut sub| async move { sub.next_chunk().await.map(|chunk| (Ok::<_, Infallible>(chunk), sub)) },
     );
     let mut response = Body::from_stream(stream).into_response();
@@ -51,10 +57,17 @@ pub async fn events(State(state): State<AppState>, Path(id): Path<String>, heade
 
 struct Subscriber {
     run: Arc<Run>,
+    runs: Arc<Runs>,
     /// Index of the next event to send (= the last sent seq).
     cursor: usize,
     watch: watch::Receiver<(usize, bool)>,
+    queue: watch::Receiver<u64>,
+    /// The last place in line this stream reported.
+    shown_position: Option<usize>,
     greeting: Option<Bytes>,
+    /// Counts this stream as watching the run until it is dropped (the
+    /// client went away): a queued run nobody watches is dropped.
+    _viewer: ViewerGuard,
 }
 
 impl Subscriber {
@@ -74,12 +87,26 @@ impl Subscriber {
             if closed {
                 return None;
             }
-            match tokio::time::timeout(KEEP_ALIVE, self.watch.changed()).await {
-                Ok(Ok(())) => continue,
-                // The log outlives every subscriber (we hold the run), so the
-                // sender cannot be gone; end the stream if it somehow is.
-                Ok(Err(_)) => return None,
-                Err(_) => return Some(Bytes::from_static(b": keep-alive\n\n")),
+            self.queue.borrow_and_update();
+            let position = self.runs.queue_position(&self.run.id);
+            if position.is_some() && position != self.shown_position {
+                self.shown_position = position;
+                let waiting = self.runs.waiting();
+                return Some(Bytes::from(format!(
+                    "event: queue\ndata: {{\"position\":{},\"waiting\":{waiting}}}\n\n",
+                    position.unwrap_or(0)
+                )));
+            }
+            tokio::select! {
+                changed = self.watch.changed() => {
+                    // The log outlives every subscriber (we hold the run), so
+                    // the sender cannot be gone; end the stream if it is.
+                    if changed.is_err() {
+                        return None;
+                    }
+                }
+                _ = self.queue.changed(), if position.is_some() => {}
+                _ = tokio::time::sleep(KEEP_ALIVE) => return Some(Bytes::from_static(b": keep-alive\n\n")),
             }
         }
     }

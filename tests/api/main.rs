@@ -3,14 +3,23 @@
 mod helpers;
 
 mod address_space;
+mod admission;
 mod bad_input;
 mod cpu_count;
 mod demo_pages;
+mod faults;
 mod fork;
+mod fuzz;
 mod gil;
 mod join_zombie;
+mod load;
+mod lock;
 mod pages;
+mod pipe;
 mod process;
+mod queue;
+mod queue_vs_thread_queue;
+mod shutdown;
 mod stream;
 mod system;
 mod threads;

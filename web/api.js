@@ -1,0 +1,77 @@
+// api.js — the page's only door to the server: the demo catalog, starting a
+// run, and the run's event stream. Kept apart so every other module works on
+// plain data and the HTTP details (status codes, error JSON, SSE) live here.
+
+/**
+ * @typedef {{name:string, type:'int'|'bool'|'int_list'|'choice', default:any, min?:number, max?:number,
+ *   min_len?:number, max_len?:number, options?:string[], help?:string}} ParamSpec
+ * @typedef {{name:string, title:string, summary:string, notes?:string, params:ParamSpec[], source?:string,
+ *   source_lines?:Record<string, number>}} Demo
+ * @typedef {{id:string, events_url:string, status_url?:string}} RunRef
+ */
+
+/** An error the server explained: status plus its `{"error":{code,message,field}}` body. */
+export class ApiError extends Error {
+  /** @param {number} status @param {string} code @param {string} message @param {string|undefined} field */
+  constructor(status, code, message, field) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.field = field;
+  }
+}
+
+/** @param {Response} res */
+async function failure(res) {
+  let body = null;
+  try { body = await res.json(); } catch { /* not JSON: fall back to the status line */ }
+  const e = body && body.error ? body.error : {};
+  return new ApiError(res.status, e.code ?? 'http', e.message ?? `${res.status} ${res.statusText}`, e.field);
+}
+
+/** @returns {Promise<Demo[]>} */
+export async function fetchDemos() {
+  const res = await fetch('/api/demos', { headers: { accept: 'application/json' } });
+  if (!res.ok) throw await failure(res);
+  return res.json();
+}
+
+/** @param {string} demo @param {Record<string, unknown>} params @returns {Promise<RunRef>} */
+export async function startRun(demo, params) {
+  const res = await fetch('/api/runs', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ demo, params }),
+  });
+  if (res.status !== 201 && !res.ok) throw await failure(res);
+  return res.json();
+}
+
+/**
+ * Follow a run's events. The browser's EventSource reconnects by itself with
+ * Last-Event-ID, so there is no retry loop here; we only close it after
+ * `run.end`, or it would reconnect to a finished stream forever.
+ * @param {string} url
+ * @param {(ev: import('./model.js').FlEvent) => void} onEvent
+ * @param {(message: string) => void} onTrouble  told when the stream drops (it may come back)
+ */
+export function streamEvents(url, onEvent, onTrouble) {
+  const es = new EventSource(url);
+  let lastSeq = 0;
+  es.onmessage = (m) => {
+    /** @type {import('./model.js').FlEvent} */
+    let ev;
+    try { ev = JSON.parse(m.data); } catch { onTrouble('the server sent an event that is not JSON'); return; }
+    if (typeof ev.seq === 'number') {
+      if (ev.seq <= lastSeq) return; // replayed after a reconnect
+      lastSeq = ev.seq;
+    }
+    onEvent(ev);
+    if (ev.kind === 'run.end') es.close();
+  };
+  es.onerror = () => {
+    if (es.readyState === EventSource.CLOSED) onTrouble('the event stream closed');
+    else onTrouble('connection lost, reconnecting…');
+  };
+  return { close: () => es.close() };
+}

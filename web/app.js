@@ -1,0 +1,321 @@
+// app.js — the demo page's entry point. It builds the page's working parts
+// around the server-rendered intro and source, wires them together, starts
+// runs and owns the one requestAnimationFrame loop that paints. Everything
+// else is a module with a single concern; this file is the glue.
+
+import { fetchDemos, startRun, streamEvents, ApiError } from './api.js';
+import { RunModel } from './model.js';
+import { Timeline, firstSeq } from './timeline.js';
+import { ConsoleView } from './console.js';
+import { SourceView } from './source.js';
+import { Replay } from './replay.js';
+import { buildParams } from './params.js';
+import { EventTable } from './table.js';
+import { buildLegend } from './legend.js';
+
+/** @typedef {import('./api.js').Demo} Demo */
+
+/**
+ * Tiny element builder: keeps the markup below readable without a framework.
+ * @param {string} tag @param {Record<string, string>} [attrs] @param {(Node|string)[]} kids
+ */
+function h(tag, attrs = {}, ...kids) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') el.className = v; else if (k === 'text') el.textContent = v; else el.setAttribute(k, v);
+  }
+  el.append(...kids);
+  return el;
+}
+
+const app = /** @type {HTMLElement} */ (document.getElementById('app'));
+const demoName = document.body.dataset.demo ?? '';
+const reduceMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
+
+// ------------------------------------------------------------------ the page's parts
+
+const form = /** @type {HTMLFormElement} */ (h('form', { class: 'params', novalidate: '', 'aria-labelledby': 'run-h' }));
+const fieldsBox = h('div', { class: 'fields' });
+const runBtn = h('button', { type: 'submit', class: 'btn btn-primary', id: 'run', text: 'Run' });
+const compareBtn = h('button', { type: 'button', class: 'btn', id: 'compare', text: 'Run again & compare',
+  title: 'Run once more with the current parameters and show both runs on one time scale' });
+const status = h('p', { class: 'status', id: 'status', role: 'status', 'aria-live': 'polite' });
+const formError = h('p', { class: 'form-error', id: 'form-error', role: 'alert' });
+form.append(fieldsBox, h('div', { class: 'actions' }, runBtn, compareBtn, status), formError);
+const runsList = h('ul', { class: 'runs', id: 'runs', 'aria-label': 'Runs shown on the timeline' });
+const controls = h('section', { class: 'panel controls', 'aria-labelledby': 'run-h' },
+  h('h2', { id: 'run-h', text: 'Run it' }), form, runsList);
+
+const zoomIn = h('button', { type: 'button', class: 'btn btn-icon', 'aria-label': 'Zoom in', title: 'Zoom in (+)', text: '+' });
+const zoomOut = h('button', { type: 'button', class: 'btn btn-icon', 'aria-label': 'Zoom out', title: 'Zoom out (−)', text: '−' });
+const panL = h('button', { type: 'button', class: 'btn btn-icon', 'aria-label': 'Pan earlier', title: 'Earlier (←)', text: '←' });
+const panR = h('button', { type: 'button', class: 'btn btn-icon', 'aria-label': 'Pan later', title: 'Later (→)', text: '→' });
+const fitBtn = h('button', { type: 'button', class: 'btn', title: 'Show the whole run (0)', text: 'Fit' });
+const hint = h('p', { class: 'hint', id: 'tl-hint',
+  text: 'Wheel or pinch to zoom, drag to pan, tap an event for details. Keys: + − zoom, ← → pan, 0 fit, . , step through events, Esc clear.' });
+const view = h('div', { class: 'tl-view', id: 'timeline', tabindex: '0', role: 'group',
+  'aria-roledescription': 'timeline', 'aria-label': 'Timeline of processes and threads', 'aria-describedby': 'tl-hint' });
+const empty = h('p', { class: 'tl-empty', text: 'Press Run: each process and thread gets a lane here as it starts.' });
+view.append(empty);
+const lanesList = h('ul', { class: 'visually-hidden', id: 'lanes', 'aria-label': 'Lanes' });
+const replayBox = h('div', { class: 'replay', id: 'replay', role: 'group', 'aria-label': 'Replay' });
+const legendBox = h('div', { class: 'legend' });
+const legendDetails = h('details', { class: 'legend-wrap' }, h('summary', { text: 'Legend' }), legendBox);
+const timelinePanel = h('section', { class: 'panel timeline-panel', 'aria-labelledby': 'tl-h' },
+  h('div', { class: 'toolbar' }, h('h2', { id: 'tl-h', text: 'Timeline' }),
+    h('div', { class: 'tools', role: 'group', 'aria-label': 'Zoom and pan' }, zoomOut, zoomIn, panL, panR, fitBtn)),
+  view, replayBox, hint, legendDetails, lanesList);
+
+const consoleTitle = h('h2', { id: 'console-h', text: 'Output' });
+const consoleList = /** @type {HTMLOListElement} */ (h('ol', { class: 'console', id: 'console', 'aria-labelledby': 'console-h', tabindex: '0' }));
+const outcome = h('p', { class: 'outcome', id: 'outcome', role: 'status', 'aria-live': 'polite' });
+const consolePanel = h('section', { class: 'panel console-panel', 'aria-labelledby': 'console-h' }, consoleTitle, consoleList, outcome);
+
+const tableDetails = /** @type {HTMLDetailsElement} */ (h('details', { class: 'panel events-panel', id: 'events' },
+  h('summary', { text: 'All events (table)' }),
+  h('p', { class: 'table-note muted' }),
+  h('div', { class: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': 'Events table' },
+    h('table', {},
+      h('thead', {}, h('tr', {}, ...['seq', 'time', 'process / thread', 'cpu', 'kind', 'fields'].map((t) => h('th', { scope: 'col', text: t })))),
+      h('tbody')))));
+
+const sourceSection = app.querySelector('section.source') ?? h('section', { class: 'source' });
+const pre = /** @type {HTMLElement} */ (document.getElementById('source') ?? sourceSection.appendChild(h('pre', { id: 'source' }, h('code'))));
+pre.tabIndex = 0;
+sourceSection.classList.add('panel');
+const panels = h('div', { class: 'panels' }, consolePanel, sourceSection);
+const intro = h('div', { class: 'intro' });
+for (const el of [...app.children]) if (el.matches('h1, p.summary, p.notes')) intro.append(el);
+app.prepend(intro);
+intro.after(controls, timelinePanel, panels, tableDetails);
+
+// ------------------------------------------------------------------ state
+
+/** @type {RunModel[]} runs on the timeline (one, or two when comparing) */
+let runs = [];
+/** @type {RunModel|null} the run the console, source and table follow */
+let active = null;
+/** @type {{close:()=>void}[]} */
+let streams = [];
+/** Wall-clock arrival of each run's latest event, to let the axis grow between events. */
+/** @type {number[]} */
+let lastArrival = [];
+let runCounter = 0;
+/** What the source panel follows: 'live' (latest event), 'cursor', or 'selection'. */
+let focus = 'live';
+/** @type {Demo|null} */
+let demo = null;
+
+let pending = false;
+let lastFrame = 0;
+function request() {
+  if (pending) return;
+  pending = true;
+  requestAnimationFrame(frame);
+}
+
+const timeline = new Timeline(view, { request, onSelect: (hit) => {
+  focus = hit ? 'selection' : (replay.cursor !== null ? 'cursor' : 'live');
+  if (hit && hit.run !== active) setActive(hit.run);
+  const item = hit?.item;
+  consoleView.highlight(item && !('t0' in item) && item.ev.kind === 'print' ? item.ev.seq : null);
+} });
+const consoleView = new ConsoleView(consoleList, outcome, consoleTitle);
+const sourceView = new SourceView(pre);
+const replay = new Replay(replayBox, { onChange: () => { focus = 'cursor'; request(); } });
+const table = new EventTable(tableDetails, (seq) => {
+  const run = active;
+  const item = run?.itemBySeq.get(seq);
+  if (!run || !item) return;
+  timeline.select({ run, runIndex: runs.indexOf(run), item });
+  view.focus();
+});
+tableDetails.addEventListener('toggle', request);
+const legend = buildLegend(legendBox);
+/** @type {ReturnType<typeof buildParams>|null} */
+let form$ = null;
+
+/** @param {RunModel} run */
+function setActive(run) {
+  active = run;
+  consoleView.setRun(run);
+  table.setRun(run);
+}
+
+/** The single paint loop: advance replay and live time, then bring every view up to date. */
+function frame(/** @type {number} */ ts) {
+  pending = false;
+  const dt = lastFrame ? Math.min(ts - lastFrame, 100) : 16;
+  lastFrame = ts;
+  const playing = replay.tick(dt);
+  const live = runs.some((r) => !r.finished);
+  const nowMs = performance.now();
+  timeline.now = runs.map((r, i) => (r.finished || reduceMotion ? r.endT : r.endT + (nowMs - (lastArrival[i] ?? nowMs)) * 1e6));
+  timeline.cursor = replay.cursor;
+  timeline.draw();
+  consoleView.sync(replay.cursor);
+  table.sync();
+  const cpus = new Set();
+  for (const r of runs) for (const c of r.cpus) cpus.add(c);
+  legend.setCpus([...cpus].sort((a, b) => a - b));
+  syncSource();
+  syncLanes();
+  if (live || playing) request(); else lastFrame = 0;
+}
+
+function syncSource() {
+  const run = active;
+  if (!run) return;
+  let ev = null;
+  const sel = timeline.selected;
+  if (focus === 'selection' && sel) {
+    const it = sel.item;
+    ev = 't0' in it ? it.begin : it.ev;
+  } else if (replay.cursor !== null) {
+    // the latest event up to the cursor that the program has a line for
+    const bt = run.byTime();
+    for (let i = bt.length - 1; i >= 0; i--) {
+      if (bt[i].t > replay.cursor) continue;
+      if (sourceView.lineFor(bt[i])) { ev = bt[i]; break; }
+    }
+  } else if (!run.finished) {
+    const evs = run.events;
+    for (let i = evs.length - 1; i >= Math.max(0, evs.length - 50); i--) if (sourceView.lineFor(evs[i])) { ev = evs[i]; break; }
+  }
+  sourceView.highlight(sourceView.lineFor(ev));
+}
+
+let lanesKey = '';
+/** The lanes as a list, for screen readers (and tests): the canvas itself is opaque. */
+function syncLanes() {
+  const items = [];
+  for (const r of runs) for (const l of r.lanes()) items.push([r.label, RunModel.laneLabel(l), l.depth, l.type]);
+  const key = JSON.stringify(items);
+  if (key === lanesKey) return;
+  lanesKey = key;
+  lanesList.replaceChildren(...items.map(([run, label, depth, type]) => {
+    const li = h('li', { 'data-depth': String(depth), 'data-type': String(type) });
+    li.textContent = `${runs.length > 1 ? `${run}: ` : ''}${'  '.repeat(Number(depth))}${label}`;
+    return li;
+  }));
+  empty.hidden = items.length > 0;
+}
+
+function renderRunsList() {
+  runsList.replaceChildren(...runs.map((r) => {
+    const o = r.end?.outcome;
+    const li = h('li', { class: `run-item ${o ? `outcome-${o}` : 'running'}` });
+    li.append(h('strong', { text: r.label }), ` ${form$?.summary(/** @type {Record<string, unknown>} */ (r.params ?? {})) ?? ''} · `,
+      h('span', { class: 'run-outcome', text: r.finished ? r.outcomeText() : 'running…' }));
+    return li;
+  }));
+}
+
+// ------------------------------------------------------------------ running
+
+/** @param {boolean} compare  keep the previous run and stack the new one under it */
+async function run(compare) {
+  if (!demo || !form$) return;
+  formError.textContent = '';
+  const { params, ok } = form$.read();
+  if (!ok) { status.textContent = 'Fix the highlighted parameter first.'; return; }
+  runBtn.setAttribute('disabled', '');
+  compareBtn.setAttribute('disabled', '');
+  status.textContent = 'Starting…';
+  /** @type {import('./api.js').RunRef} */
+  let ref;
+  try {
+    ref = await startRun(demo.name, params);
+  } catch (e) {
+    const err = e instanceof ApiError ? e : null;
+    const msg = err ? err.message : `Could not reach the server (${e})`;
+    if (!err || !form$.showServerError(err.field, msg)) formError.textContent = msg;
+    status.textContent = err && err.status === 422 ? 'The server refused a parameter.' : 'The run did not start.';
+    runBtn.removeAttribute('disabled');
+    compareBtn.removeAttribute('disabled');
+    return;
+  }
+  const model = new RunModel({ label: `Run ${++runCounter}`, params });
+  model.id = ref.id;
+  if (!compare) {
+    for (const s of streams) s.close();
+    streams = [];
+    runs = [model];
+    lastArrival = [performance.now()];
+  } else {
+    if (runs.length >= 2) { runs.shift(); lastArrival.shift(); streams.shift()?.close(); }
+    runs.push(model);
+    lastArrival.push(performance.now());
+  }
+  replay.setEnabled(false);
+  focus = 'live';
+  timeline.setRuns(runs);
+  setActive(model);
+  view.dataset.runId = ref.id;
+  view.dataset.state = 'running';
+  renderRunsList();
+  status.textContent = `Running ${model.label}…`;
+  // On a phone or in a small iframe the timeline can be below the fold: bring it up.
+  const top = timelinePanel.getBoundingClientRect().top;
+  if (top > innerHeight * 0.6) timelinePanel.scrollIntoView({ block: 'start', behavior: reduceMotion ? 'auto' : 'smooth' });
+  const stream = streamEvents(ref.events_url, (ev) => {
+    model.add(ev);
+    lastArrival[runs.indexOf(model)] = performance.now();
+    if (ev.kind === 'run.end' || ev.kind === 'proc.start' || ev.kind === 'thread.start') renderRunsList();
+    if (ev.kind === 'run.end') finished(model);
+    request();
+  }, (msg) => { if (!model.finished) status.textContent = `${model.label}: ${msg}`; });
+  streams.push(stream);
+  request();
+}
+
+/** @param {RunModel} model */
+function finished(model) {
+  const allDone = runs.every((r) => r.finished);
+  if (allDone) {
+    runBtn.removeAttribute('disabled');
+    compareBtn.removeAttribute('disabled');
+    view.dataset.state = 'finished';
+    replay.setEnd(Math.max(...runs.map((r) => r.endT)));
+  }
+  status.textContent = `${model.label} ${model.end?.outcome === 'ok' ? 'finished' : `ended: ${model.end?.outcome}`} · ${model.events.length} events`;
+}
+
+form.addEventListener('submit', (e) => { e.preventDefault(); run(false); });
+compareBtn.addEventListener('click', () => run(true));
+zoomIn.addEventListener('click', () => timeline.zoom(0.67));
+zoomOut.addEventListener('click', () => timeline.zoom(1.5));
+panL.addEventListener('click', () => timeline.pan(-0.15));
+panR.addEventListener('click', () => timeline.pan(0.15));
+fitBtn.addEventListener('click', () => timeline.fit());
+addEventListener('resize', request);
+// The tooltip is fixed to the viewport: any scroll moves what it points at.
+addEventListener('scroll', request, { passive: true, capture: true });
+
+// ------------------------------------------------------------------ start
+
+async function init() {
+  runBtn.setAttribute('disabled', '');
+  compareBtn.setAttribute('disabled', '');
+  status.textContent = 'Loading the demo…';
+  try {
+    const demos = await fetchDemos();
+    demo = demos.find((d) => d.name === demoName) ?? null;
+  } catch (e) {
+    status.textContent = `Could not load the demo list: ${e instanceof Error ? e.message : e}`;
+    return;
+  }
+  if (!demo) { status.textContent = `No demo called “${demoName}”.`; return; }
+  form$ = buildParams(fieldsBox, demo.params ?? []);
+  sourceView.setMap(demo.source_lines);
+  runBtn.removeAttribute('disabled');
+  compareBtn.removeAttribute('disabled');
+  status.textContent = 'Ready.';
+  document.body.dataset.ready = 'true';
+  request();
+}
+
+init();
+
+// For the browser tests and curious students: the live models, read-only in spirit.
+Object.defineProperty(window, 'forkline', { value: { get runs() { return runs; }, get demo() { return demo; }, timeline, firstSeq } });

@@ -1,0 +1,499 @@
+// model.js — turns a run's event stream into what the timeline draws: lanes,
+// spans, instants and arrows. It exists apart from the drawing so it can stay
+// pure (no DOM), be fed 100,000 synthetic events by a benchmark, and be tested
+// without a canvas. docs/events.md is the contract it reads.
+
+/**
+ * @typedef {{seq:number, t:number, kind:string, pid:number, tid:number, cpu:number, [k:string]:any}} FlEvent
+ *
+ * @typedef {object} Lane
+ * @property {string} id          'p<pid>' for a process (its main thread), 't<tid>' for a thread
+ * @property {'proc'|'thread'} type
+ * @property {number} pid
+ * @property {number} tid
+ * @property {string} name
+ * @property {number} order       creation order, used to sort siblings
+ * @property {string|null} parentId  the parent process lane (tree) or owning process (thread)
+ * @property {number} depth       filled by RunModel.lanes()
+ * @property {Span[]} spans       closed and open spans, sorted by t0
+ * @property {Set<Span>} open     spans still waiting for their end
+ * @property {number} maxDur      longest closed span: lets culling binary-search by t0
+ * @property {Instant[]} instants sorted by t
+ * @property {{t0:number, t1:number|null}|null} alive  start → exit of the process/thread
+ * @property {{t:number, state:string, cpu:number}[]} samples  kernel.sample states, sorted by t
+ *
+ * @typedef {object} Span
+ * @property {Lane} lane
+ * @property {string} style   sleep | compute | wait | hold | join | system | zombie | other
+ * @property {number} t0
+ * @property {number|null} t1  null while open
+ * @property {FlEvent} begin
+ * @property {FlEvent|null} end
+ * @property {number} cpu
+ * @property {string} label
+ * @property {Arrow[]} links
+ *
+ * @typedef {object} Instant
+ * @property {Lane} lane
+ * @property {number} t
+ * @property {FlEvent} ev
+ * @property {string} group   print | message | value | note | life | other
+ * @property {Arrow[]} links
+ *
+ * @typedef {Span|Instant} Item
+ *
+ * @typedef {{lane:Lane, t:number, seq:number}} End
+ * @typedef {{kind:'spawn'|'join'|'message'|'lock', from:End, to:End, label:string}} Arrow
+ */
+
+/** Kinds whose `phase` begin/end pair draws a span in this style. */
+const SPAN_STYLE = /** @type {Record<string,string>} */ ({
+  sleep: 'sleep',
+  compute: 'compute',
+  system: 'system',
+  'proc.join': 'join',
+  'thread.join': 'join',
+});
+
+/** Kinds that are bookkeeping for the whole run, not something a lane did. */
+const RUN_KINDS = new Set(['run.start', 'run.end']);
+
+/** @param {string} kind */
+function instantGroup(kind) {
+  if (kind === 'print') return 'print';
+  if (kind === 'queue' || kind === 'pipe') return 'message';
+  if (kind === 'value') return 'value';
+  if (kind === 'note' || kind === 'result') return 'note';
+  if (kind.startsWith('proc.') || kind.startsWith('thread.') || kind === 'fork.return') return 'life';
+  return 'other';
+}
+
+/**
+ * Index of the first element whose key is >= x (arrays sorted by key).
+ * @template T
+ * @param {T[]} arr
+ * @param {number} x
+ * @param {(v:T)=>number} key
+ */
+export function lowerBound(arr, x, key) {
+  let lo = 0, hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (key(arr[mid]) < x) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Events of one thread arrive in time order, but events about a lane can come
+ * from elsewhere (a join's zombie span, a sampler); inserting in place keeps the
+ * arrays sorted so culling can binary-search them.
+ * @template T
+ * @param {T[]} arr
+ * @param {T} v
+ * @param {(v:T)=>number} key
+ */
+function insertSorted(arr, v, key) {
+  const k = key(v);
+  if (arr.length === 0 || key(arr[arr.length - 1]) <= k) arr.push(v);
+  else arr.splice(lowerBound(arr, k + 1e-9, key), 0, v);
+}
+
+const spanKey = (/** @type {Span} */ s) => s.t0;
+const instKey = (/** @type {Instant} */ i) => i.t;
+
+/** Short human text for an event's own fields (used by labels, tooltips, the table). */
+export function describe(/** @type {FlEvent} */ e) {
+  const skip = new Set(['seq', 't', 'kind', 'pid', 'tid', 'cpu']);
+  const parts = [];
+  for (const [k, v] of Object.entries(e)) {
+    if (skip.has(k)) continue;
+    parts.push(`${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  }
+  return parts.join(' ');
+}
+
+export class RunModel {
+  /** @param {{label?:string, params?:object}} [opts] */
+  constructor(opts = {}) {
+    this.label = opts.label ?? 'Run';
+    /** The server's run id, when there is one. */
+    this.id = '';
+    /** Parameters as sent; run.start replaces them with the validated ones. */
+    this.params = opts.params ?? null;
+    /** @type {FlEvent[]} in seq order */
+    this.events = [];
+    /** @type {Map<string, Lane>} */
+    this.laneMap = new Map();
+    /** @type {Arrow[]} */
+    this.arrows = [];
+    /** @type {{ev:FlEvent, lane:Lane}[]} print events in seq order: the console */
+    this.prints = [];
+    /** @type {FlEvent|null} */ this.result = null;
+    /** @type {FlEvent|null} */ this.end = null;
+    /** @type {FlEvent|null} */ this.start = null;
+    this.lastT = 0;
+    /** @type {Set<number>} CPU cores seen, for the legend */
+    this.cpus = new Set();
+    /** @type {Map<number, Item>} every event's drawn item, for selection and partners */
+    this.itemBySeq = new Map();
+    /** @type {Map<string, Span>} */ this._openSpans = new Map();
+    /** @type {Map<string, {from?:End, to?:End, kind:Arrow['kind'], label:string}>} */ this._pairs = new Map();
+    /** @type {Map<string, End>} last release per lock, for release → acquire arrows */
+    this._lastRelease = new Map();
+    /** @type {Map<number, End>} child pid → its proc.exit, until the parent reaps it */
+    this._exited = new Map();
+    /** @type {Map<number, string>} child pid → parent lane id, from proc.spawn or proc.start's ppid */
+    this._spawnParent = new Map();
+    this._order = 0;
+    /** @type {Lane[]|null} */ this._lanes = null;
+    /** @type {FlEvent[]|null} */ this._byTime = null;
+    /** Bumped on every change so views can cache per version. */
+    this.version = 0;
+  }
+
+  get finished() { return this.end !== null; }
+
+  /** The run's end, or the latest time seen while it is live. */
+  get endT() { return this.end ? Math.max(this.end.t, this.lastT) : this.lastT; }
+
+  /** @param {number} pid @param {number} tid */
+  laneIdOf(pid, tid) { return tid === pid ? `p${pid}` : `t${tid}`; }
+
+  /**
+   * The lane an event belongs to, created on first sight: a process or thread
+   * that never announced itself still gets drawn rather than dropped.
+   * @param {number} pid @param {number} tid
+   */
+  _lane(pid, tid) {
+    const id = this.laneIdOf(pid, tid);
+    let lane = this.laneMap.get(id);
+    if (!lane) {
+      const isProc = tid === pid;
+      lane = {
+        id, type: isProc ? 'proc' : 'thread', pid, tid,
+        name: isProc ? `process` : `thread`,
+        order: this._order++, parentId: isProc ? null : `p${pid}`, depth: 0,
+        spans: [], open: new Set(), maxDur: 0, instants: [], alive: null, samples: [],
+      };
+      if (!isProc && !this.laneMap.has(`p${pid}`)) this._lane(pid, pid);
+      this.laneMap.set(id, lane);
+      this._lanes = null;
+    }
+    return lane;
+  }
+
+  /**
+   * @param {Lane} lane @param {string} style @param {FlEvent} ev @param {string} key @param {string} label
+   */
+  _open(lane, style, ev, key, label) {
+    const prev = this._openSpans.get(key);
+    if (prev) this._close(key, ev); // a begin without its end: close it rather than leak it
+    /** @type {Span} */
+    const span = { lane, style, t0: ev.t, t1: null, begin: ev, end: null, cpu: ev.cpu, label, links: [] };
+    insertSorted(lane.spans, span, spanKey);
+    lane.open.add(span);
+    this._openSpans.set(key, span);
+    this.itemBySeq.set(ev.seq, span);
+    return span;
+  }
+
+  /**
+   * @param {string} key @param {FlEvent} ev
+   * @param {boolean} [claim] false when the event belongs to another item (a join end also ends the child's zombie span)
+   */
+  _close(key, ev, claim = true) {
+    const span = this._openSpans.get(key);
+    if (!span) return null;
+    this._openSpans.delete(key);
+    span.t1 = Math.max(ev.t, span.t0);
+    span.end = ev;
+    span.lane.open.delete(span);
+    span.lane.maxDur = Math.max(span.lane.maxDur, span.t1 - span.t0);
+    if (claim) this.itemBySeq.set(ev.seq, span);
+    return span;
+  }
+
+  /** @param {Lane} lane @param {FlEvent} ev */
+  _instant(lane, ev) {
+    /** @type {Instant} */
+    const inst = { lane, t: ev.t, ev, group: instantGroup(ev.kind), links: [] };
+    insertSorted(lane.instants, inst, instKey);
+    this.itemBySeq.set(ev.seq, inst);
+    return inst;
+  }
+
+  /** @param {Arrow['kind']} kind @param {End} from @param {End} to @param {string} label */
+  _arrow(kind, from, to, label) {
+    /** @type {Arrow} */
+    const a = { kind, from, to, label };
+    this.arrows.push(a);
+    this.itemBySeq.get(from.seq)?.links.push(a);
+    this.itemBySeq.get(to.seq)?.links.push(a);
+  }
+
+  /**
+   * Two ends of an arrow can arrive in either order (a consumer may write its
+   * `get` before the producer writes its `put`), so each side waits for the other.
+   * @param {string} key @param {'from'|'to'} side @param {End} end @param {Arrow['kind']} kind @param {string} label
+   */
+  _pair(key, side, end, kind, label) {
+    let p = this._pairs.get(key);
+    if (!p) { p = { kind, label }; this._pairs.set(key, p); }
+    if (p[side]) return; // duplicate id: keep the first pairing
+    p[side] = end;
+    if (label) p.label = label;
+    if (p.from && p.to) {
+      this._pairs.delete(key);
+      this._arrow(p.kind, p.from, p.to, p.label);
+    }
+  }
+
+  /** @param {FlEvent} ev */
+  add(ev) {
+    this.events.push(ev);
+    this._byTime = null;
+    this.version++;
+    const k = ev.kind;
+    if (typeof ev.t === 'number' && ev.t > this.lastT) this.lastT = ev.t;
+    if (ev.cpu >= 0 && k !== 'run.end') this.cpus.add(ev.cpu);
+    if (k === 'run.start') { this.start = ev; if (ev.params) this.params = ev.params; return; }
+    if (k === 'run.end') { this.end = ev; this._finish(ev.t); return; }
+    if (k === 'kernel.sample') { this._sample(ev); return; }
+
+    const lane = this._lane(ev.pid, ev.tid);
+    /** @type {End} */
+    const here = { lane, t: ev.t, seq: ev.seq };
+
+    switch (k) {
+      case 'proc.start': {
+        lane.name = ev.name ?? lane.name;
+        const ppidLane = ev.ppid != null ? this.laneMap.get(`p${ev.ppid}`) : undefined;
+        if (ppidLane && ppidLane !== lane) lane.parentId = ppidLane.id;
+        else if (ev.ppid != null && !this._spawnParent.has(ev.pid)) this._spawnParent.set(ev.pid, `p${ev.ppid}`);
+        lane.alive = { t0: ev.t, t1: null };
+        this._lanes = null;
+        this._instant(lane, ev);
+        this._pair(`spawn:${ev.pid}`, 'to', here, 'spawn', 'spawn');
+        return;
+      }
+      case 'thread.start': {
+        lane.name = ev.name ?? lane.name;
+        lane.alive = { t0: ev.t, t1: null };
+        this._instant(lane, ev);
+        this._pair(`tspawn:${ev.tid}`, 'to', here, 'spawn', 'spawn');
+        return;
+      }
+      case 'proc.spawn': {
+        this._instant(lane, ev);
+        // The child's lane is made here, so siblings line up in the order they were started.
+        const known = this.laneMap.has(`p${ev.child}`);
+        const child = this._lane(ev.child, ev.child);
+        if (!known && ev.name) child.name = ev.name;
+        if (child.parentId === null) { child.parentId = lane.type === 'proc' ? lane.id : lane.parentId; this._lanes = null; }
+        this._spawnParent.set(ev.child, lane.type === 'proc' ? lane.id : /** @type {string} */ (lane.parentId));
+        this._pair(`spawn:${ev.child}`, 'from', here, 'spawn', 'spawn');
+        return;
+      }
+      case 'thread.spawn': {
+        this._instant(lane, ev);
+        if (!this.laneMap.has(`t${ev.child}`)) { const t = this._lane(ev.pid, ev.child); if (ev.name) t.name = ev.name; }
+        this._pair(`tspawn:${ev.child}`, 'from', here, 'spawn', 'spawn');
+        return;
+      }
+      case 'proc.exit':
+      case 'thread.exit': {
+        if (lane.alive) lane.alive.t1 = ev.t;
+        this._instant(lane, ev);
+        if (k === 'proc.exit') {
+          this._exited.set(ev.pid, here);
+          // A child with a parent in this run is a zombie until that parent reaps it.
+          if (lane.parentId) this._open(lane, 'zombie', ev, `zombie:${ev.pid}`, 'zombie: exited, not yet joined');
+        } else {
+          this._exited.set(-ev.tid, here);
+        }
+        return;
+      }
+      case 'proc.join':
+      case 'thread.join': {
+        const key = `${ev.tid}|${k}|${ev.child}`;
+        if (ev.phase === 'begin') {
+          const child = this.laneMap.get(k === 'proc.join' ? `p${ev.child}` : `t${ev.child}`);
+          this._open(lane, 'join', ev, key, `${child ? child.name : ev.child}.join()`);
+          return;
+        }
+        if (ev.phase === 'end') {
+          const span = this._close(key, ev) ?? this._instant(lane, ev);
+          const exited = this._exited.get(k === 'proc.join' ? ev.child : -ev.child);
+          if (k === 'proc.join') this._close(`zombie:${ev.child}`, ev, false);
+          if (exited) this._arrow('join', exited, here, ev.signal != null ? `killed by signal ${ev.signal}` : 'join');
+          void span;
+          return;
+        }
+        break;
+      }
+      case 'lock':
+      case 'gil': {
+        const name = k === 'gil' ? 'GIL' : String(ev.lock ?? 'lock');
+        const base = `${ev.tid}|${k}|${name}`;
+        if (ev.phase === 'wait') { this._open(lane, 'wait', ev, `${base}|wait`, `wait for ${name}`); return; }
+        if (ev.phase === 'acquire') {
+          const waited = this._close(`${base}|wait`, ev);
+          const rel = this._lastRelease.get(`${k}|${name}`);
+          this._open(lane, 'hold', ev, `${base}|hold`, `hold ${name}`);
+          if (waited && rel && rel.t >= waited.t0 && rel.lane !== lane) {
+            this._lastRelease.delete(`${k}|${name}`);
+            this._arrow('lock', rel, here, `${name} handed over`);
+          }
+          return;
+        }
+        if (ev.phase === 'release') {
+          if (!this._close(`${base}|hold`, ev)) this._instant(lane, ev);
+          this._lastRelease.set(`${k}|${name}`, here);
+          return;
+        }
+        this._instant(lane, ev); // gil drop_request
+        return;
+      }
+      case 'queue': {
+        this._instant(lane, ev);
+        const key = `queue:${ev.queue}:${ev.msg}`;
+        this._pair(key, ev.op === 'put' ? 'from' : 'to', here, 'message', `${ev.queue ?? 'queue'}: ${JSON.stringify(ev.value)}`);
+        return;
+      }
+      case 'pipe': {
+        this._instant(lane, ev);
+        const key = `pipe:${ev.msg}`;
+        const label = ev.value !== undefined ? `pipe: ${JSON.stringify(ev.value)}` : 'pipe';
+        this._pair(key, ev.op === 'send' ? 'from' : 'to', here, 'message', label);
+        return;
+      }
+      case 'print':
+        this.prints.push({ ev, lane });
+        this._instant(lane, ev);
+        return;
+      case 'result':
+        this.result = ev;
+        this._instant(lane, ev);
+        return;
+      default:
+        break;
+    }
+    // Any kind with a begin/end phase is a span, so kinds added later still draw.
+    if (ev.phase === 'begin' || ev.phase === 'end') {
+      const key = `${ev.tid}|${k}`;
+      if (ev.phase === 'begin') {
+        const what = k === 'sleep' && ev.ms != null ? `sleep ${ev.ms} ms` : k === 'system' ? `os.system(${ev.command ?? ''})` : k;
+        this._open(lane, SPAN_STYLE[k] ?? 'other', ev, key, what);
+      } else if (!this._close(key, ev)) {
+        this._instant(lane, ev);
+      }
+      return;
+    }
+    this._instant(lane, ev);
+  }
+
+  /** @param {FlEvent} ev */
+  _sample(ev) {
+    const lane = this.laneMap.get(this.laneIdOf(ev.of_pid, ev.of_tid));
+    if (!lane) return; // a thread we never saw start: nothing to draw it on
+    insertSorted(lane.samples, { t: ev.t, state: String(ev.state ?? '?'), cpu: ev.on_cpu ?? -1 }, (s) => s.t);
+  }
+
+  /** Open spans stay drawn to the end of the run; nothing is left half-open. */
+  _finish(/** @type {number} */ t) {
+    for (const lane of this.laneMap.values()) {
+      if (lane.alive && lane.alive.t1 === null) lane.alive.t1 = Math.max(t, lane.alive.t0);
+    }
+  }
+
+  /** Lanes in drawing order: a depth-first walk of the process tree, threads first under their process. */
+  lanes() {
+    if (this._lanes) return this._lanes;
+    const all = [...this.laneMap.values()].sort((a, b) => a.order - b.order);
+    // proc.spawn may name a parent before or instead of proc.start's ppid.
+    for (const l of all) {
+      if (l.type === 'proc' && l.parentId === null) {
+        const p = this._spawnParent.get(l.pid);
+        if (p && p !== l.id && this.laneMap.has(p)) l.parentId = p;
+      }
+    }
+    /** @type {Map<string, Lane[]>} */
+    const kids = new Map();
+    const roots = [];
+    for (const l of all) {
+      if (l.parentId && this.laneMap.has(l.parentId)) {
+        if (!kids.has(l.parentId)) kids.set(l.parentId, []);
+        /** @type {Lane[]} */ (kids.get(l.parentId)).push(l);
+      } else roots.push(l);
+    }
+    /** @type {Lane[]} */
+    const out = [];
+    const seen = new Set();
+    const walk = (/** @type {Lane} */ l, /** @type {number} */ d) => {
+      if (seen.has(l.id)) return; // a cycle from bad data must not hang the page
+      seen.add(l.id);
+      l.depth = d;
+      out.push(l);
+      const ch = kids.get(l.id) ?? [];
+      for (const c of ch) if (c.type === 'thread') walk(c, d + 1);
+      for (const c of ch) if (c.type === 'proc') walk(c, d + 1);
+    };
+    for (const r of roots) walk(r, 0);
+    this._lanes = out;
+    return out;
+  }
+
+  /** Label shown for a lane: the lesson's name and the real id. */
+  static laneLabel(/** @type {Lane} */ l) {
+    return l.type === 'proc' ? `${l.name} · pid ${l.pid}` : `${l.name} · tid ${l.tid}`;
+  }
+
+  /** Events sorted by time (seq order is read order, which can differ slightly between processes). */
+  byTime() {
+    if (!this._byTime) this._byTime = [...this.events].sort((a, b) => a.t - b.t || a.seq - b.seq);
+    return this._byTime;
+  }
+
+  /** The last event at or before t (for replay), or null. */
+  eventAt(/** @type {number} */ t) {
+    const bt = this.byTime();
+    const i = lowerBound(bt, t + 1, (e) => e.t) - 1;
+    return i >= 0 ? bt[i] : null;
+  }
+
+  /**
+   * The items an item is linked with: both ends of its arrows. Selecting a put
+   * highlights its get; an acquire its handing-over release; a spawn its start.
+   * @param {Item} item
+   */
+  partners(item) {
+    /** @type {Set<Item>} */
+    const out = new Set();
+    for (const a of item.links) {
+      for (const end of [a.from, a.to]) {
+        const it = this.itemBySeq.get(end.seq);
+        if (it && it !== item) out.add(it);
+      }
+    }
+    return out;
+  }
+
+  /** Outcome in words: the result's text, and how the run ended. */
+  outcomeText() {
+    if (!this.end) return '';
+    const o = this.end.outcome ?? 'ok';
+    const words = this.result?.text ?? '';
+    if (o === 'ok') return words || 'finished';
+    return `${o}${this.end.reason ? `: ${this.end.reason}` : ''}${words ? ` — ${words}` : ''}`;
+  }
+}
+
+/** Nanoseconds as a short human time, precise enough for the zoom level. */
+export function fmtTime(/** @type {number} */ ns, /** @type {number} */ span = ns) {
+  const a = Math.abs(span);
+  if (a >= 1e9) return `${(ns / 1e9).toFixed(a >= 1e10 ? 1 : 2)} s`;
+  if (a >= 1e6) return `${(ns / 1e6).toFixed(a >= 1e7 ? 0 : 1)} ms`;
+  if (a >= 1e3) return `${(ns / 1e3).toFixed(a >= 1e4 ? 0 : 1)} µs`;
+  return `${Math.round(ns)} ns`;
+}

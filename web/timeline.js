@@ -1,0 +1,845 @@
+// timeline.js — draws one or more runs on a canvas: a lane per process and
+// thread, spans, instants, arrows, a time axis, a replay cursor. It exists so
+// drawing and the explore gestures (zoom, pan, hover, select) live in one
+// place that knows the geometry. Input handlers only change state and ask for
+// a frame; the app's single requestAnimationFrame loop calls draw(). Drawing
+// culls by binary search and batches rectangles by colour into one Path2D
+// each, because canvas state changes, not arithmetic, dominate the cost.
+
+import { RunModel, lowerBound, describe, fmtTime } from './model.js';
+
+/** @typedef {import('./model.js').Lane} Lane */
+/** @typedef {import('./model.js').Item} Item */
+/** @typedef {import('./model.js').Span} Span */
+/** @typedef {import('./model.js').Instant} Instant */
+/** @typedef {{run:RunModel, runIndex:number, item:Item}} Hit */
+/** @typedef {{run:RunModel, runIndex:number, lane:Lane|null, y:number, h:number}} Row */
+
+const AXIS_H = 26;
+const HEADER_H = 24;
+const LANE_H = 38;
+// Inside a lane: a text strip on top for what was printed or sent, the bar
+// below it, and the CPU strip under the bar.
+const BAR_Y = 15, BAR_H = 14, CPU_Y = 31;
+const MIN_RANGE = 2_000; // 2 µs: below that the clock's own jitter dominates
+const ARROW_LIMIT = 600;
+
+/** Drawing order of span styles: later ones paint over earlier ones. */
+const SPAN_ORDER = ['sleep', 'compute', 'system', 'other', 'join', 'wait', 'hold', 'zombie'];
+const HATCHED = new Set(['wait', 'join', 'zombie']);
+const INSTANT_GROUPS = ['life', 'other', 'value', 'message', 'note', 'print'];
+const ARROW_KINDS = ['spawn', 'join', 'message', 'lock'];
+
+/** Colours come from CSS custom properties so light/dark themes stay in style.css. */
+const FALLBACK = /** @type {Record<string,string>} */ ({
+  bg: '#ffffff', band: '#f5f7fa', header: '#eef1f5', grid: '#e3e7ec', text: '#1d2430', muted: '#5b6676',
+  accent: '#0b63ce', alive: '#9aa5b4',
+  sleep: '#9db4cf', compute: '#e8833a', system: '#2a9d8f', other: '#8e7cc3',
+  join: '#7b61c9', wait: '#d64561', hold: '#2f9e44', zombie: '#6b7280',
+  print: '#1d2430', message: '#1c7ed6', value: '#c88a04', note: '#ae3ec9', life: '#6b7280',
+  'arrow-spawn': '#6b7280', 'arrow-join': '#7b61c9', 'arrow-message': '#1c7ed6', 'arrow-lock': '#2f9e44',
+  R: '#2f9e44', S: '#c5cdd8', D: '#e8833a', Z: '#495057',
+});
+const CPU_FALLBACK = ['#4263eb', '#f08c00', '#0ca678', '#e64980', '#7048e8', '#1098ad', '#74b816', '#d6336c'];
+
+export class Timeline {
+  /**
+   * @param {HTMLElement} host  a positioned, focusable container; the canvas goes inside
+   * @param {{request:()=>void, onSelect?:(hit:Hit|null)=>void}} opts
+   */
+  constructor(host, opts) {
+    this.host = host;
+    this.request = opts.request;
+    this.onSelect = opts.onSelect ?? (() => {});
+    this.canvas = document.createElement('canvas');
+    this.canvas.setAttribute('aria-hidden', 'true');
+    this.tip = document.createElement('div');
+    this.tip.className = 'tl-tip';
+    this.tip.hidden = true;
+    this.tip.setAttribute('role', 'status');
+    host.append(this.canvas, this.tip);
+    /** @type {RunModel[]} */ this.runs = [];
+    this.view = { t0: 0, t1: 1e9 };
+    /** Follow mode keeps the whole run in view as it grows; any zoom or pan leaves it. */
+    this.follow = true;
+    /** @type {number|null} replay cursor (ns); null shows everything */
+    this.cursor = null;
+    /** Live "now" per run index, extrapolated by the app between events. */
+    /** @type {number[]} */ this.now = [];
+    /** @type {Hit|null} */ this.selected = null;
+    /** @type {(Hit & {x:number, y:number})|null} */ this.hover = null;
+    /** @type {Set<Item>} */ this.partners = new Set();
+    this.colors = { ...FALLBACK };
+    this.cpuColors = [...CPU_FALLBACK];
+    this.reduceMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
+    /** @type {Row[]} */ this.rows = [];
+    this.stats = { spans: 0, instants: 0, arrows: 0, ms: 0 };
+    this.hiddenArrows = 0;
+    this.readColors();
+    const dark = matchMedia('(prefers-color-scheme: dark)');
+    dark.addEventListener?.('change', () => { this.readColors(); this.request(); });
+    new ResizeObserver(() => this.request()).observe(host);
+    this._bindInput();
+  }
+
+  readColors() {
+    const cs = getComputedStyle(this.host);
+    for (const k of Object.keys(FALLBACK)) {
+      const v = cs.getPropertyValue(`--tl-${k}`).trim();
+      this.colors[k] = v || FALLBACK[k];
+    }
+    this.cpuColors = CPU_FALLBACK.map((c, i) => cs.getPropertyValue(`--cpu-${i}`).trim() || c);
+    this._patterns = null;
+  }
+
+  /** @param {number} cpu */
+  cpuColor(cpu) { return cpu < 0 ? this.colors.muted : this.cpuColors[cpu % this.cpuColors.length]; }
+
+  /** @param {RunModel[]} runs */
+  setRuns(runs) {
+    this.runs = runs;
+    this.selected = null;
+    this.hover = null;
+    this.partners.clear();
+    this.follow = true;
+    this.request();
+  }
+
+  /** The largest time any run reaches (live runs: now). */
+  extent() {
+    let e = 0;
+    this.runs.forEach((r, i) => { e = Math.max(e, r.finished ? r.endT : Math.max(r.endT, this.now[i] ?? 0)); });
+    return Math.max(e, 1e6);
+  }
+
+  fit() {
+    this.follow = true;
+    this.request();
+  }
+
+  get plotX0() { return this.width < 520 ? 104 : 176; }
+  get plotX1() { return this.width - 12; }
+
+  /** @param {number} t */
+  x(t) { return this.plotX0 + ((t - this.view.t0) / (this.view.t1 - this.view.t0)) * (this.plotX1 - this.plotX0); }
+  /** @param {number} x */
+  t(x) { return this.view.t0 + ((x - this.plotX0) / (this.plotX1 - this.plotX0)) * (this.view.t1 - this.view.t0); }
+
+  /** Zoom by factor (<1 zooms in) around time `at`. */
+  zoom(factor, at = (this.view.t0 + this.view.t1) / 2) {
+    const max = this.extent() * 4;
+    let range = (this.view.t1 - this.view.t0) * factor;
+    range = Math.min(Math.max(range, MIN_RANGE), max);
+    const frac = (at - this.view.t0) / (this.view.t1 - this.view.t0);
+    this.follow = false;
+    this._setView(at - frac * range, at - frac * range + range);
+  }
+
+  /** Pan by a fraction of the visible range (positive: later). */
+  pan(frac) {
+    const d = (this.view.t1 - this.view.t0) * frac;
+    this.follow = false;
+    this._setView(this.view.t0 + d, this.view.t1 + d);
+  }
+
+  /** @param {number} t0 @param {number} t1 */
+  _setView(t0, t1) {
+    const range = t1 - t0;
+    const ext = this.extent();
+    // Keep some of the run on screen: panning into empty time teaches nothing.
+    const lo = -range * 0.5, hi = ext + range * 0.5 - range;
+    t0 = Math.min(Math.max(t0, lo), Math.max(lo, hi));
+    this.view = { t0, t1: t0 + range };
+    this.request();
+  }
+
+  // ---------------------------------------------------------------- layout
+
+  _layout() {
+    /** @type {Row[]} */
+    const rows = [];
+    let y = AXIS_H;
+    this.runs.forEach((run, runIndex) => {
+      rows.push({ run, runIndex, lane: null, y, h: HEADER_H });
+      y += HEADER_H;
+      for (const lane of run.lanes()) {
+        rows.push({ run, runIndex, lane, y, h: LANE_H });
+        y += LANE_H;
+      }
+    });
+    this.rows = rows;
+    return y + 6;
+  }
+
+  /** Where an item sits, for outlines, arrows and keyboard tooltips. @param {RunModel} run @param {Lane} lane */
+  _laneY(run, lane) {
+    for (const r of this.rows) if (r.run === run && r.lane === lane) return r.y;
+    return -1;
+  }
+
+  // ---------------------------------------------------------------- drawing
+
+  _pattern(/** @type {CanvasRenderingContext2D} */ ctx, /** @type {string} */ color) {
+    this._patterns ??= new Map();
+    let p = this._patterns.get(color);
+    if (!p) {
+      const c = document.createElement('canvas');
+      c.width = c.height = 8;
+      const g = /** @type {CanvasRenderingContext2D} */ (c.getContext('2d'));
+      g.fillStyle = color; g.globalAlpha = 0.28; g.fillRect(0, 0, 8, 8);
+      g.globalAlpha = 1; g.strokeStyle = color; g.lineWidth = 2;
+      g.beginPath(); g.moveTo(-2, 10); g.lineTo(10, -2); g.moveTo(-2, 2); g.lineTo(2, -2); g.moveTo(6, 10); g.lineTo(10, 6); g.stroke();
+      p = /** @type {CanvasPattern} */ (ctx.createPattern(c, 'repeat'));
+      this._patterns.set(color, p);
+    }
+    return p;
+  }
+
+  draw() {
+    const started = performance.now();
+    const host = this.host;
+    const dpr = window.devicePixelRatio || 1;
+    this.width = Math.max(200, host.clientWidth);
+    const height = this._layout();
+    if (this.follow) {
+      const ext = this.extent();
+      this.view = { t0: 0, t1: ext * 1.03 };
+    }
+    const c = this.canvas;
+    const W = Math.round(this.width * dpr), H = Math.round(height * dpr);
+    if (c.width !== W || c.height !== H) {
+      c.width = W; c.height = H;
+      c.style.width = `${this.width}px`; c.style.height = `${height}px`;
+    }
+    const ctx = /** @type {CanvasRenderingContext2D} */ (c.getContext('2d'));
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const col = this.colors;
+    ctx.fillStyle = col.bg;
+    ctx.fillRect(0, 0, this.width, height);
+
+    const { t0: v0, t1: v1 } = this.view;
+    const X0 = this.plotX0, X1 = this.plotX1;
+    const scale = (X1 - X0) / (v1 - v0);
+    const cut = this.cursor;
+
+    // Bands and headers first, so everything else paints over them.
+    this.rows.forEach((r, i) => {
+      if (!r.lane) { ctx.fillStyle = col.header; ctx.fillRect(0, r.y, this.width, r.h); }
+      else if (i % 2 === 0) { ctx.fillStyle = col.band; ctx.fillRect(0, r.y, this.width, r.h); }
+    });
+    this._axis(ctx, height, scale);
+
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(X0, 0, X1 - X0 + 1, height);
+    ctx.clip();
+
+    /** @type {Map<string, Path2D>} */ const spans = new Map(SPAN_ORDER.map((s) => [s, new Path2D()]));
+    /** @type {Map<number, Path2D>} */ const cpus = new Map();
+    /** @type {Map<string, Path2D>} */ const marks = new Map(INSTANT_GROUPS.map((g) => [g, new Path2D()]));
+    /** @type {Map<string, Path2D>} */ const states = new Map();
+    const alive = new Path2D();
+    const cpuPath = (/** @type {number} */ cpu) => { let p = cpus.get(cpu); if (!p) { p = new Path2D(); cpus.set(cpu, p); } return p; };
+    /** @type {{x:number, y:number, text:string, max:number, color:string, small:boolean}[]} */
+    const labels = [];
+    let nSpans = 0, nInst = 0;
+
+    for (const row of this.rows) {
+      const lane = row.lane;
+      if (!lane) continue;
+      const run = row.run;
+      const live = !run.finished;
+      const endOf = live ? Math.max(run.endT, this.now[row.runIndex] ?? 0) : run.endT;
+      const tEnd = Math.min(v1, cut ?? Infinity);
+      const y = row.y;
+      // lifetime: a thin line from start to exit
+      if (lane.alive && lane.alive.t0 <= tEnd) {
+        const a0 = Math.max(lane.alive.t0, v0), a1 = Math.min(lane.alive.t1 ?? endOf, tEnd);
+        if (a1 >= a0) alive.rect(X0 + (a0 - v0) * scale, y + BAR_Y + BAR_H / 2 - 1, Math.max(1, (a1 - a0) * scale), 2);
+      }
+      // kernel states (sampled from /proc): a hairline under the CPU strip
+      const sm = lane.samples;
+      if (sm.length) {
+        let i = Math.max(0, lowerBound(sm, v0, (s) => s.t) - 1);
+        for (; i < sm.length && sm[i].t <= tEnd; i++) {
+          const s = sm[i];
+          const e = Math.min(i + 1 < sm.length ? sm[i + 1].t : endOf, tEnd);
+          const key = s.state === 'R' ? `cpu${s.cpu}` : s.state;
+          let p = states.get(key); if (!p) { p = new Path2D(); states.set(key, p); }
+          const xa = X0 + (Math.max(s.t, v0) - v0) * scale;
+          p.rect(xa, y + CPU_Y + 4, Math.max(1, X0 + (e - v0) * scale - xa), 2);
+        }
+      }
+      // spans: binary search from (view start − longest span), coalescing sub-pixel neighbours
+      const list = lane.spans;
+      let i = lowerBound(list, v0 - lane.maxDur, (s) => s.t0);
+      /** @type {Record<string, [number, number]>} */ const pend = {};
+      // The CPU strip under the bars: one pending run, extended while the next
+      // strip starts within a pixel of it. Where cores change faster than a
+      // pixel, the first core seen stands for that pixel.
+      /** @type {[number, number, number]|null} cpu, x0, x1 */
+      let pc = null;
+      const flushCpu = () => { if (pc) cpuPath(pc[0]).rect(pc[1], y + CPU_Y, Math.max(1, pc[2] - pc[1]), 3); };
+      const cpuStrip = (/** @type {number} */ cpu, /** @type {number} */ xa, /** @type {number} */ xb) => {
+        const narrow = xb - xa < 1;
+        if (pc && xa >= pc[1] - 1 && xa <= pc[2] + (narrow ? 3 : 1) && (cpu === pc[0] || xa < pc[2] || narrow)) {
+          if (xb > pc[2]) pc[2] = xb;
+          return;
+        }
+        flushCpu();
+        pc = [cpu, xa, xb];
+      };
+      const emitSpan = (/** @type {Span} */ s, /** @type {number} */ st1) => {
+        const xa = X0 + (Math.max(s.t0, v0) - v0) * scale;
+        const xb = X0 + (Math.min(st1, tEnd) - v0) * scale;
+        if (xb < X0 - 1) return;
+        const p = pend[s.style];
+        // Sub-pixel spans close together read as one bar; merging them is what keeps a zoomed-out frame cheap.
+        if (p && xa <= p[1] + (xb - xa < 1 ? 3 : 1.25)) { if (xb > p[1]) p[1] = xb; }
+        else {
+          if (p) spans.get(s.style)?.rect(p[0], y + BAR_Y, Math.max(1, p[1] - p[0]), BAR_H);
+          pend[s.style] = [xa, xb];
+        }
+        if (s.style !== 'zombie') cpuStrip(s.cpu, xa, xb);
+        nSpans++;
+        if (xb - xa > 46) labels.push({ x: Math.max(xa, X0) + 4, y: y + BAR_Y + BAR_H / 2 + 0.5, text: s.label, max: Math.min(xb, X1) - Math.max(xa, X0) - 8, color: col.text, small: true });
+      };
+      const px = 1 / scale; // one pixel of time
+      while (i < list.length) {
+        const s = list[i];
+        if (s.t0 > tEnd) break;
+        if (s.t1 === null || s.t1 < v0) { i++; continue; }
+        emitSpan(s, s.t1);
+        // Level of detail: after a sub-pixel span, the next pixel's first span
+        // stands for the rest of this one, so a zoomed-out frame costs pixels, not events.
+        if ((s.t1 - s.t0) < px && i + 1 < list.length && list[i + 1].t0 < s.t0 + px) {
+          i = Math.max(i + 1, lowerBound(list, s.t0 + px, (q) => q.t0));
+        } else i++;
+      }
+      for (const s of lane.open) if (s.t0 <= tEnd) emitSpan(s, endOf);
+      for (const [style, p] of Object.entries(pend)) spans.get(style)?.rect(p[0], y + BAR_Y, Math.max(1, p[1] - p[0]), BAR_H);
+
+      // instants: a tick with a head; one per pixel column per group is enough
+      const ins = lane.instants;
+      let j = lowerBound(ins, v0 - 4 / scale, (n) => n.t);
+      flushCpu();
+      pc = null;
+      // Dense instants merge into one tick per pixel run; heads only where there is room.
+      /** @type {Record<string, [number, number]>} */ const tick = {};
+      /** @type {Record<string, number>} */ const lastHead = {};
+      const firstLabel = labels.length;
+      for (; j < ins.length; j++) {
+        const n = ins[j];
+        if (n.t > tEnd + 4 / scale) break;
+        if (cut !== null && n.t > cut) break;
+        const x = X0 + (n.t - v0) * scale;
+        const m = /** @type {Path2D} */ (marks.get(n.group));
+        const tk = tick[n.group];
+        if (tk && x - 0.75 <= tk[1] + 1.25) { tk[1] = x + 0.75; }
+        else {
+          if (tk) m.rect(tk[0], y + BAR_Y - 4, tk[1] - tk[0], BAR_H + 6);
+          tick[n.group] = [x - 0.75, x + 0.75];
+        }
+        if (x - (lastHead[n.group] ?? -1e9) >= 6) {
+          lastHead[n.group] = x;
+          m.moveTo(x, y + BAR_Y - 8); m.lineTo(x + 4, y + BAR_Y - 4); m.lineTo(x, y + BAR_Y); m.lineTo(x - 4, y + BAR_Y - 4); m.closePath();
+        }
+        cpuStrip(n.ev.cpu, x - 2, x + 2);
+        nInst++;
+        if (j + 1 < ins.length && ins[j + 1].t - n.t < px / 2) {
+          // same level of detail as spans: the rest of this pixel is already marked
+          j = Math.max(j, lowerBound(ins, n.t + px / 2, (q) => q.t) - 1);
+          continue;
+        }
+        if (n.group === 'print' || n.group === 'note' || n.group === 'message' || n.group === 'value') {
+          const e = n.ev;
+          const text = e.kind === 'print' || e.kind === 'note' || e.kind === 'result' ? String(e.text ?? '')
+            : e.kind === 'value' ? `${e.op} ${e.name ?? ''}=${e.value}` : `${e.op} ${JSON.stringify(e.value ?? e.msg)}`;
+          const next = ins[j + 1];
+          const room = next ? (next.t - n.t) * scale - 10 : X1 - x - 8;
+          if (room > 24) labels.push({ x: x + 6, y: y + 7, text, max: room, color: col[n.group] ?? col.text, small: false });
+        }
+      }
+      for (const [g, tk] of Object.entries(tick)) marks.get(g)?.rect(tk[0], y + BAR_Y - 4, tk[1] - tk[0], BAR_H + 6);
+      flushCpu();
+      if (labels.length - firstLabel > 400) labels.length = firstLabel; // too dense to read: skip text
+    }
+
+    ctx.fillStyle = col.alive;
+    ctx.fill(alive);
+    for (const [key, p] of states) {
+      ctx.fillStyle = key.startsWith('cpu') ? this.cpuColor(Number(key.slice(3))) : (col[key] ?? col.muted);
+      ctx.fill(p);
+    }
+    for (const style of SPAN_ORDER) {
+      const color = col[style] ?? col.other;
+      ctx.fillStyle = HATCHED.has(style) ? this._pattern(ctx, color) : color;
+      ctx.fill(/** @type {Path2D} */ (spans.get(style)));
+    }
+    for (const [cpu, p] of cpus) { ctx.fillStyle = this.cpuColor(cpu); ctx.fill(p); }
+    for (const g of INSTANT_GROUPS) { ctx.fillStyle = col[g] ?? col.text; ctx.fill(/** @type {Path2D} */ (marks.get(g))); }
+
+    const nArrows = this._arrows(ctx, scale);
+    this._highlight(ctx, scale);
+
+    if (labels.length && labels.length < 600) {
+      ctx.textBaseline = 'middle';
+      for (const l of labels) {
+        ctx.font = l.small ? '10px system-ui, sans-serif' : '600 11px system-ui, sans-serif';
+        const text = fitText(ctx, l.text, l.max);
+        if (!text) continue;
+        if (l.small) {
+          // a backing so span labels stay readable over hatching
+          ctx.globalAlpha = 0.78;
+          ctx.fillStyle = col.bg;
+          ctx.fillRect(l.x - 2, l.y - 6, ctx.measureText(text).width + 4, 12);
+          ctx.globalAlpha = 1;
+        }
+        ctx.fillStyle = l.color;
+        ctx.fillText(text, l.x, l.y);
+      }
+    }
+
+    if (cut !== null) {
+      const x = X0 + (cut - v0) * scale;
+      ctx.fillStyle = col.accent;
+      ctx.fillRect(x - 1, AXIS_H - 4, 2, height - AXIS_H + 4);
+    }
+    if (this.hiddenArrows) {
+      ctx.font = '11px system-ui, sans-serif';
+      ctx.fillStyle = col.muted;
+      ctx.textAlign = 'right';
+      ctx.fillText(`${this.hiddenArrows} arrows: zoom in to see them`, X1 - 4, AXIS_H + 12);
+      ctx.textAlign = 'left';
+    }
+    ctx.restore();
+    this._gutter(ctx);
+    this._tooltip();
+
+    host.dataset.viewStart = String(Math.round(v0));
+    host.dataset.viewEnd = String(Math.round(v1));
+    host.dataset.lanes = String(this.rows.filter((r) => r.lane).length);
+    host.dataset.follow = String(this.follow);
+    this.stats = { spans: nSpans, instants: nInst, arrows: nArrows, ms: performance.now() - started };
+  }
+
+  /** @param {CanvasRenderingContext2D} ctx @param {number} height @param {number} scale */
+  _axis(ctx, height, scale) {
+    const { t0: v0, t1: v1 } = this.view;
+    const X0 = this.plotX0, X1 = this.plotX1;
+    const col = this.colors;
+    const target = (v1 - v0) / Math.max(2, (X1 - X0) / 90);
+    const step = niceStep(target);
+    ctx.font = '11px system-ui, sans-serif';
+    ctx.textBaseline = 'middle';
+    ctx.textAlign = 'left';
+    ctx.fillStyle = col.bg;
+    ctx.fillRect(0, 0, this.width, AXIS_H);
+    for (let t = Math.ceil(v0 / step) * step; t <= v1; t += step) {
+      const x = X0 + (t - v0) * scale;
+      ctx.fillStyle = col.grid;
+      ctx.fillRect(Math.round(x), AXIS_H - 6, 1, height - AXIS_H + 6);
+      ctx.fillStyle = col.muted;
+      const label = fmtTick(t, step, v1 - v0);
+      if (x + 3 + ctx.measureText(label).width < this.width - 2) ctx.fillText(label, x + 3, AXIS_H / 2 - 1);
+    }
+    ctx.fillStyle = col.grid;
+    ctx.fillRect(0, AXIS_H - 1, this.width, 1);
+  }
+
+  /** Labels and the process tree, drawn last so spans never cover them. @param {CanvasRenderingContext2D} ctx */
+  _gutter(ctx) {
+    const col = this.colors;
+    const X0 = this.plotX0;
+    ctx.font = '12px system-ui, sans-serif';
+    ctx.textBaseline = 'middle';
+    ctx.textAlign = 'left';
+    this.rows.forEach((r, i) => {
+      if (!r.lane) {
+        ctx.fillStyle = col.header;
+        ctx.fillRect(0, r.y, X0 - 4, r.h);
+        ctx.fillStyle = col.text;
+        ctx.font = '600 12px system-ui, sans-serif';
+        const run = r.run;
+        const status = run.finished ? run.outcomeText() : 'running…';
+        ctx.fillText(fitText(ctx, `${run.label} · ${status}`, this.width - 16), 8, r.y + r.h / 2);
+        ctx.font = '12px system-ui, sans-serif';
+        return;
+      }
+      const lane = r.lane;
+      ctx.fillStyle = i % 2 === 0 ? col.band : col.bg;
+      ctx.fillRect(0, r.y, X0 - 4, r.h);
+      const indent = 8 + lane.depth * 12;
+      // tree line from the parent row down to this one
+      if (lane.depth > 0) {
+        ctx.fillStyle = col.alive;
+        const parentRow = this.rows.find((p) => p.run === r.run && p.lane && p.lane.id === lane.parentId);
+        const top = parentRow ? parentRow.y + parentRow.h / 2 + 6 : r.y;
+        const xl = indent - 8;
+        ctx.fillRect(xl, top, 1, r.y + r.h / 2 - top);
+        ctx.fillRect(xl, r.y + r.h / 2, 6, 1);
+      }
+      ctx.fillStyle = lane.type === 'proc' ? col.text : col.muted;
+      ctx.font = lane.type === 'proc' ? '500 12px system-ui, sans-serif' : 'italic 12px system-ui, sans-serif';
+      const label = RunModel.laneLabel(lane);
+      const room = X0 - indent - 8;
+      if (ctx.measureText(label).width <= room) ctx.fillText(label, indent, r.y + r.h / 2);
+      else {
+        // narrow screens: the name on one line, the id under it
+        ctx.fillText(fitText(ctx, lane.name, room), indent, r.y + r.h / 2 - 7);
+        ctx.font = '11px system-ui, sans-serif';
+        ctx.fillStyle = col.muted;
+        ctx.fillText(fitText(ctx, lane.type === 'proc' ? `pid ${lane.pid}` : `tid ${lane.tid}`, room), indent, r.y + r.h / 2 + 7);
+      }
+    });
+    ctx.fillStyle = col.grid;
+    ctx.fillRect(X0 - 4, AXIS_H, 1, Math.max(0, (this.rows.at(-1)?.y ?? 0) + LANE_H - AXIS_H));
+  }
+
+  /** @param {CanvasRenderingContext2D} ctx @param {number} scale */
+  _arrows(ctx, scale) {
+    const X0 = this.plotX0, X1 = this.plotX1;
+    const { t0: v0 } = this.view;
+    const cut = this.cursor;
+    /** @type {Map<string, Path2D>} */ const lines = new Map(ARROW_KINDS.map((k) => [k, new Path2D()]));
+    /** @type {Map<string, Path2D>} */ const heads = new Map(ARROW_KINDS.map((k) => [k, new Path2D()]));
+    // Count first with plain arithmetic: when far too many are visible, skip the rest.
+    let visible = 0;
+    for (const run of this.runs) for (const a of run.arrows) {
+      if (cut !== null && a.to.t > cut) continue;
+      const xa = X0 + (a.from.t - v0) * scale, xb = X0 + (a.to.t - v0) * scale;
+      if (Math.max(xa, xb) >= X0 && Math.min(xa, xb) <= X1 && ++visible > ARROW_LIMIT * 4) break;
+    }
+    if (visible > ARROW_LIMIT * 4) { this.hiddenArrows = visible; return 0; }
+    let n = 0;
+    /** @type {{kind:string, xa:number, y1:number, xb:number, y2:number}[]} */
+    const todo = [];
+    // Arrows that would land on the same few pixels are drawn once.
+    const seen = new Set();
+    for (const row of this.rows) {
+      if (row.lane) continue;
+      const run = row.run;
+      /** @type {Map<Lane, number>} */
+      const ys = new Map();
+      for (const r of this.rows) if (r.run === run && r.lane) ys.set(r.lane, r.y);
+      for (const a of run.arrows) {
+        if (cut !== null && a.to.t > cut) continue;
+        const xa = X0 + (a.from.t - v0) * scale, xb = X0 + (a.to.t - v0) * scale;
+        if (Math.max(xa, xb) < X0 || Math.min(xa, xb) > X1) continue;
+        const ya = ys.get(a.from.lane), yb = ys.get(a.to.lane);
+        if (ya === undefined || yb === undefined) continue;
+        const key = `${a.kind}|${ya}|${yb}|${Math.round(xa / 3)}|${Math.round(xb / 3)}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const y1 = ya + BAR_Y + BAR_H / 2, y2 = yb + BAR_Y + BAR_H / 2 + (yb > ya ? -BAR_H / 2 - 1 : yb < ya ? BAR_H / 2 + 1 : 0);
+        todo.push({ kind: a.kind, xa, y1, xb, y2 });
+        n++;
+      }
+    }
+    // Thousands of overlapping curves are a grey smear that costs more to
+    // rasterise than everything else: past a limit, ask for a zoom instead.
+    this.hiddenArrows = n > ARROW_LIMIT ? n : 0;
+    if (this.hiddenArrows) return 0;
+    for (const a of todo) arrowPath(/** @type {Path2D} */ (lines.get(a.kind)), /** @type {Path2D} */ (heads.get(a.kind)), a.xa, a.y1, a.xb, a.y2);
+    ctx.lineWidth = 1.4;
+    for (const k of ARROW_KINDS) {
+      const color = this.colors[`arrow-${k}`] ?? this.colors.muted;
+      ctx.strokeStyle = color; ctx.fillStyle = color;
+      ctx.stroke(/** @type {Path2D} */ (lines.get(k)));
+      ctx.fill(/** @type {Path2D} */ (heads.get(k)));
+    }
+    return n;
+  }
+
+  /** Box around the selected item and its partners; its arrows drawn bold. @param {CanvasRenderingContext2D} ctx @param {number} scale */
+  _highlight(ctx, scale) {
+    const sel = this.selected;
+    if (!sel) return;
+    const X0 = this.plotX0, v0 = this.view.t0;
+    ctx.strokeStyle = this.colors.accent;
+    for (const it of [sel.item, ...this.partners]) {
+      const y = this._laneY(sel.run, it.lane);
+      if (y < 0) continue;
+      ctx.lineWidth = it === sel.item ? 2.5 : 1.5;
+      if ('t0' in it) {
+        const t1 = it.t1 ?? sel.run.endT;
+        const xa = X0 + (it.t0 - v0) * scale, xb = X0 + (t1 - v0) * scale;
+        ctx.strokeRect(xa - 2, y + BAR_Y - 2, Math.max(4, xb - xa + 4), BAR_H + 4);
+      } else {
+        const x = X0 + (it.t - v0) * scale;
+        ctx.strokeRect(x - 6, y + BAR_Y - 10, 12, BAR_H + 14);
+      }
+    }
+    const lines = new Path2D(), heads = new Path2D();
+    for (const a of sel.item.links) {
+      const ya = this._laneY(sel.run, a.from.lane), yb = this._laneY(sel.run, a.to.lane);
+      if (ya < 0 || yb < 0) continue;
+      const mid = BAR_Y + BAR_H / 2;
+      arrowPath(lines, heads, X0 + (a.from.t - v0) * scale, ya + mid, X0 + (a.to.t - v0) * scale, yb + mid + (yb > ya ? -BAR_H / 2 - 1 : yb < ya ? BAR_H / 2 + 1 : 0));
+    }
+    ctx.lineWidth = 2.5;
+    ctx.fillStyle = this.colors.accent;
+    ctx.stroke(lines);
+    ctx.fill(heads);
+  }
+
+  // ---------------------------------------------------------------- hit testing and tooltips
+
+  /** @param {number} x @param {number} y @returns {Hit|null} */
+  hitTest(x, y) {
+    const row = this.rows.find((r) => y >= r.y && y < r.y + r.h);
+    if (!row || !row.lane || x < this.plotX0) return null;
+    const lane = row.lane, run = row.run;
+    const t = this.t(x);
+    const tol = 6 * (this.view.t1 - this.view.t0) / (this.plotX1 - this.plotX0);
+    const cut = this.cursor ?? Infinity;
+    const ins = lane.instants;
+    let best = null, bestD = Infinity;
+    for (let j = lowerBound(ins, t - tol, (n) => n.t); j < ins.length && ins[j].t <= t + tol; j++) {
+      const d = Math.abs(ins[j].t - t);
+      if (ins[j].t <= cut && d < bestD) { best = ins[j]; bestD = d; }
+    }
+    if (best) return { run, runIndex: row.runIndex, item: best };
+    /** @type {Span|null} */ let span = null;
+    const end = run.endT;
+    const consider = (/** @type {Span} */ s) => {
+      const s1 = s.t1 ?? end;
+      if (s.t0 <= t && t <= s1 && s.t0 <= cut && (!span || s1 - s.t0 < (span.t1 ?? end) - span.t0)) span = s;
+    };
+    const list = lane.spans;
+    for (let i = lowerBound(list, t - lane.maxDur, (s) => s.t0); i < list.length && list[i].t0 <= t; i++) if (list[i].t1 !== null) consider(list[i]);
+    for (const s of lane.open) consider(s);
+    return span ? { run, runIndex: row.runIndex, item: span } : null;
+  }
+
+  /** @param {Hit|null} hit */
+  select(hit) {
+    this.selected = hit;
+    this.partners = hit ? hit.run.partners(hit.item) : new Set();
+    this.onSelect(hit);
+    this.request();
+  }
+
+  /** Step the selection through events in time order (keyboard exploring). @param {1|-1} dir */
+  step(dir) {
+    const run = this.selected?.run ?? this.runs.at(-1);
+    if (!run) return;
+    const evs = run.byTime().filter((e) => run.itemBySeq.has(e.seq) && (this.cursor === null || e.t <= this.cursor));
+    if (!evs.length) return;
+    const curSeq = this.selected ? firstSeq(this.selected.item) : null;
+    let idx = curSeq === null ? (dir > 0 ? 0 : evs.length - 1) : evs.findIndex((e) => e.seq === curSeq) + dir;
+    idx = Math.max(0, Math.min(evs.length - 1, idx));
+    const item = /** @type {Item} */ (run.itemBySeq.get(evs[idx].seq));
+    const runIndex = this.runs.indexOf(run);
+    this.select({ run, runIndex, item });
+    // keep it in view
+    const t = 't0' in item ? item.t0 : item.t;
+    if (t < this.view.t0 || t > this.view.t1) {
+      const r = this.view.t1 - this.view.t0;
+      this.follow = false;
+      this._setView(t - r / 2, t + r / 2);
+    }
+  }
+
+  _tooltip() {
+    const h = this.hover ?? (this.selected ? { ...this.selected, x: -1, y: -1 } : null);
+    const tip = this.tip;
+    if (!h) { tip.hidden = true; return; }
+    const key = `${h.run.version}|${firstSeq(h.item)}`;
+    if (tip.dataset.key !== key) {
+      tip.dataset.key = key;
+      tip.replaceChildren(...tooltipContent(h.run, h.item));
+    }
+    tip.hidden = false;
+    let x = h.x, y = h.y;
+    if (x < 0) {
+      const it = h.item;
+      x = this.x('t0' in it ? it.t0 : it.t);
+      y = this._laneY(h.run, it.lane) + LANE_H;
+    }
+    // Fixed to the viewport so the scrolling lane box never clips it.
+    const box = this.canvas.getBoundingClientRect();
+    const w = tip.offsetWidth, th = tip.offsetHeight;
+    const left = Math.max(4, Math.min(box.left + x + 12, innerWidth - w - 4));
+    let top = box.top + y + 14;
+    if (top + th > innerHeight - 4) top = Math.max(4, box.top + y - th - 8);
+    tip.style.transform = `translate(${Math.round(left)}px, ${Math.round(top)}px)`;
+  }
+
+  // ---------------------------------------------------------------- input
+
+  _bindInput() {
+    const c = this.canvas, host = this.host;
+    /** @type {Map<number, {x:number, y:number}>} */
+    const pointers = new Map();
+    let drag = null;
+    const local = (/** @type {PointerEvent|WheelEvent|MouseEvent} */ e) => {
+      const r = c.getBoundingClientRect();
+      return { x: e.clientX - r.left, y: e.clientY - r.top };
+    };
+    c.addEventListener('wheel', (e) => {
+      e.preventDefault();
+      const p = local(e);
+      if (e.shiftKey || Math.abs(e.deltaX) > Math.abs(e.deltaY)) {
+        const d = e.shiftKey && !e.deltaX ? e.deltaY : e.deltaX;
+        this.pan(d / (this.plotX1 - this.plotX0));
+      } else {
+        const k = e.ctrlKey ? 0.01 : 0.0015; // trackpad pinch arrives as ctrl+wheel with small deltas
+        this.zoom(Math.exp(e.deltaY * (e.deltaMode === 1 ? 16 : 1) * k), this.t(Math.max(p.x, this.plotX0)));
+      }
+    }, { passive: false });
+    c.addEventListener('pointerdown', (e) => {
+      const p = local(e);
+      pointers.set(e.pointerId, p);
+      c.setPointerCapture(e.pointerId);
+      drag = { x: p.x, y: p.y, view: { ...this.view }, moved: false, dist: pinchDist(pointers) };
+    });
+    c.addEventListener('pointermove', (e) => {
+      const p = local(e);
+      if (pointers.has(e.pointerId)) {
+        pointers.set(e.pointerId, p);
+        if (!drag) return;
+        if (pointers.size >= 2) {
+          const d = pinchDist(pointers);
+          if (drag.dist > 0 && d > 0) {
+            const mid = [...pointers.values()].reduce((a, b) => ({ x: (a.x + b.x) / 2, y: 0 }));
+            this.zoom(drag.dist / d, this.t(mid.x));
+            drag.dist = d;
+          } else drag.dist = d;
+          drag.moved = true;
+          return;
+        }
+        const dx = p.x - drag.x;
+        if (Math.abs(dx) > 3 || Math.abs(p.y - drag.y) > 3) drag.moved = true;
+        if (drag.moved && Math.abs(dx) > 0) {
+          const range = drag.view.t1 - drag.view.t0;
+          const dt = -dx / (this.plotX1 - this.plotX0) * range;
+          this.follow = false;
+          this._setView(drag.view.t0 + dt, drag.view.t1 + dt);
+        }
+        this.hover = null;
+        return;
+      }
+      const hit = this.hitTest(p.x, p.y);
+      this.hover = hit ? { ...hit, x: p.x, y: p.y } : null;
+      c.style.cursor = hit ? 'pointer' : 'grab';
+      this.request();
+    });
+    const up = (/** @type {PointerEvent} */ e) => {
+      const p = local(e);
+      pointers.delete(e.pointerId);
+      if (drag && !drag.moved && pointers.size === 0) {
+        const hit = this.hitTest(p.x, p.y);
+        this.select(hit);
+        host.focus({ preventScroll: true });
+      }
+      if (pointers.size === 0) drag = null;
+    };
+    c.addEventListener('pointerup', up);
+    c.addEventListener('pointercancel', (e) => { pointers.delete(e.pointerId); drag = null; });
+    c.addEventListener('pointerleave', () => { if (this.hover) { this.hover = null; this.request(); } });
+    host.addEventListener('keydown', (e) => {
+      if (e.target !== host || e.altKey || e.ctrlKey || e.metaKey) return;
+      const k = e.key;
+      if (k === '+' || k === '=') this.zoom(0.67);
+      else if (k === '-' || k === '_') this.zoom(1.5);
+      else if (k === 'ArrowLeft') this.pan(-0.15);
+      else if (k === 'ArrowRight') this.pan(0.15);
+      else if (k === '0' || k === 'Home') this.fit();
+      else if (k === '.' || k === 'n') this.step(1);
+      else if (k === ',' || k === 'p') this.step(-1);
+      else if (k === 'Escape') this.select(null);
+      else return;
+      e.preventDefault();
+    });
+  }
+}
+
+/** @param {Map<number, {x:number, y:number}>} pointers */
+function pinchDist(pointers) {
+  if (pointers.size < 2) return 0;
+  const [a, b] = [...pointers.values()];
+  return Math.hypot(a.x - b.x, a.y - b.y);
+}
+
+/** A smooth arrow from (x1,y1) to (x2,y2): curve into `lines`, head into `heads`. */
+function arrowPath(/** @type {Path2D} */ lines, /** @type {Path2D} */ heads, /** @type {number} */ x1, /** @type {number} */ y1, /** @type {number} */ x2, /** @type {number} */ y2) {
+  lines.moveTo(x1, y1);
+  if (y1 === y2) lines.lineTo(x2, y2);
+  else {
+    const my = (y1 + y2) / 2;
+    lines.bezierCurveTo(x1, my, x2, my, x2, y2);
+  }
+  // head points along the final direction: vertical for lane changes, horizontal otherwise
+  const vertical = y1 !== y2;
+  const dir = vertical ? Math.sign(y2 - y1) : Math.sign(x2 - x1) || 1;
+  if (vertical) { heads.moveTo(x2, y2); heads.lineTo(x2 - 4, y2 - 7 * dir); heads.lineTo(x2 + 4, y2 - 7 * dir); heads.closePath(); }
+  else { heads.moveTo(x2, y2); heads.lineTo(x2 - 7 * dir, y2 - 4); heads.lineTo(x2 - 7 * dir, y2 + 4); heads.closePath(); }
+}
+
+/** An axis label: the unit suits the visible range, the decimals suit the tick step. */
+export function fmtTick(/** @type {number} */ t, /** @type {number} */ step, /** @type {number} */ range) {
+  const [unit, name] = range >= 2e9 ? [1e9, 's'] : range >= 2e6 ? [1e6, 'ms'] : range >= 2e3 ? [1e3, 'µs'] : [1, 'ns'];
+  const decimals = Math.max(0, Math.min(6, -Math.floor(Math.log10(step / unit) + 1e-9)));
+  return `${(t / unit).toFixed(decimals)} ${name}`;
+}
+
+/** 1, 2 or 5 × a power of ten, in ns, near `target`. */
+export function niceStep(/** @type {number} */ target) {
+  const p = 10 ** Math.floor(Math.log10(Math.max(target, 1)));
+  for (const m of [1, 2, 5, 10]) if (m * p >= target) return m * p;
+  return 10 * p;
+}
+
+/** @param {CanvasRenderingContext2D} ctx @param {string} text @param {number} max */
+function fitText(ctx, text, max) {
+  if (max <= 8) return '';
+  if (ctx.measureText(text).width <= max) return text;
+  let lo = 0, hi = text.length;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (ctx.measureText(text.slice(0, mid) + '…').width <= max) lo = mid; else hi = mid - 1;
+  }
+  return lo ? text.slice(0, lo) + '…' : '';
+}
+
+/** @param {Item} it */
+export function firstSeq(it) { return 't0' in it ? it.begin.seq : it.ev.seq; }
+
+/** Tooltip body: what happened, where, when, and the event's own fields. @param {RunModel} run @param {Item} it */
+export function tooltipContent(run, it) {
+  const out = [];
+  const head = document.createElement('strong');
+  const lane = document.createElement('div');
+  lane.textContent = RunModel.laneLabel(it.lane);
+  lane.className = 'tl-tip-lane';
+  const dl = document.createElement('dl');
+  const row = (/** @type {string} */ k, /** @type {string} */ v) => {
+    const dt = document.createElement('dt'); dt.textContent = k;
+    const dd = document.createElement('dd'); dd.textContent = v;
+    dl.append(dt, dd);
+  };
+  if ('t0' in it) {
+    head.textContent = it.label;
+    const t1 = it.t1 ?? run.endT;
+    row('from', fmtTime(it.t0, 1e6));
+    row('to', it.t1 === null ? `${fmtTime(t1, 1e6)} (still open)` : fmtTime(t1, 1e6));
+    row('lasted', fmtTime(t1 - it.t0));
+    row('cpu', it.end && it.end.cpu !== it.cpu ? `${it.cpu} → ${it.end.cpu}` : String(it.cpu));
+    const f = describe(it.begin);
+    if (f) row('begin', f);
+    if (it.end) { const g = describe(it.end); if (g) row('end', g); }
+  } else {
+    head.textContent = it.ev.kind;
+    row('at', fmtTime(it.t, 1e6));
+    row('cpu', String(it.ev.cpu));
+    const f = describe(it.ev);
+    if (f) row('fields', f);
+  }
+  for (const a of it.links) {
+    const other = a.from.seq === firstSeq(it) || (('end' in it) && it.end && a.from.seq === it.end.seq) ? a.to : a.from;
+    row(a.kind, `${a.label} ${other === a.to ? '→' : '←'} ${RunModel.laneLabel(other.lane)}`);
+  }
+  out.push(head, lane, dl);
+  return out;
+}
