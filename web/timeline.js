@@ -268,6 +268,7 @@ export class Timeline {
         let i = Math.max(0, lowerBound(sm, v0, (s) => s.t) - 1);
         for (; i < sm.length && sm[i].t <= tEnd; i++) {
           const s = sm[i];
+          if (s.state === 'X') continue; // gone: nothing left to draw
           const e = Math.min(i + 1 < sm.length ? sm[i + 1].t : endOf, tEnd);
           const key = s.state === 'R' ? `cpu${s.cpu}` : s.state;
           let p = states.get(key); if (!p) { p = new Path2D(); states.set(key, p); }
