@@ -62,7 +62,8 @@ async fn sigterm_cancels_runs_ends_every_stream_and_exits() {
         let end = first.last().unwrap();
         assert_eq!(end["kind"], "run.end");
         assert_eq!(end["outcome"], "cancelled");
-        assert!(all.iter().all(|events| events == first), "every stream saw the same run, to its end");
+        let lengths: Vec<usize> = all.iter().map(Vec::len).collect();
+        assert!(all.iter().all(|events| events == first), "every stream saw the same run, to its end: lengths {lengths:?}");
         let run = FinishedRun { id: created["id"].as_str().unwrap().to_owned(), events: first.clone() };
         assert_eq!(run.of_kind("proc.spawn").count(), 2);
         assert_no_process_left(&run);
