@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::demos::ParamError;
 use crate::runs::StartError;
+use crate::store::StoreError;
 
 /// An error answered to a client.
 #[derive(Debug, Clone)]
@@ -84,5 +85,11 @@ impl From<StartError> for ApiError {
             StartError::ShuttingDown => 10,
         });
         err
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store_failed", e.to_string())
     }
 }

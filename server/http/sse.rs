@@ -6,7 +6,6 @@
 //! and written in batches, one chunk per wake-up, not one per event.
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -16,10 +15,10 @@ use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::watch;
 
-use super::api::find_run;
+use super::api::find_any;
 use super::error::Result;
 use super::AppState;
-use crate::runs::Run;
+use crate::store::Found;
 
 /// A comment sent on an idle stream so proxies and browsers keep it open.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -29,13 +28,13 @@ const RETRY_MS: u32 = 1000;
 const BATCH: usize = 4096;
 
 pub async fn events(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response> {
-    let run = find_run(&state, &id)?;
+    let run = find_any(&state, &id).await?;
     let cursor = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<usize>().ok())
         .unwrap_or(0);
-    let watch = run.log.watch();
+    let watch = run.log().watch();
     let first = Bytes::from(format!("retry: {RETRY_MS}\n\n"));
     let stream = futures_util::stream::unfold(
         Subscriber { run, cursor, watch, greeting: Some(first) },
@@ -50,7 +49,7 @@ pub async fn events(State(state): State<AppState>, Path(id): Path<String>, heade
 }
 
 struct Subscriber {
-    run: Arc<Run>,
+    run: Found,
     /// Index of the next event to send (= the last sent seq).
     cursor: usize,
     watch: watch::Receiver<(usize, bool)>,
@@ -65,7 +64,7 @@ impl Subscriber {
         }
         loop {
             self.watch.borrow_and_update();
-            let (events, closed) = self.run.log.read(self.cursor, BATCH);
+            let (events, closed) = self.run.log().read(self.cursor, BATCH);
             if !events.is_empty() {
                 let frame = frames(self.cursor, &events);
                 self.cursor += events.len();

@@ -14,7 +14,9 @@ pub mod log;
 mod supervise;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -149,12 +151,17 @@ struct Table {
     active: usize,
 }
 
+/// Awaited once for each run after it finished (the store saves it there).
+/// Runs inside the run's supervise task, so shutdown waits for it too.
+pub type FinishedHook = Box<dyn Fn(Arc<Run>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 /// Every run the server knows, and the tasks supervising them.
 pub struct Runs {
     config: Arc<Config>,
     table: Mutex<Table>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
+    finished_hook: OnceLock<FinishedHook>,
 }
 
 impl Runs {
@@ -163,7 +170,13 @@ impl Runs {
         // so each run's supervisor can reap them before it reports run.end.
         // SAFETY: prctl with integer arguments only.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-        Arc::new(Runs { config, table: Mutex::default(), shutdown: CancellationToken::new(), tasks: TaskTracker::new() })
+        Arc::new(Runs {
+            config,
+            table: Mutex::default(),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            finished_hook: OnceLock::new(),
+        })
     }
 
     pub fn config(&self) -> &Config {
@@ -191,8 +204,16 @@ impl Runs {
                 supervise::supervise(supervised.clone(), runs.config.clone(), runs.shutdown.clone()).await;
             supervised.set_finished(outcome, reason);
             runs.retire(&supervised.id);
+            if let Some(hook) = runs.finished_hook.get() {
+                hook(supervised).await;
+            }
         });
         Ok(run)
+    }
+
+    /// Sets what happens to every run once it finished; the first call wins.
+    pub fn on_finished(&self, hook: FinishedHook) {
+        let _ = self.finished_hook.set(hook);
     }
 
     pub fn get(&self, id: &RunId) -> Option<Arc<Run>> {
