@@ -5,7 +5,8 @@
 //! is named once. No credentials are ever allowed cross-origin: forkline sets
 //! no cookies, and runs are reached by their unguessable ids alone.
 
-use axum::http::{header, HeaderName, Method};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderName, HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::Origin;
@@ -24,14 +25,16 @@ pub fn content_security_policy(frame_ancestors: &[Origin]) -> String {
     )
 }
 
-/// CORS for `/api/*`: the listed origins only (or any, when `*` is listed),
-/// never with credentials. An unlisted origin gets no allow header at all.
+/// CORS for `/api/*` only: the listed origins (or any, when `*` is listed),
+/// never with credentials. An unlisted origin, or any path outside `/api/`,
+/// gets no allow header at all. (Applied to the whole router, outside the
+/// method fallbacks, so preflights are answered before routing says 405.)
 pub fn cors(origins: &[Origin]) -> CorsLayer {
-    let allow = if origins.iter().any(Origin::is_any) {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(origins.iter().filter_map(|o| o.as_str().parse().ok()))
-    };
+    let any = origins.iter().any(Origin::is_any);
+    let listed: Vec<HeaderValue> = origins.iter().filter_map(|o| o.as_str().parse().ok()).collect();
+    let allow = AllowOrigin::predicate(move |origin: &HeaderValue, request: &Parts| {
+        request.uri.path().starts_with("/api/") && (any || listed.contains(origin))
+    });
     CorsLayer::new()
         .allow_origin(allow)
         .allow_methods([Method::GET, Method::POST, Method::DELETE])

@@ -44,8 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/runs/{id}/events", get(sse::events))
         .route("/api/runs/{id}/events.jsonl", get(share::events_jsonl))
         .route("/api/runs/{id}/trace.json", get(share::trace_json))
-        .route("/api/runs/{id}/replay.html", get(share::replay_html))
-        .layer(headers::cors(config.cors_origins()));
+        .route("/api/runs/{id}/replay.html", get(share::replay_html));
     Router::new()
         .route("/", get(pages::catalog))
         .route("/demos/{name}", get(pages::demo))
@@ -57,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(headers::cors(config.cors_origins()))
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, csp))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))

@@ -4,6 +4,8 @@ mod helpers;
 
 mod bad_input;
 mod cpu_count;
+mod headers;
 mod pages;
 mod process;
+mod share;
 mod stream;
