@@ -15,8 +15,14 @@ pub const MAX_RUN_TIMEOUT: Duration = Duration::from_secs(600);
 pub const KILL_GRACE: Duration = Duration::from_millis(200);
 /// Events one run may emit before it is stopped as failed.
 pub const DEFAULT_MAX_EVENTS: usize = 2_000_000;
-/// Runs executing at once; more get 503 with Retry-After.
-pub const DEFAULT_MAX_ACTIVE_RUNS: usize = 64;
+/// Runs waiting in line for a slot; past that, 503 with Retry-After.
+pub const DEFAULT_MAX_QUEUED_RUNS: usize = 100;
+/// Runs one client (peer address) may have running or waiting at once.
+pub const DEFAULT_PER_CLIENT_RUNS: usize = 2;
+/// How long a run may wait in line before it is dropped.
+pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bytes of events one run may emit before it is stopped.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 256 * 1024 * 1024;
 /// Finished runs kept in memory for late subscribers and permalinks.
 pub const DEFAULT_KEEP_FINISHED_RUNS: usize = 500;
 /// Largest request body accepted (a run request is a few hundred bytes).
@@ -44,8 +50,22 @@ pub struct Config {
     pub run_timeout: Duration,
     /// Events one run may emit.
     pub max_events: usize,
-    /// Runs executing at once.
+    /// Bytes of events one run may emit.
+    pub max_event_bytes: usize,
+    /// Runs executing at once (default: the number of CPUs).
     pub max_active_runs: usize,
+    /// Runs waiting in line for a slot.
+    pub max_queued_runs: usize,
+    /// Runs one client may have running or waiting.
+    pub per_client_runs: usize,
+    /// Longest wait in line.
+    pub queue_timeout: Duration,
+    /// A reverse proxy whose `X-Forwarded-For` names the real client. Only
+    /// from this peer address is the header believed.
+    pub trusted_proxy: Option<std::net::IpAddr>,
+    /// Lets the API start hidden demos (fault injection and benchmarks):
+    /// for tests and the benchmark, never needed by people.
+    pub hidden_demos: bool,
     /// Finished runs kept in memory.
     pub keep_finished_runs: usize,
     /// Where finished runs are saved for permalinks and exports.
@@ -164,7 +184,13 @@ impl Config {
             runner_exe,
             run_timeout: DEFAULT_RUN_TIMEOUT,
             max_events: DEFAULT_MAX_EVENTS,
-            max_active_runs: DEFAULT_MAX_ACTIVE_RUNS,
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+            max_active_runs: default_max_active_runs(),
+            max_queued_runs: DEFAULT_MAX_QUEUED_RUNS,
+            per_client_runs: DEFAULT_PER_CLIENT_RUNS,
+            queue_timeout: DEFAULT_QUEUE_TIMEOUT,
+            trusted_proxy: None,
+            hidden_demos: false,
             keep_finished_runs: DEFAULT_KEEP_FINISHED_RUNS,
             store: StoreLocation::Memory,
             retention: Retention::default(),
@@ -177,6 +203,11 @@ impl Config {
     pub fn cors_origins(&self) -> &[Origin] {
         self.cors_origins.as_deref().unwrap_or(&self.frame_ancestors)
     }
+}
+
+/// One run per CPU: demos are about cores, so more would only slow each other.
+pub fn default_max_active_runs() -> usize {
+    std::thread::available_parallelism().map(usize::from).unwrap_or(1)
 }
 
 /// The `web/` folder of this source tree, so `cargo run` serves the page as it

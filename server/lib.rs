@@ -55,7 +55,8 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
 
     let stop = runs.clone();
     let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app_with_store(runs, Some(store))).with_graceful_shutdown(async move {
+    let service = app_with_store(runs, Some(store)).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: cancelling runs");
         stop.shutdown().await;

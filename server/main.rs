@@ -41,9 +41,28 @@ struct ServeArgs {
     /// Events one run may emit before it is stopped.
     #[arg(long, env = "FORKLINE_MAX_EVENTS", default_value_t = config::DEFAULT_MAX_EVENTS)]
     max_events: usize,
-    /// Runs executing at once; more are refused with 503.
-    #[arg(long, env = "FORKLINE_MAX_ACTIVE_RUNS", default_value_t = config::DEFAULT_MAX_ACTIVE_RUNS)]
+    /// Bytes of events one run may emit before it is stopped.
+    #[arg(long, env = "FORKLINE_MAX_EVENT_BYTES", default_value_t = config::DEFAULT_MAX_EVENT_BYTES)]
+    max_event_bytes: usize,
+    /// Runs executing at once (default: the number of CPUs); more wait in line.
+    #[arg(long, env = "FORKLINE_MAX_ACTIVE_RUNS", default_value_t = config::default_max_active_runs())]
     max_active_runs: usize,
+    /// Runs waiting in line; past that, 503 with Retry-After.
+    #[arg(long, env = "FORKLINE_MAX_QUEUED_RUNS", default_value_t = config::DEFAULT_MAX_QUEUED_RUNS)]
+    max_queued_runs: usize,
+    /// Runs one client (peer address) may have running or waiting; raise it
+    /// when a whole classroom shares one NAT address.
+    #[arg(long, env = "FORKLINE_PER_CLIENT_RUNS", default_value_t = config::DEFAULT_PER_CLIENT_RUNS)]
+    per_client_runs: usize,
+    /// Longest wait in line, in seconds.
+    #[arg(long, env = "FORKLINE_QUEUE_TIMEOUT", default_value_t = config::DEFAULT_QUEUE_TIMEOUT.as_secs())]
+    queue_timeout: u64,
+    /// Address of a reverse proxy whose X-Forwarded-For is believed.
+    #[arg(long, env = "FORKLINE_TRUSTED_PROXY")]
+    trusted_proxy: Option<std::net::IpAddr>,
+    /// Let the API start hidden demos (fault injection, benchmarks).
+    #[arg(long, hide = true, env = "FORKLINE_HIDDEN_DEMOS")]
+    hidden_demos: bool,
     /// Finished runs kept in memory.
     #[arg(long, env = "FORKLINE_KEEP_RUNS", default_value_t = config::DEFAULT_KEEP_FINISHED_RUNS)]
     keep_runs: usize,
@@ -116,7 +135,13 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         runner_exe,
         run_timeout: Duration::from_secs(args.run_timeout),
         max_events: args.max_events,
+        max_event_bytes: args.max_event_bytes,
         max_active_runs: args.max_active_runs.max(1),
+        max_queued_runs: args.max_queued_runs,
+        per_client_runs: args.per_client_runs.max(1),
+        queue_timeout: Duration::from_secs(args.queue_timeout),
+        trusted_proxy: args.trusted_proxy,
+        hidden_demos: args.hidden_demos,
         keep_finished_runs: args.keep_runs,
         store: config::StoreLocation::parse(&args.db),
         retention: config::Retention {

@@ -255,6 +255,9 @@ async function run(compare) {
   view.dataset.state = 'running';
   renderRunsList();
   status.textContent = `Running ${model.label}…`;
+  // On a phone or in a small iframe the timeline can be below the fold: bring it up.
+  const top = timelinePanel.getBoundingClientRect().top;
+  if (top > innerHeight * 0.6) timelinePanel.scrollIntoView({ block: 'start', behavior: reduceMotion ? 'auto' : 'smooth' });
   const stream = streamEvents(ref.events_url, (ev) => {
     model.add(ev);
     lastArrival[runs.indexOf(model)] = performance.now();
@@ -286,6 +289,8 @@ panL.addEventListener('click', () => timeline.pan(-0.15));
 panR.addEventListener('click', () => timeline.pan(0.15));
 fitBtn.addEventListener('click', () => timeline.fit());
 addEventListener('resize', request);
+// The tooltip is fixed to the viewport: any scroll moves what it points at.
+addEventListener('scroll', request, { passive: true, capture: true });
 
 // ------------------------------------------------------------------ start
 
@@ -313,4 +318,4 @@ async function init() {
 init();
 
 // For the browser tests and curious students: the live models, read-only in spirit.
-Object.defineProperty(window, 'forkline', { value: { get runs() { return runs; }, timeline, firstSeq } });
+Object.defineProperty(window, 'forkline', { value: { get runs() { return runs; }, get demo() { return demo; }, timeline, firstSeq } });

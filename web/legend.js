@@ -5,8 +5,8 @@
 const ITEMS = [
   ['span sw-compute', 'compute (CPU-bound work)'],
   ['span sw-sleep', 'sleep'],
-  ['span sw-wait', 'waiting (lock, GIL, queue)'],
-  ['span sw-hold', 'holding a lock / the GIL'],
+  ['span half sw-wait', 'waiting for a lock / the GIL'],
+  ['span half sw-hold', 'holding a lock / the GIL'],
   ['span sw-join', 'waiting in join()'],
   ['span sw-system', 'os.system()'],
   ['span sw-zombie', 'zombie: exited, not yet joined'],
@@ -39,7 +39,7 @@ export function buildLegend(host) {
   cpus.setAttribute('aria-label', 'CPU cores');
   const cpuNote = document.createElement('p');
   cpuNote.className = 'legend-note';
-  cpuNote.textContent = 'The thin strip under each bar is the CPU core it ran on:';
+  cpuNote.textContent = 'The thin strip under each bar is the CPU core it ran on; a hairline below it, where a demo samples the kernel, is the thread\'s state (running: its core\'s colour; sleeping: grey).';
   host.replaceChildren(ul, cpuNote, cpus);
   /** @type {string} */
   let shown = '';

@@ -104,7 +104,9 @@ export function buildParams(host, specs) {
 
   /** Show the server's refusal next to its field; false when it names no field here. */
   function showServerError(/** @type {string|undefined} */ field, /** @type {string} */ msg) {
-    if (field && setError(field, msg)) { fields.get(field)?.input.focus(); return true; }
+    // The server names nested fields by path ("params.delay_ms").
+    const name = field?.replace(/^params\./, '');
+    if (name && setError(name, msg)) { fields.get(name)?.input.focus(); return true; }
     return false;
   }
 

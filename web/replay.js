@@ -10,7 +10,7 @@ export class Replay {
   constructor(host, opts) {
     this.onChange = opts.onChange;
     this.end = 0;
-    /** @type {number|null} null: no replay, everything shown */
+    /** @type {number|null} null until someone scrubs or plays: everything shown, nothing highlighted */
     this.cursor = null;
     this.playing = false;
     this.speed = 1;
@@ -45,7 +45,7 @@ export class Replay {
     this.range.addEventListener('input', () => {
       this.playing = false;
       const v = Number(this.range.value);
-      this.cursor = v >= STEPS ? null : (v / STEPS) * this.end;
+      this.cursor = (v / STEPS) * this.end;
       this._ui();
       this.onChange();
     });
@@ -80,7 +80,7 @@ export class Replay {
   tick(dtMs) {
     if (!this.playing || this.cursor === null) return false;
     this.cursor += dtMs * 1e6 * this.speed;
-    if (this.cursor >= this.end) { this.cursor = null; this.playing = false; }
+    if (this.cursor >= this.end) { this.cursor = this.end; this.playing = false; }
     this._ui();
     return true;
   }

@@ -22,6 +22,7 @@ const LANE_H = 38;
 // below it, and the CPU strip under the bar.
 const BAR_Y = 15, BAR_H = 14, CPU_Y = 31;
 const MIN_RANGE = 2_000; // 2 µs: below that the clock's own jitter dominates
+const ARROW_LIMIT = 600;
 
 /** Drawing order of span styles: later ones paint over earlier ones. */
 const SPAN_ORDER = ['sleep', 'compute', 'system', 'other', 'join', 'wait', 'hold', 'zombie'];
@@ -73,6 +74,7 @@ export class Timeline {
     this.reduceMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
     /** @type {Row[]} */ this.rows = [];
     this.stats = { spans: 0, instants: 0, arrows: 0, ms: 0 };
+    this.hiddenArrows = 0;
     this.readColors();
     const dark = matchMedia('(prefers-color-scheme: dark)');
     dark.addEventListener?.('change', () => { this.readColors(); this.request(); });
@@ -255,7 +257,7 @@ export class Timeline {
         const a0 = Math.max(lane.alive.t0, v0), a1 = Math.min(lane.alive.t1 ?? endOf, tEnd);
         if (a1 >= a0) alive.rect(X0 + (a0 - v0) * scale, y + BAR_Y + BAR_H / 2 - 1, Math.max(1, (a1 - a0) * scale), 2);
       }
-      // kernel states: a strip along the top of the lane
+      // kernel states (sampled from /proc): a hairline under the CPU strip
       const sm = lane.samples;
       if (sm.length) {
         let i = Math.max(0, lowerBound(sm, v0, (s) => s.t) - 1);
@@ -265,58 +267,96 @@ export class Timeline {
           const key = s.state === 'R' ? `cpu${s.cpu}` : s.state;
           let p = states.get(key); if (!p) { p = new Path2D(); states.set(key, p); }
           const xa = X0 + (Math.max(s.t, v0) - v0) * scale;
-          p.rect(xa, y + 1, Math.max(1, X0 + (e - v0) * scale - xa), 3);
+          p.rect(xa, y + CPU_Y + 4, Math.max(1, X0 + (e - v0) * scale - xa), 2);
         }
       }
       // spans: binary search from (view start − longest span), coalescing sub-pixel neighbours
       const list = lane.spans;
       let i = lowerBound(list, v0 - lane.maxDur, (s) => s.t0);
       /** @type {Record<string, [number, number]>} */ const pend = {};
-      let lastCpuX = -1e9, lastCpuC = -2;
+      // The CPU strip under the bars: one pending run, extended while the next
+      // strip starts within a pixel of it. Where cores change faster than a
+      // pixel, the first core seen stands for that pixel.
+      /** @type {[number, number, number]|null} cpu, x0, x1 */
+      let pc = null;
+      const flushCpu = () => { if (pc) cpuPath(pc[0]).rect(pc[1], y + CPU_Y, Math.max(1, pc[2] - pc[1]), 3); };
+      const cpuStrip = (/** @type {number} */ cpu, /** @type {number} */ xa, /** @type {number} */ xb) => {
+        const narrow = xb - xa < 1;
+        if (pc && xa >= pc[1] - 1 && xa <= pc[2] + (narrow ? 3 : 1) && (cpu === pc[0] || xa < pc[2] || narrow)) {
+          if (xb > pc[2]) pc[2] = xb;
+          return;
+        }
+        flushCpu();
+        pc = [cpu, xa, xb];
+      };
+      // Waiting for and holding a lock or the GIL usually happen inside other
+      // work (compute under the GIL): they take the lower half of the bar so both show.
+      const barRect = (/** @type {string} */ style, /** @type {number} */ xa, /** @type {number} */ xb) => {
+        const half = style === 'hold' || style === 'wait';
+        spans.get(style)?.rect(xa, y + BAR_Y + (half ? BAR_H / 2 : 0), Math.max(1, xb - xa), half ? BAR_H / 2 : BAR_H);
+      };
       const emitSpan = (/** @type {Span} */ s, /** @type {number} */ st1) => {
         const xa = X0 + (Math.max(s.t0, v0) - v0) * scale;
         const xb = X0 + (Math.min(st1, tEnd) - v0) * scale;
         if (xb < X0 - 1) return;
         const p = pend[s.style];
-        if (p && xa <= p[1] + 0.75) { if (xb > p[1]) p[1] = xb; }
+        // Sub-pixel spans close together read as one bar; merging them is what keeps a zoomed-out frame cheap.
+        if (p && xa <= p[1] + (xb - xa < 1 ? 3 : 1.25)) { if (xb > p[1]) p[1] = xb; }
         else {
-          if (p) spans.get(s.style)?.rect(p[0], y + BAR_Y, Math.max(1, p[1] - p[0]), BAR_H);
+          if (p) barRect(s.style, p[0], p[1]);
           pend[s.style] = [xa, xb];
         }
-        if (s.style !== 'zombie' && (xb - lastCpuX > 1 || s.cpu !== lastCpuC)) {
-          cpuPath(s.cpu).rect(xa, y + CPU_Y, Math.max(1, xb - xa), 3);
-          lastCpuX = xb; lastCpuC = s.cpu;
-        }
+        if (s.style !== 'zombie') cpuStrip(s.cpu, xa, xb);
         nSpans++;
         if (xb - xa > 46) labels.push({ x: Math.max(xa, X0) + 4, y: y + BAR_Y + BAR_H / 2 + 0.5, text: s.label, max: Math.min(xb, X1) - Math.max(xa, X0) - 8, color: col.text, small: true });
       };
-      for (; i < list.length; i++) {
+      const px = 1 / scale; // one pixel of time
+      while (i < list.length) {
         const s = list[i];
         if (s.t0 > tEnd) break;
-        if (s.t1 === null) continue;
-        if (s.t1 < v0) continue;
+        if (s.t1 === null || s.t1 < v0) { i++; continue; }
         emitSpan(s, s.t1);
+        // Level of detail: after a sub-pixel span, the next pixel's first span
+        // stands for the rest of this one, so a zoomed-out frame costs pixels, not events.
+        if ((s.t1 - s.t0) < px && i + 1 < list.length && list[i + 1].t0 < s.t0 + px) {
+          i = Math.max(i + 1, lowerBound(list, s.t0 + px, (q) => q.t0));
+        } else i++;
       }
       for (const s of lane.open) if (s.t0 <= tEnd) emitSpan(s, endOf);
-      for (const [style, p] of Object.entries(pend)) spans.get(style)?.rect(p[0], y + BAR_Y, Math.max(1, p[1] - p[0]), BAR_H);
+      for (const [style, p] of Object.entries(pend)) barRect(style, p[0], p[1]);
 
       // instants: a tick with a head; one per pixel column per group is enough
       const ins = lane.instants;
       let j = lowerBound(ins, v0 - 4 / scale, (n) => n.t);
-      /** @type {Record<string, number>} */ const lastX = {};
+      flushCpu();
+      pc = null;
+      // Dense instants merge into one tick per pixel run; heads only where there is room.
+      /** @type {Record<string, [number, number]>} */ const tick = {};
+      /** @type {Record<string, number>} */ const lastHead = {};
       const firstLabel = labels.length;
       for (; j < ins.length; j++) {
         const n = ins[j];
         if (n.t > tEnd + 4 / scale) break;
         if (cut !== null && n.t > cut) break;
         const x = X0 + (n.t - v0) * scale;
-        if (x - (lastX[n.group] ?? -1e9) < 1) continue;
-        lastX[n.group] = x;
         const m = /** @type {Path2D} */ (marks.get(n.group));
-        m.rect(x - 0.75, y + BAR_Y - 4, 1.5, BAR_H + 6);
-        m.moveTo(x, y + BAR_Y - 8); m.lineTo(x + 4, y + BAR_Y - 4); m.lineTo(x, y + BAR_Y); m.lineTo(x - 4, y + BAR_Y - 4); m.closePath();
-        cpuPath(n.ev.cpu).rect(x - 2, y + CPU_Y, 4, 3);
+        const tk = tick[n.group];
+        if (tk && x - 0.75 <= tk[1] + 1.25) { tk[1] = x + 0.75; }
+        else {
+          if (tk) m.rect(tk[0], y + BAR_Y - 4, tk[1] - tk[0], BAR_H + 6);
+          tick[n.group] = [x - 0.75, x + 0.75];
+        }
+        if (x - (lastHead[n.group] ?? -1e9) >= 6) {
+          lastHead[n.group] = x;
+          m.moveTo(x, y + BAR_Y - 8); m.lineTo(x + 4, y + BAR_Y - 4); m.lineTo(x, y + BAR_Y); m.lineTo(x - 4, y + BAR_Y - 4); m.closePath();
+        }
+        cpuStrip(n.ev.cpu, x - 2, x + 2);
         nInst++;
+        if (j + 1 < ins.length && ins[j + 1].t - n.t < px / 2) {
+          // same level of detail as spans: the rest of this pixel is already marked
+          j = Math.max(j, lowerBound(ins, n.t + px / 2, (q) => q.t) - 1);
+          continue;
+        }
         if (n.group === 'print' || n.group === 'note' || n.group === 'message' || n.group === 'value') {
           const e = n.ev;
           const text = e.kind === 'print' || e.kind === 'note' || e.kind === 'result' ? String(e.text ?? '')
@@ -326,6 +366,8 @@ export class Timeline {
           if (room > 24) labels.push({ x: x + 6, y: y + 7, text, max: room, color: col[n.group] ?? col.text, small: false });
         }
       }
+      for (const [g, tk] of Object.entries(tick)) marks.get(g)?.rect(tk[0], y + BAR_Y - 4, tk[1] - tk[0], BAR_H + 6);
+      flushCpu();
       if (labels.length - firstLabel > 400) labels.length = firstLabel; // too dense to read: skip text
     }
 
@@ -350,8 +392,17 @@ export class Timeline {
       ctx.textBaseline = 'middle';
       for (const l of labels) {
         ctx.font = l.small ? '10px system-ui, sans-serif' : '600 11px system-ui, sans-serif';
+        const text = fitText(ctx, l.text, l.max);
+        if (!text) continue;
+        if (l.small) {
+          // a backing so span labels stay readable over hatching
+          ctx.globalAlpha = 0.78;
+          ctx.fillStyle = col.bg;
+          ctx.fillRect(l.x - 2, l.y - 6, ctx.measureText(text).width + 4, 12);
+          ctx.globalAlpha = 1;
+        }
         ctx.fillStyle = l.color;
-        ctx.fillText(fitText(ctx, l.text, l.max), l.x, l.y);
+        ctx.fillText(text, l.x, l.y);
       }
     }
 
@@ -359,6 +410,13 @@ export class Timeline {
       const x = X0 + (cut - v0) * scale;
       ctx.fillStyle = col.accent;
       ctx.fillRect(x - 1, AXIS_H - 4, 2, height - AXIS_H + 4);
+    }
+    if (this.hiddenArrows) {
+      ctx.font = '11px system-ui, sans-serif';
+      ctx.fillStyle = col.muted;
+      ctx.textAlign = 'right';
+      ctx.fillText(`${this.hiddenArrows} arrows: zoom in to see them`, X1 - 4, AXIS_H + 12);
+      ctx.textAlign = 'left';
     }
     ctx.restore();
     this._gutter(ctx);
@@ -388,7 +446,7 @@ export class Timeline {
       ctx.fillStyle = col.grid;
       ctx.fillRect(Math.round(x), AXIS_H - 6, 1, height - AXIS_H + 6);
       ctx.fillStyle = col.muted;
-      const label = fmtTime(t, step);
+      const label = fmtTick(t, step, v1 - v0);
       if (x + 3 + ctx.measureText(label).width < this.width - 2) ctx.fillText(label, x + 3, AXIS_H / 2 - 1);
     }
     ctx.fillStyle = col.grid;
@@ -429,7 +487,16 @@ export class Timeline {
       }
       ctx.fillStyle = lane.type === 'proc' ? col.text : col.muted;
       ctx.font = lane.type === 'proc' ? '500 12px system-ui, sans-serif' : 'italic 12px system-ui, sans-serif';
-      ctx.fillText(fitText(ctx, RunModel.laneLabel(lane), X0 - indent - 8), indent, r.y + r.h / 2);
+      const label = RunModel.laneLabel(lane);
+      const room = X0 - indent - 8;
+      if (ctx.measureText(label).width <= room) ctx.fillText(label, indent, r.y + r.h / 2);
+      else {
+        // narrow screens: the name on one line, the id under it
+        ctx.fillText(fitText(ctx, lane.name, room), indent, r.y + r.h / 2 - 7);
+        ctx.font = '11px system-ui, sans-serif';
+        ctx.fillStyle = col.muted;
+        ctx.fillText(fitText(ctx, lane.type === 'proc' ? `pid ${lane.pid}` : `tid ${lane.tid}`, room), indent, r.y + r.h / 2 + 7);
+      }
     });
     ctx.fillStyle = col.grid;
     ctx.fillRect(X0 - 4, AXIS_H, 1, Math.max(0, (this.rows.at(-1)?.y ?? 0) + LANE_H - AXIS_H));
@@ -442,28 +509,44 @@ export class Timeline {
     const cut = this.cursor;
     /** @type {Map<string, Path2D>} */ const lines = new Map(ARROW_KINDS.map((k) => [k, new Path2D()]));
     /** @type {Map<string, Path2D>} */ const heads = new Map(ARROW_KINDS.map((k) => [k, new Path2D()]));
+    // Count first with plain arithmetic: when far too many are visible, skip the rest.
+    let visible = 0;
+    for (const run of this.runs) for (const a of run.arrows) {
+      if (cut !== null && a.to.t > cut) continue;
+      const xa = X0 + (a.from.t - v0) * scale, xb = X0 + (a.to.t - v0) * scale;
+      if (Math.max(xa, xb) >= X0 && Math.min(xa, xb) <= X1 && ++visible > ARROW_LIMIT * 4) break;
+    }
+    if (visible > ARROW_LIMIT * 4) { this.hiddenArrows = visible; return 0; }
     let n = 0;
+    /** @type {{kind:string, xa:number, y1:number, xb:number, y2:number}[]} */
+    const todo = [];
+    // Arrows that would land on the same few pixels are drawn once.
+    const seen = new Set();
     for (const row of this.rows) {
       if (row.lane) continue;
       const run = row.run;
       /** @type {Map<Lane, number>} */
       const ys = new Map();
       for (const r of this.rows) if (r.run === run && r.lane) ys.set(r.lane, r.y);
-      let lastX = -1e9, lastY = -1;
       for (const a of run.arrows) {
         if (cut !== null && a.to.t > cut) continue;
         const xa = X0 + (a.from.t - v0) * scale, xb = X0 + (a.to.t - v0) * scale;
         if (Math.max(xa, xb) < X0 || Math.min(xa, xb) > X1) continue;
         const ya = ys.get(a.from.lane), yb = ys.get(a.to.lane);
         if (ya === undefined || yb === undefined) continue;
-        if (Math.abs(xa - lastX) < 1 && ya === lastY) continue; // dense zoom-out: one per pixel
-        lastX = xa; lastY = ya;
+        const key = `${a.kind}|${ya}|${yb}|${Math.round(xa / 3)}|${Math.round(xb / 3)}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
         const y1 = ya + BAR_Y + BAR_H / 2, y2 = yb + BAR_Y + BAR_H / 2 + (yb > ya ? -BAR_H / 2 - 1 : yb < ya ? BAR_H / 2 + 1 : 0);
-        const l = /** @type {Path2D} */ (lines.get(a.kind));
-        arrowPath(l, /** @type {Path2D} */ (heads.get(a.kind)), xa, y1, xb, y2);
+        todo.push({ kind: a.kind, xa, y1, xb, y2 });
         n++;
       }
     }
+    // Thousands of overlapping curves are a grey smear that costs more to
+    // rasterise than everything else: past a limit, ask for a zoom instead.
+    this.hiddenArrows = n > ARROW_LIMIT ? n : 0;
+    if (this.hiddenArrows) return 0;
+    for (const a of todo) arrowPath(/** @type {Path2D} */ (lines.get(a.kind)), /** @type {Path2D} */ (heads.get(a.kind)), a.xa, a.y1, a.xb, a.y2);
     ctx.lineWidth = 1.4;
     for (const k of ARROW_KINDS) {
       const color = this.colors[`arrow-${k}`] ?? this.colors.muted;
@@ -580,10 +663,12 @@ export class Timeline {
       x = this.x('t0' in it ? it.t0 : it.t);
       y = this._laneY(h.run, it.lane) + LANE_H;
     }
+    // Fixed to the viewport so the scrolling lane box never clips it.
+    const box = this.canvas.getBoundingClientRect();
     const w = tip.offsetWidth, th = tip.offsetHeight;
-    const maxX = this.host.clientWidth - w - 4;
-    const left = Math.max(4, Math.min(x + 12, maxX));
-    const top = y + 16 + th > this.host.scrollTop + this.host.clientHeight ? Math.max(0, y - th - 8) : y + 14;
+    const left = Math.max(4, Math.min(box.left + x + 12, innerWidth - w - 4));
+    let top = box.top + y + 14;
+    if (top + th > innerHeight - 4) top = Math.max(4, box.top + y - th - 8);
     tip.style.transform = `translate(${Math.round(left)}px, ${Math.round(top)}px)`;
   }
 
@@ -696,6 +781,13 @@ function arrowPath(/** @type {Path2D} */ lines, /** @type {Path2D} */ heads, /**
   const dir = vertical ? Math.sign(y2 - y1) : Math.sign(x2 - x1) || 1;
   if (vertical) { heads.moveTo(x2, y2); heads.lineTo(x2 - 4, y2 - 7 * dir); heads.lineTo(x2 + 4, y2 - 7 * dir); heads.closePath(); }
   else { heads.moveTo(x2, y2); heads.lineTo(x2 - 7 * dir, y2 - 4); heads.lineTo(x2 - 7 * dir, y2 + 4); heads.closePath(); }
+}
+
+/** An axis label: the unit suits the visible range, the decimals suit the tick step. */
+export function fmtTick(/** @type {number} */ t, /** @type {number} */ step, /** @type {number} */ range) {
+  const [unit, name] = range >= 2e9 ? [1e9, 's'] : range >= 2e6 ? [1e6, 'ms'] : range >= 2e3 ? [1e3, 'µs'] : [1, 'ns'];
+  const decimals = Math.max(0, Math.min(6, -Math.floor(Math.log10(step / unit) + 1e-9)));
+  return `${(t / unit).toFixed(decimals)} ${name}`;
 }
 
 /** 1, 2 or 5 × a power of ten, in ns, near `target`. */

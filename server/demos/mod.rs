@@ -7,8 +7,19 @@
 
 pub mod params;
 
+mod address_space;
 mod cpu_count;
+pub mod fault;
+mod fork;
+mod gil;
+mod join_zombie;
+mod lock;
+mod pipe;
 mod process;
+mod queue;
+mod queue_vs_thread_queue;
+mod system;
+mod threads;
 
 pub use params::{ParamError, Params};
 
@@ -27,7 +38,8 @@ pub struct Demo {
     /// The Python program the demo mirrors, in the lesson's style.
     pub source: &'static str,
     /// The 1-based line of `source` that produces each kind of event
-    /// (`"kind"` or `"kind:phase"`), so a replay can highlight it.
+    /// (`"kind"`, `"kind:phase"`, or `"kind:op"` for `queue`, `pipe` and
+    /// `value`), so a replay can highlight it.
     pub source_lines: &'static [(&'static str, u32)],
     /// The output the lesson shows for the default parameters.
     pub lesson_output: &'static str,
@@ -38,7 +50,21 @@ pub struct Demo {
     pub run: fn(&Params) -> Result<(), DemoError>,
 }
 
-static CATALOG: &[&Demo] = &[&cpu_count::DEMO, &process::DEMO];
+static CATALOG: &[&Demo] = &[
+    &cpu_count::DEMO,
+    &process::DEMO,
+    &queue::DEMO,
+    &queue_vs_thread_queue::DEMO,
+    &lock::DEMO,
+    &threads::DEMO,
+    &gil::DEMO,
+    &pipe::DEMO,
+    &fork::DEMO,
+    &system::DEMO,
+    &address_space::DEMO,
+    &join_zombie::DEMO,
+    &fault::DEMO,
+];
 
 /// Every demo, hidden ones included, in catalog order.
 pub fn all() -> impl Iterator<Item = &'static Demo> {

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::client::ClientAddr;
 use super::error::{ApiError, Result};
 use super::json::ApiJson;
 use super::AppState;
@@ -68,10 +69,16 @@ struct Created {
     summary: Summary,
 }
 
-pub async fn create_run(State(state): State<AppState>, ApiJson(body): ApiJson<CreateRun>) -> Result<Response> {
-    let demo = demos::find(&body.demo).ok_or_else(|| ApiError::unknown_demo(&body.demo))?;
+pub async fn create_run(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    ApiJson(body): ApiJson<CreateRun>,
+) -> Result<Response> {
+    let demo = demos::find(&body.demo)
+        .filter(|d| !d.hidden || state.runs.config().hidden_demos)
+        .ok_or_else(|| ApiError::unknown_demo(&body.demo))?;
     let params = demos::params::validate(demo.params, &body.params)?;
-    let run = state.runs.start(demo, params)?;
+    let run = state.runs.start(demo, params, client)?;
     let created = Created {
         id: run.id.to_string(),
         events_url: format!("/api/runs/{}/events", run.id),

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::demos::ParamError;
+use crate::runs::admission::Refusal;
 use crate::runs::StartError;
 use crate::store::StoreError;
 
@@ -79,11 +80,14 @@ impl From<ParamError> for ApiError {
 
 impl From<StartError> for ApiError {
     fn from(e: StartError) -> Self {
-        let mut err = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string());
-        err.retry_after = Some(match e {
-            StartError::Full { .. } => 2,
-            StartError::ShuttingDown => 10,
-        });
+        let (status, code, retry_after) = match &e {
+            // 429, not 503: the server is healthy and says so; the line is full.
+            StartError::Refused(Refusal::QueueFull { .. }) => (StatusCode::TOO_MANY_REQUESTS, "busy", 5),
+            StartError::Refused(Refusal::ClientBusy { .. }) => (StatusCode::TOO_MANY_REQUESTS, "too_many_runs", 2),
+            StartError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down", 10),
+        };
+        let mut err = ApiError::new(status, code, e.to_string());
+        err.retry_after = Some(retry_after);
         err
     }
 }

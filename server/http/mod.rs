@@ -2,6 +2,7 @@
 //! (`demos`, `runs`). This is the only module that knows about axum.
 
 pub mod api;
+pub mod client;
 pub mod embed;
 pub mod error;
 pub mod headers;

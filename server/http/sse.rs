@@ -4,8 +4,13 @@
 //! already there (or after `Last-Event-ID`), then live appends, then the
 //! stream ends after `run.end`. Frames are built straight from the stored JSON
 //! and written in batches, one chunk per wake-up, not one per event.
+//!
+//! While a run waits in line, its stream carries `event: queue` messages with
+//! its place (`{"position": 3, "waiting": 7}`). They are not part of the run's
+//! log: they have no id and are not replayed.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -18,6 +23,7 @@ use tokio::sync::watch;
 use super::api::find_any;
 use super::error::Result;
 use super::AppState;
+use crate::runs::{Runs, ViewerGuard};
 use crate::store::Found;
 
 /// A comment sent on an idle stream so proxies and browsers keep it open.
@@ -35,9 +41,14 @@ pub async fn events(State(state): State<AppState>, Path(id): Path<String>, heade
         .and_then(|v| v.trim().parse::<usize>().ok())
         .unwrap_or(0);
     let watch = run.log().watch();
+    let queue = state.runs.watch_queue();
     let first = Bytes::from(format!("retry: {RETRY_MS}\n\n"));
+    let viewer = match &run {
+        Found::Live(live) => Some(live.viewer()),
+        Found::Saved(_) => None,
+    };
     let stream = futures_util::stream::unfold(
-        Subscriber { run, cursor, watch, greeting: Some(first) },
+        Subscriber { run, runs: state.runs.clone(), cursor, watch, queue, shown_position: None, greeting: Some(first), _viewer: viewer },
         |mut sub| async move { sub.next_chunk().await.map(|chunk| (Ok::<_, Infallible>(chunk), sub)) },
     );
     let mut response = Body::from_stream(stream).into_response();
@@ -50,10 +61,17 @@ pub async fn events(State(state): State<AppState>, Path(id): Path<String>, heade
 
 struct Subscriber {
     run: Found,
+    runs: Arc<Runs>,
     /// Index of the next event to send (= the last sent seq).
     cursor: usize,
     watch: watch::Receiver<(usize, bool)>,
+    queue: watch::Receiver<u64>,
+    /// The last place in line this stream reported.
+    shown_position: Option<usize>,
     greeting: Option<Bytes>,
+    /// Counts this stream as watching the run until it is dropped (the
+    /// client went away): a queued run nobody watches is dropped.
+    _viewer: Option<ViewerGuard>,
 }
 
 impl Subscriber {
@@ -73,12 +91,29 @@ impl Subscriber {
             if closed {
                 return None;
             }
-            match tokio::time::timeout(KEEP_ALIVE, self.watch.changed()).await {
-                Ok(Ok(())) => continue,
-                // The log outlives every subscriber (we hold the run), so the
-                // sender cannot be gone; end the stream if it somehow is.
-                Ok(Err(_)) => return None,
-                Err(_) => return Some(Bytes::from_static(b": keep-alive\n\n")),
+            self.queue.borrow_and_update();
+            let position = match &self.run {
+                Found::Live(live) => self.runs.queue_position(&live.id),
+                Found::Saved(_) => None,
+            };
+            if position.is_some() && position != self.shown_position {
+                self.shown_position = position;
+                let waiting = self.runs.waiting();
+                return Some(Bytes::from(format!(
+                    "event: queue\ndata: {{\"position\":{},\"waiting\":{waiting}}}\n\n",
+                    position.unwrap_or(0)
+                )));
+            }
+            tokio::select! {
+                changed = self.watch.changed() => {
+                    // The log outlives every subscriber (we hold the run), so
+                    // the sender cannot be gone; end the stream if it is.
+                    if changed.is_err() {
+                        return None;
+                    }
+                }
+                _ = self.queue.changed(), if position.is_some() => {}
+                _ = tokio::time::sleep(KEEP_ALIVE) => return Some(Bytes::from_static(b": keep-alive\n\n")),
             }
         }
     }

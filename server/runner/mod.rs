@@ -7,8 +7,18 @@
 //! forking children as the demo says, and writes events to its stdout, the
 //! run's event pipe.
 
+pub mod compute;
 pub mod emit;
+pub mod frame;
+pub mod gil;
+pub mod limits;
+pub mod lock;
+pub mod pipe;
 pub mod process;
+pub mod procfs;
+pub mod queue;
+pub mod shell;
+pub mod shm;
 
 use nix::unistd::Pid;
 
@@ -33,6 +43,7 @@ const EVENT_PIPE_BYTES: i32 = 1 << 20;
 /// The runner's main; returns the process exit code.
 pub fn main(args: RunnerArgs) -> i32 {
     process::die_with_parent(Pid::from_raw(args.server_pid));
+    limits::apply();
     emit::set_origin(args.origin_ns);
     // SAFETY: fcntl on our own stdout; failure only leaves the default size.
     unsafe { libc::fcntl(1, libc::F_SETPIPE_SZ, EVENT_PIPE_BYTES) };

@@ -20,8 +20,14 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::event::{Body, Phase};
 use crate::runner::emit::emit;
+use crate::runner::limits::MAX_CHILDREN;
+
+/// Children this process has forked, against [`MAX_CHILDREN`].
+static CHILDREN_FORKED: AtomicUsize = AtomicUsize::new(0);
 
 /// A started child process, like a started `multiprocessing.Process`.
 #[derive(Debug)]
@@ -79,6 +85,9 @@ pub fn wait_for(pid: Pid) -> std::io::Result<ExitStatus> {
 /// only the calling thread; a lock held by another thread would stay locked
 /// forever in the child).
 pub fn spawn(name: &str, target: Option<&str>, body: impl FnOnce() -> i32) -> std::io::Result<ChildProcess> {
+    if CHILDREN_FORKED.fetch_add(1, Ordering::Relaxed) >= MAX_CHILDREN {
+        return Err(std::io::Error::other(format!("a process of a run may fork at most {MAX_CHILDREN} children")));
+    }
     let parent = nix::unistd::getpid();
     // SAFETY: the runner keeps itself single-threaded whenever it forks (see
     // above), so the child inherits no lock held by a thread that isn't there.
@@ -88,6 +97,7 @@ pub fn spawn(name: &str, target: Option<&str>, body: impl FnOnce() -> i32) -> st
             Ok(ChildProcess { pid: child, name: name.to_owned() })
         }
         ForkResult::Child => {
+            CHILDREN_FORKED.store(0, Ordering::Relaxed);
             die_with_parent(parent);
             emit(Body::ProcStart { name: name.to_owned(), ppid: parent.as_raw(), target: target.map(str::to_owned) });
             let code = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {

@@ -56,6 +56,7 @@ impl LineSplitter {
 #[derive(Debug, Default)]
 pub struct Numberer {
     last_seq: u64,
+    bytes: usize,
 }
 
 impl Numberer {
@@ -63,9 +64,19 @@ impl Numberer {
         self.last_seq
     }
 
+    /// Bytes of runner lines accepted so far.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Checks one runner line and returns it as stored: the same JSON with
     /// `"seq":N` spliced in front, so the runner's bytes are kept verbatim.
     pub fn accept(&mut self, line: &[u8]) -> Result<Bytes, IngestError> {
+        // A carriage return is JSON whitespace but would split an SSE frame;
+        // our emitter never writes one.
+        if line.contains(&b'\r') {
+            return Err(IngestError::Malformed("carriage return in line".into()));
+        }
         let event: Event = serde_json::from_slice(line).map_err(|e| IngestError::Malformed(e.to_string()))?;
         if event.seq.is_some() {
             return Err(IngestError::Forbidden("seq"));
@@ -81,6 +92,7 @@ impl Numberer {
         // after whitespace) and has at least one field after it.
         let body = line.trim_ascii_start().strip_prefix(b"{").ok_or_else(|| IngestError::Malformed("not an object".into()))?;
         self.last_seq += 1;
+        self.bytes += line.len();
         Ok(numbered(self.last_seq, body))
     }
 

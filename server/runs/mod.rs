@@ -2,12 +2,15 @@
 //!
 //! ```text
 //! Runs (shared by every request)
-//!   table: id ─▶ Arc<Run> { log, state, cancel }
-//!   tasks: one supervise task per run (tracked, so shutdown can wait for all)
+//!   admission: slots (FIFO) + waiting line + per-client counts
+//!   table: id ─▶ Arc<Run> { log, state, cancel, viewers }
+//!   tasks: one task per run (tracked, so shutdown can wait for all):
+//!          wait in line ─▶ supervise (runner, events, bounds) ─▶ retire
 //! ```
 //!
 //! Nothing here knows about HTTP: `http/` turns these types into responses.
 
+pub mod admission;
 pub mod id;
 pub mod ingest;
 pub mod log;
@@ -15,9 +18,11 @@ mod supervise;
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -33,6 +38,7 @@ pub use log::EventLog;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    Queued,
     Starting,
     Running,
     Finished,
@@ -57,7 +63,30 @@ pub struct Run {
     pub log: EventLog,
     state: Mutex<RunState>,
     cancel: CancellationToken,
+    viewers: Viewers,
 }
+
+/// Who is watching a run: a queued run nobody watches any more is dropped
+/// before it takes a slot.
+#[derive(Debug, Default)]
+struct Viewers {
+    count: AtomicUsize,
+    ever: AtomicBool,
+    changed: tokio::sync::Notify,
+}
+
+/// Held by each open event stream; dropping it (the client left) counts down.
+pub struct ViewerGuard(Arc<Run>);
+
+impl Drop for ViewerGuard {
+    fn drop(&mut self) {
+        self.0.viewers.count.fetch_sub(1, Ordering::SeqCst);
+        self.0.viewers.changed.notify_waiters();
+    }
+}
+
+/// A queued run that was never watched is considered abandoned after this long.
+const UNWATCHED_GRACE: Duration = Duration::from_secs(10);
 
 /// A run's status as the API reports it.
 #[derive(Debug, Clone, Serialize)]
@@ -87,14 +116,39 @@ impl Run {
             created_at_ms: now_ms(),
             log: EventLog::default(),
             state: Mutex::new(RunState {
-                status: Status::Starting,
+                status: Status::Queued,
                 outcome: None,
                 reason: None,
                 runner_pid: None,
                 finished_at_ms: None,
             }),
             cancel: CancellationToken::new(),
+            viewers: Viewers::default(),
         }
+    }
+
+    /// Counts a viewer until the guard drops.
+    pub fn viewer(self: &Arc<Self>) -> ViewerGuard {
+        self.viewers.count.fetch_add(1, Ordering::SeqCst);
+        self.viewers.ever.store(true, Ordering::SeqCst);
+        ViewerGuard(self.clone())
+    }
+
+    /// Resolves once nobody watches: every viewer left, or none ever came
+    /// within [`UNWATCHED_GRACE`].
+    async fn abandoned(&self, since: Instant) {
+        loop {
+            let changed = self.viewers.changed.notified();
+            let nobody = self.viewers.count.load(Ordering::SeqCst) == 0;
+            if nobody && (self.viewers.ever.load(Ordering::SeqCst) || since.elapsed() >= UNWATCHED_GRACE) {
+                return;
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), changed).await;
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        self.state.lock().expect("run state lock").status
     }
 
     pub fn summary(&self) -> Summary {
@@ -119,6 +173,10 @@ impl Run {
         self.cancel.cancel();
     }
 
+    fn set_starting(&self) {
+        self.state.lock().expect("run state lock").status = Status::Starting;
+    }
+
     fn set_running(&self, runner_pid: i32) {
         let mut state = self.state.lock().expect("run state lock");
         state.status = Status::Running;
@@ -137,8 +195,8 @@ impl Run {
 /// Why a run could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("{active} runs are already running; try again in a moment")]
-    Full { active: usize },
+    #[error(transparent)]
+    Refused(#[from] admission::Refusal),
     #[error("the server is shutting down")]
     ShuttingDown,
 }
@@ -148,7 +206,6 @@ struct Table {
     runs: HashMap<RunId, Arc<Run>>,
     /// Finished runs, oldest first, for retention.
     finished: VecDeque<RunId>,
-    active: usize,
 }
 
 /// Awaited once for each run after it finished (the store saves it there).
@@ -158,6 +215,7 @@ pub type FinishedHook = Box<dyn Fn(Arc<Run>) -> Pin<Box<dyn Future<Output = ()> 
 /// Every run the server knows, and the tasks supervising them.
 pub struct Runs {
     config: Arc<Config>,
+    admission: Arc<admission::Admission>,
     table: Mutex<Table>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -170,8 +228,14 @@ impl Runs {
         // so each run's supervisor can reap them before it reports run.end.
         // SAFETY: prctl with integer arguments only.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        let admission = admission::Admission::new(admission::Limits {
+            max_active: config.max_active_runs.max(1),
+            max_queue: config.max_queued_runs,
+            per_client: config.per_client_runs.max(1),
+        });
         Arc::new(Runs {
             config,
+            admission,
             table: Mutex::default(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
@@ -183,29 +247,38 @@ impl Runs {
         &self.config
     }
 
-    /// Admits and starts a run of `demo` with already-validated `params`.
-    pub fn start(self: &Arc<Self>, demo: &'static Demo, params: Params) -> Result<Arc<Run>, StartError> {
+    /// Admits a run of `demo` with already-validated `params` for `client`:
+    /// it starts as soon as a slot is free, in arrival order.
+    pub fn start(self: &Arc<Self>, demo: &'static Demo, params: Params, client: Option<IpAddr>) -> Result<Arc<Run>, StartError> {
         if self.shutdown.is_cancelled() {
             return Err(StartError::ShuttingDown);
         }
         let run = Arc::new(Run::new(demo, params));
-        {
-            let mut table = self.table.lock().expect("runs lock");
-            if table.active >= self.config.max_active_runs {
-                return Err(StartError::Full { active: table.active });
-            }
-            table.active += 1;
-            table.runs.insert(run.id.clone(), run.clone());
-        }
+        let ticket = self.admission.reserve(&run.id, client)?;
+        self.table.lock().expect("runs lock").runs.insert(run.id.clone(), run.clone());
         let runs = self.clone();
-        let supervised = run.clone();
+        let task_run = run.clone();
         self.tasks.spawn(async move {
-            let (outcome, reason) =
-                supervise::supervise(supervised.clone(), runs.config.clone(), runs.shutdown.clone()).await;
-            supervised.set_finished(outcome, reason);
-            runs.retire(&supervised.id);
+            let run = task_run;
+            let queued_at = Instant::now();
+            let (outcome, reason) = tokio::select! {
+                slot = ticket.wait_turn() => {
+                    run.set_starting();
+                    let ended = supervise::supervise(run.clone(), runs.config.clone(), runs.shutdown.clone()).await;
+                    drop(slot);
+                    ended
+                }
+                _ = tokio::time::sleep(runs.config.queue_timeout) => supervise::end_unstarted(
+                    &run, Outcome::Timeout, format!("waited in line longer than {} s", runs.config.queue_timeout.as_secs())),
+                _ = run.cancel.cancelled() => supervise::end_unstarted(&run, Outcome::Cancelled, "the run was cancelled while waiting".into()),
+                _ = runs.shutdown.cancelled() => supervise::end_unstarted(&run, Outcome::Cancelled, "the server is shutting down".into()),
+                _ = run.abandoned(queued_at) => supervise::end_unstarted(&run, Outcome::Cancelled, "everyone watching left before it started".into()),
+            };
+            drop(ticket);
+            run.set_finished(outcome, reason);
+            runs.retire(&run.id);
             if let Some(hook) = runs.finished_hook.get() {
-                hook(supervised).await;
+                hook(run).await;
             }
         });
         Ok(run)
@@ -216,20 +289,34 @@ impl Runs {
         let _ = self.finished_hook.set(hook);
     }
 
+    /// 1-based place in the waiting line, None when not waiting.
+    pub fn queue_position(&self, id: &RunId) -> Option<usize> {
+        self.admission.position(id)
+    }
+
+    /// Wakes on every change of the waiting line.
+    pub fn watch_queue(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.admission.watch()
+    }
+
     pub fn get(&self, id: &RunId) -> Option<Arc<Run>> {
         self.table.lock().expect("runs lock").runs.get(id).cloned()
     }
 
     /// Runs executing right now.
     pub fn active(&self) -> usize {
-        self.table.lock().expect("runs lock").active
+        self.admission.running()
+    }
+
+    /// Runs waiting for a slot.
+    pub fn waiting(&self) -> usize {
+        self.admission.waiting()
     }
 
     /// Moves a run to the finished list and forgets the oldest finished runs
     /// beyond the retention count.
     fn retire(&self, id: &RunId) {
         let mut table = self.table.lock().expect("runs lock");
-        table.active -= 1;
         table.finished.push_back(id.clone());
         while table.finished.len() > self.config.keep_finished_runs {
             if let Some(old) = table.finished.pop_front() {

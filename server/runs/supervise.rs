@@ -70,6 +70,22 @@ pub(super) async fn supervise(run: Arc<Run>, config: Arc<Config>, shutdown: Canc
     (outcome, reason)
 }
 
+/// Ends a run that never started (dropped from the line): its log holds
+/// only `run.end`, written by the server.
+pub(super) fn end_unstarted(run: &Run, outcome: Outcome, reason: String) -> (Outcome, Option<String>) {
+    let end = Event {
+        seq: None,
+        t: 0,
+        pid: std::process::id() as i32,
+        tid: clock::current_tid(),
+        cpu: clock::current_cpu(),
+        body: Body::RunEnd { outcome, reason: Some(clip_text(&reason)) },
+    };
+    run.log.append([Numberer::default().server_event(end)]);
+    run.log.close();
+    (outcome, Some(reason))
+}
+
 fn start_runner(run: &Run, config: &Config, origin: u64) -> std::io::Result<Child> {
     let mut command = Command::new(&config.runner_exe);
     command
@@ -183,6 +199,9 @@ fn ingest(run: &Run, config: &Config, splitter: &mut LineSplitter, numberer: &mu
             Ok(Some(line)) => {
                 if numberer.last_seq() as usize >= config.max_events {
                     break Err(format!("the run wrote more than {} events", config.max_events));
+                }
+                if numberer.bytes() >= config.max_event_bytes {
+                    break Err(format!("the run wrote more than {} bytes of events", config.max_event_bytes));
                 }
                 match numberer.accept(&line) {
                     Ok(event) => batch.push(event),

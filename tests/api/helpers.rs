@@ -38,11 +38,12 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::with_runner(forkline_exe());
     config.listen = "127.0.0.1:0".parse().unwrap();
+    config.hidden_demos = true;
     adjust(&mut config);
     let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind loopback");
     let addr = listener.local_addr().unwrap();
     let runs = Runs::new(Arc::new(config));
-    let app = forkline::app(runs.clone());
+    let app = forkline::app(runs.clone()).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await.expect("server runs") });
     TestApp { addr, client: reqwest::Client::new(), runs }
 }
@@ -123,6 +124,10 @@ impl TestApp {
         let mut events = Vec::new();
         while let Some(message) = stream.next().await {
             let message = message.expect("well-formed SSE");
+            if message.event == "queue" {
+                // A place in line, not an event of the run.
+                continue;
+            }
             let event: Value = serde_json::from_str(&message.data).expect("event JSON");
             assert_eq!(message.id, event["seq"].to_string(), "SSE id is the event's seq");
             events.push(event);
@@ -150,5 +155,39 @@ pub fn pid_exists(pid: i64) -> bool {
 pub fn assert_no_process_left(run: &FinishedRun) {
     for pid in run.pids() {
         assert!(!pid_exists(pid), "process {pid} of run {} is still there after run.end", run.id);
+    }
+}
+
+/// The real forkline binary as its own process, on 127.0.0.1:0; killed on drop.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl ServerProcess {
+    pub fn start(extra_args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(forkline_exe())
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra_args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start forkline");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let base = line.trim().strip_prefix("forkline listening on ").expect("listening line").to_owned();
+        ServerProcess { child, base }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

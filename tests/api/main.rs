@@ -2,10 +2,25 @@
 
 mod helpers;
 
+mod address_space;
+mod admission;
 mod bad_input;
 mod cpu_count;
+mod faults;
+mod fork;
+mod fuzz;
+mod gil;
+mod join_zombie;
+mod load;
 mod headers;
+mod lock;
 mod pages;
+mod pipe;
 mod process;
+mod queue;
+mod queue_vs_thread_queue;
 mod share;
+mod shutdown;
 mod stream;
+mod system;
+mod threads;

@@ -64,8 +64,15 @@ export async function launch(options = {}) {
 export function watchErrors(page) {
   const errors = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
-  page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()}`));
+  // A failed load is reported by URL below; the console's copy of it names none.
+  page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) errors.push(`console: ${m.text()}`); });
+  // Chromium asks for /favicon.ico on non-HTML pages (the benchmark's blank page); that 404 is not ours.
+  page.on('response', (r) => { if (r.status() >= 400 && !r.url().endsWith('/favicon.ico') && r.request().resourceType() !== 'fetch') errors.push(`HTTP ${r.status()}: ${r.url()}`); });
+  page.on('requestfailed', (r) => {
+    // The page closes each event stream itself after run.end: that abort is expected.
+    if (r.url().includes('/events') && /ABORTED/.test(r.failure()?.errorText ?? '')) return;
+    errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+  });
   page.on('request', (r) => { if (!r.url().startsWith('http://127.0.0.1') && !r.url().startsWith('data:')) errors.push(`foreign request: ${r.url()}`); });
   return errors;
 }

@@ -1,0 +1,142 @@
+//! Reading what the kernel says about a process from `/proc`.
+//!
+//! Some lesson concepts are only visible from outside a process: a child that
+//! has exited but was not reaped is a zombie (state `Z`) that cannot report
+//! anything itself, and the programs a shell starts are not ours to
+//! instrument. Demos look at them the way `ps` does, through `/proc/<pid>/stat`.
+
+use std::io;
+
+/// The fields of `/proc/<pid>/stat` the demos use (see proc(5)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stat {
+    pub pid: i32,
+    /// The executable's name, at most 15 bytes (`comm`).
+    pub comm: String,
+    /// `R` running, `S` sleeping, `D` disk wait, `Z` zombie, …
+    pub state: char,
+    pub ppid: i32,
+    pub pgrp: i32,
+    /// Clock ticks spent in user and kernel mode.
+    pub utime: u64,
+    pub stime: u64,
+    /// The CPU it last ran on.
+    pub processor: i32,
+}
+
+/// Reads `/proc/<pid>/stat`. Fails with `NotFound` once the pid is gone
+/// (reaped), which is itself an observation some demos report.
+pub fn stat(pid: i32) -> io::Result<Stat> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat"))?)
+}
+
+/// True while the kernel still has an entry for `pid`, zombies included.
+pub fn exists(pid: i32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Parses one stat line. `comm` is in parentheses and may itself contain
+/// spaces and parentheses, so the fields after it are found from the *last*
+/// `)`, as procps does.
+pub fn parse_stat(line: &str) -> io::Result<Stat> {
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, format!("unexpected /proc stat line: {line:?}"));
+    let open = line.find('(').ok_or_else(bad)?;
+    let close = line.rfind(')').ok_or_else(bad)?;
+    let pid = line[..open].trim().parse().map_err(|_| bad())?;
+    let comm = line.get(open + 1..close).ok_or_else(bad)?.to_owned();
+    // Fields from 3 (state) on; index i here is field i + 3 of proc(5).
+    let rest: Vec<&str> = line[close + 1..].split_whitespace().collect();
+    let field = |n: usize| rest.get(n - 3).copied().ok_or_else(bad);
+    Ok(Stat {
+        pid,
+        comm,
+        state: field(3)?.chars().next().ok_or_else(bad)?,
+        ppid: field(4)?.parse().map_err(|_| bad())?,
+        pgrp: field(5)?.parse().map_err(|_| bad())?,
+        utime: field(14)?.parse().map_err(|_| bad())?,
+        stime: field(15)?.parse().map_err(|_| bad())?,
+        processor: field(39)?.parse().map_err(|_| bad())?,
+    })
+}
+
+/// Every live descendant of `ancestor` in the process group `pgrp`.
+///
+/// This kernel may lack `/proc/<pid>/task/<tid>/children`
+/// (CONFIG_PROC_CHILDREN), so it scans `/proc`, keeping only the group's
+/// members (all of a run's processes share the runner's group) and then
+/// following parent links down from `ancestor`.
+pub fn descendants(ancestor: i32, pgrp: i32) -> Vec<Stat> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let members: Vec<Stat> = dir
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| stat(pid).ok())
+        .filter(|s| s.pgrp == pgrp)
+        .collect();
+    let mut found: Vec<Stat> = Vec::new();
+    let mut frontier = vec![ancestor];
+    while let Some(parent) = frontier.pop() {
+        for s in members.iter().filter(|s| s.ppid == parent) {
+            if !found.iter().any(|f| f.pid == s.pid) {
+                frontier.push(s.pid);
+                found.push(s.clone());
+            }
+        }
+    }
+    found
+}
+
+/// The number of threads of the calling process right now.
+pub fn own_thread_count() -> io::Result<usize> {
+    Ok(std::fs::read_dir("/proc/self/task")?.count())
+}
+
+/// Waits (up to `limit`) until the calling process is down to one thread.
+///
+/// A joined thread has finished running, but the kernel may take a moment
+/// longer to remove its task entry; forking before it is gone would still be
+/// safe (it runs no code), yet the spawn docs promise "single-threaded", so
+/// demos that fork after joining threads check it rather than assume it.
+pub fn wait_single_threaded(limit: std::time::Duration) -> io::Result<()> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let n = own_thread_count()?;
+        if n <= 1 {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(io::Error::other(format!("still {n} threads; refusing to fork")));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_line_with_parentheses_and_spaces_in_comm_parses() {
+        let line = "4242 (a (b) c) Z 17 4200 4200 0 -1 4194304 102 0 0 0 7 3 0 0 20 0 1 0 53631 3133440 417 18446744073709551615 1 2 3 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
+        let s = parse_stat(line).unwrap();
+        assert_eq!(s.pid, 4242);
+        assert_eq!(s.comm, "a (b) c");
+        assert_eq!(s.state, 'Z');
+        assert_eq!((s.ppid, s.pgrp), (17, 4200));
+        assert_eq!((s.utime, s.stime), (7, 3));
+        assert_eq!(s.processor, 1);
+    }
+
+    #[test]
+    fn own_stat_is_readable() {
+        let me = std::process::id() as i32;
+        let s = stat(me).unwrap();
+        assert_eq!(s.pid, me);
+        assert!(exists(me));
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(parse_stat("").is_err());
+        assert!(parse_stat("12 (x) ").is_err());
+    }
+}

@@ -1,0 +1,126 @@
+//! Faults: a runner that crashes, hangs, floods or writes garbage fails its
+//! own run with a clear reason, leaves no process, and the next run is fine.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+async fn assert_next_run_is_fine(app: &TestApp) {
+    let run = app.run("process", json!({"numbers": [2], "delay_ms": 0})).await;
+    run.assert_ok();
+    let mut prints = run.prints();
+    prints.sort();
+    assert_eq!(prints, vec!["Done!", "cube 8", "square 4"]);
+    assert_no_process_left(&run);
+}
+
+async fn fault(app: &TestApp, mode: &str) -> FinishedRun {
+    let run = app.run("fault", json!({ "mode": mode })).await;
+    assert_no_process_left(&run);
+    run
+}
+
+fn reason(run: &FinishedRun) -> String {
+    run.end()["reason"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crashing_runner_fails_its_run_with_the_signal() {
+    bounded(async {
+        let app = spawn_app().await;
+        let run = fault(&app, "crash").await;
+        assert_eq!(run.end()["outcome"], "failed");
+        assert!(reason(&run).contains("signal 6"), "{}", reason(&run));
+        assert_eq!(run.prints(), vec!["about to misbehave"], "events before the crash are kept");
+        assert_next_run_is_fine(&app).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hanging_runner_times_out() {
+    bounded(async {
+        let app = spawn_app_with(|c| c.run_timeout = Duration::from_millis(400)).await;
+        let run = fault(&app, "hang").await;
+        assert_eq!(run.end()["outcome"], "timeout");
+        assert_next_run_is_fine(&app).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn garbage_and_oversized_lines_fail_the_run_with_a_reason() {
+    bounded(async {
+        let app = spawn_app().await;
+        let run = fault(&app, "garbage").await;
+        assert_eq!(run.end()["outcome"], "failed");
+        assert!(reason(&run).contains("malformed event"), "{}", reason(&run));
+        let run = fault(&app, "oversized").await;
+        assert_eq!(run.end()["outcome"], "failed");
+        assert!(reason(&run).contains("longer than 4096"), "{}", reason(&run));
+        assert_next_run_is_fine(&app).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flooding_run_is_stopped_at_the_event_cap() {
+    bounded(async {
+        let app = spawn_app_with(|c| c.max_events = 5_000).await;
+        let run = fault(&app, "flood").await;
+        assert_eq!(run.end()["outcome"], "failed");
+        assert!(reason(&run).contains("more than 5000 events"), "{}", reason(&run));
+        assert!(run.events.len() <= 5_001, "the log stops at the cap: {}", run.events.len());
+        assert_next_run_is_fine(&app).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runner_exiting_nonzero_fails_with_its_code() {
+    bounded(async {
+        let app = spawn_app().await;
+        let run = fault(&app, "exit_code").await;
+        assert_eq!(run.end()["outcome"], "failed");
+        assert!(reason(&run).contains("code 7"), "{}", reason(&run));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_demo_process_killed_from_outside_shows_its_signal_and_spares_other_runs() {
+    bounded(async {
+        let app = spawn_app().await;
+        let other = app.start("process", json!({"numbers": [1, 2], "delay_ms": 300})).await;
+        let id = app.start("process", json!({"numbers": [1, 2, 3], "delay_ms": 400})).await;
+        // Read the live stream until p1 has started, then kill it.
+        let response = app.client.get(app.url(&format!("/api/runs/{id}/events"))).send().await.unwrap();
+        let mut stream = eventsource_stream::Eventsource::eventsource(response.bytes_stream());
+        let mut events = Vec::new();
+        let mut killed = None;
+        while let Some(message) = futures_util::StreamExt::next(&mut stream).await {
+            let event: serde_json::Value = serde_json::from_str(&message.unwrap().data).unwrap();
+            if killed.is_none() && event["kind"] == "proc.start" && event["name"] == "p1" {
+                let pid = event["pid"].as_i64().unwrap() as i32;
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+                killed = Some(pid);
+            }
+            events.push(event);
+        }
+        let run = FinishedRun { id, events };
+        let p1 = killed.expect("p1 started");
+        let join = run.of_kind("proc.join").find(|e| e["child"] == p1 && e["phase"] == "end").expect("p1 joined");
+        assert_eq!(join["signal"], 9);
+        assert!(run.of_kind("proc.exit").all(|e| e["pid"] != p1), "a killed process reports no exit of its own");
+        assert!(run.result()["text"].as_str().unwrap().contains("Signal(9)"));
+        assert!(run.prints().contains(&"cube 27".to_owned()), "p2 carried on");
+        assert_no_process_left(&run);
+
+        let other = FinishedRun { id: other.clone(), events: app.events(&other).await };
+        other.assert_ok();
+        assert_next_run_is_fine(&app).await;
+    })
+    .await;
+}

@@ -1,0 +1,71 @@
+//! Graceful shutdown of the real binary: SIGTERM cancels every run, kills its
+//! processes, ends every open stream with run.end, and the server exits in
+//! bounded time even with hundreds of streams open.
+
+use std::time::{Duration, Instant};
+
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const STREAMS: usize = 300;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_cancels_runs_ends_every_stream_and_exits() {
+    bounded(async {
+        let server = ServerProcess::start(&["--per-client-runs", "10"]);
+        let base = server.base.clone();
+        let client = reqwest::Client::new();
+
+        let created: Value = client
+            .post(format!("{base}/api/runs"))
+            .json(&json!({"demo": "process", "params": {"numbers": [1, 2, 3], "delay_ms": 5000}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let events_url = format!("{base}{}", created["events_url"].as_str().unwrap());
+
+        let mut streams = Vec::new();
+        for _ in 0..STREAMS {
+            let response = client.get(&events_url).send().await.unwrap();
+            streams.push(tokio::spawn(async move {
+                let mut events = Vec::new();
+                let mut stream = response.bytes_stream().eventsource();
+                while let Some(Ok(message)) = stream.next().await {
+                    events.push(serde_json::from_str::<Value>(&message.data).unwrap());
+                }
+                events
+            }));
+        }
+        // Let both children start before pulling the plug.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        let sent = Instant::now();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(server.pid()), nix::sys::signal::Signal::SIGTERM).unwrap();
+        let mut all = Vec::new();
+        for stream in streams {
+            all.push(stream.await.unwrap());
+        }
+        let mut server = server;
+        let status = tokio::task::spawn_blocking(move || server.child.wait()).await.unwrap().unwrap();
+        let took = sent.elapsed();
+        println!("shutdown with {STREAMS} open streams took {took:?}");
+        assert!(status.success(), "{status:?}");
+        assert!(took < Duration::from_secs(10), "shutdown took {took:?}");
+
+        let first = &all[0];
+        let end = first.last().unwrap();
+        assert_eq!(end["kind"], "run.end");
+        assert_eq!(end["outcome"], "cancelled");
+        assert!(all.iter().all(|events| events == first), "every stream saw the same run, to its end");
+        let run = FinishedRun { id: created["id"].as_str().unwrap().to_owned(), events: first.clone() };
+        assert_eq!(run.of_kind("proc.spawn").count(), 2);
+        assert_no_process_left(&run);
+    })
+    .await;
+}

@@ -1,0 +1,72 @@
+// demos.test.js — every demo in the catalog, run from its page in a real
+// browser, must show what the server's own event log says: one lane per
+// process/thread labelled with its real pid/tid, the printed lines in order,
+// and the outcome in words. Screenshots land in artifacts/ for a human look.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { startServer, launch, watchErrors, fetchEvents, expected, runDemo, ARTIFACTS } from './harness.js';
+
+let server, browser;
+before(async () => { server = await startServer(); browser = await launch(); });
+after(async () => { await browser?.close(); await server?.stop(); });
+
+test('the catalog lists every demo and links to its page', { timeout: 30000 }, async () => {
+  const page = await browser.ctx.newPage();
+  const errors = watchErrors(page);
+  const demos = await (await fetch(`${server.url}/api/demos`)).json();
+  await page.goto(server.url + '/');
+  const links = await page.$$eval('.demo-list a', (as) => as.map((a) => a.getAttribute('href')));
+  for (const d of demos) assert.ok(links.includes(`/demos/${d.name}`), `catalog links ${d.name}`);
+  await page.screenshot({ path: join(ARTIFACTS, 'catalog.png'), fullPage: true });
+  await page.click(`a[href="/demos/${demos[0].name}"]`);
+  await page.waitForSelector('body[data-ready=true]');
+  assert.equal(await page.getAttribute('body', 'data-demo'), demos[0].name);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+const demos = await (async () => {
+  // The demo list decides the tests, so ask a short-lived server for it.
+  const s = await startServer();
+  try { return await (await fetch(`${s.url}/api/demos`)).json(); } finally { await s.stop(); }
+})();
+
+for (const demo of demos) {
+  test(`demo ${demo.name}: lanes, console and outcome match the run's events`, { timeout: 90000 }, async () => {
+    const page = await browser.ctx.newPage();
+    const errors = watchErrors(page);
+    const id = await runDemo(page, server.url, demo.name);
+    assert.ok(id, 'the page knows its run id');
+    const events = await fetchEvents(server.url, id);
+    assert.equal(events.at(-1).kind, 'run.end', 'the API log ends with run.end');
+    const want = expected(events);
+
+    const lanes = await page.$$eval('#lanes li', (li) => li.map((l) => l.textContent.trim()));
+    for (const label of want.lanes) assert.ok(lanes.includes(label), `lane "${label}" shown (lanes: ${lanes.join(' | ')})`);
+    assert.ok(lanes.length >= want.lanes.length);
+
+    const lines = await page.$$eval('#console li', (li) => li.map((l) => ({ text: l.querySelector('.text').textContent, who: l.querySelector('.who').textContent, pid: l.dataset.pid })));
+    assert.deepEqual(lines.map((l) => l.text), want.prints, 'console lines are the print events in order');
+    const printers = events.filter((e) => e.kind === 'print');
+    lines.forEach((l, i) => {
+      assert.equal(Number(l.pid), printers[i].pid);
+      assert.match(l.who, new RegExp(`(pid|tid) (${printers[i].pid}|${printers[i].tid})$`));
+    });
+
+    const outcome = (await page.textContent('#outcome')).trim();
+    assert.equal(await page.getAttribute('#outcome', 'data-outcome'), want.end.outcome);
+    if (want.result) assert.ok(outcome.includes(want.result), `outcome "${outcome}" carries the result text "${want.result}"`);
+    if (want.end.outcome !== 'ok' && want.end.reason) assert.ok(outcome.includes(want.end.reason));
+
+    const nLanes = Number(await page.getAttribute('#timeline', 'data-lanes'));
+    assert.equal(nLanes, lanes.length, 'the canvas draws the lanes listed');
+    await page.screenshot({ path: join(ARTIFACTS, `demo-${demo.name}.png`), fullPage: true });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.waitForTimeout(100);
+    await page.screenshot({ path: join(ARTIFACTS, `demo-${demo.name}-dark.png`), fullPage: true });
+    assert.deepEqual(errors, [], 'no page errors and no requests to other hosts');
+    await page.close();
+  });
+}
