@@ -163,3 +163,24 @@ test('replay.html opened from file:// with the network off shows the lanes and t
     await forkline.stop().catch(() => {});
   }
 });
+
+test('the permalink replays the run it names, with its share links', { timeout: 90000 }, async () => {
+  const forkline = await startForkline();
+  const browser = await launch();
+  try {
+    const res = await fetch(`${forkline.url}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ demo: 'process', params: { numbers: [4, 5], delay_ms: 20 } }) });
+    const { id, permalink_url: permalink } = await res.json();
+    const want = expected(await fetchEvents(forkline.url, id));
+    const page = await browser.ctx.newPage();
+    await page.goto(`${forkline.url}${permalink}`);
+    await page.waitForSelector('#timeline[data-state=finished]', { timeout: 30000 });
+    assert.equal(await page.getAttribute('#timeline', 'data-run-id'), id, 'the page shows the named run, not a new one');
+    assert.deepEqual(await page.$$eval('#lanes li', (lis) => lis.map((li) => li.textContent.trim())), want.lanes);
+    assert.equal(await page.inputValue('#param-numbers'), '4, 5', 'the form shows the run\'s parameters');
+    assert.equal(await page.getAttribute('#share-links a[href$="trace.json"]', 'href'), `/api/runs/${id}/trace.json`);
+  } finally {
+    await browser.close();
+    await forkline.stop();
+  }
+});
