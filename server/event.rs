@@ -205,6 +205,13 @@ pub enum Body {
     KernelSample {
         of_pid: i32,
         of_tid: i32,
+        /// The sampled process's parent, for a process that emits no events
+        /// of its own (so the page can still give it a lane in the tree).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        of_ppid: Option<i32>,
+        /// The sampled process's program name (`comm`), when it matters.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
         state: String,
         on_cpu: i32,
         #[serde(default, skip_serializing_if = "Option::is_none")]

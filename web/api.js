@@ -54,9 +54,14 @@ export async function startRun(demo, params) {
  * @param {string} url
  * @param {(ev: import('./model.js').FlEvent) => void} onEvent
  * @param {(message: string) => void} onTrouble  told when the stream drops (it may come back)
+ * @param {(place: {position: number, waiting: number}) => void} [onQueue]  told the run's place while it waits in line
  */
-export function streamEvents(url, onEvent, onTrouble) {
+export function streamEvents(url, onEvent, onTrouble, onQueue) {
   const es = new EventSource(url);
+  // Places in line come as `event: queue` messages, outside the run's log.
+  es.addEventListener('queue', (m) => {
+    try { onQueue?.(JSON.parse(/** @type {MessageEvent} */ (m).data)); } catch { /* a malformed place is not worth a word */ }
+  });
   let lastSeq = 0;
   es.onmessage = (m) => {
     /** @type {import('./model.js').FlEvent} */
@@ -74,4 +79,11 @@ export function streamEvents(url, onEvent, onTrouble) {
     else onTrouble('connection lost, reconnecting…');
   };
   return { close: () => es.close() };
+}
+
+/** Stop a run: the server kills its processes and ends its stream with run.end (cancelled).
+ * @param {string} id */
+export async function cancelRun(id) {
+  const res = await fetch(`/api/runs/${encodeURIComponent(id)}`, { method: 'DELETE', headers: { accept: 'application/json' } });
+  if (!res.ok) throw await failure(res);
 }

@@ -3,7 +3,7 @@
 // runs and owns the one requestAnimationFrame loop that paints. Everything
 // else is a module with a single concern; this file is the glue.
 
-import { fetchDemos, startRun, streamEvents, ApiError } from './api.js';
+import { fetchDemos, startRun, streamEvents, cancelRun, ApiError } from './api.js';
 import { RunModel } from './model.js';
 import { Timeline, firstSeq } from './timeline.js';
 import { ConsoleView } from './console.js';
@@ -39,9 +39,12 @@ const fieldsBox = h('div', { class: 'fields' });
 const runBtn = h('button', { type: 'submit', class: 'btn btn-primary', id: 'run', text: 'Run' });
 const compareBtn = h('button', { type: 'button', class: 'btn', id: 'compare', text: 'Run again & compare',
   title: 'Run once more with the current parameters and show both runs on one time scale' });
+const stopBtn = h('button', { type: 'button', class: 'btn btn-stop', id: 'stop', text: 'Stop',
+  title: 'Stop the running demo: its processes are killed and the run ends as cancelled' });
+stopBtn.hidden = true;
 const status = h('p', { class: 'status', id: 'status', role: 'status', 'aria-live': 'polite' });
 const formError = h('p', { class: 'form-error', id: 'form-error', role: 'alert' });
-form.append(fieldsBox, h('div', { class: 'actions' }, runBtn, compareBtn, status), formError);
+form.append(fieldsBox, h('div', { class: 'actions' }, runBtn, compareBtn, stopBtn, status), formError);
 const runsList = h('ul', { class: 'runs', id: 'runs', 'aria-label': 'Runs shown on the timeline' });
 const controls = h('section', { class: 'panel controls', 'aria-labelledby': 'run-h' },
   h('h2', { id: 'run-h', text: 'Run it' }), form, runsList);
@@ -254,6 +257,7 @@ async function run(compare) {
   view.dataset.runId = ref.id;
   view.dataset.state = 'running';
   renderRunsList();
+  stopBtn.hidden = false;
   status.textContent = `Running ${model.label}…`;
   // On a phone or in a small iframe the timeline can be below the fold: bring it up.
   const top = timelinePanel.getBoundingClientRect().top;
@@ -264,7 +268,12 @@ async function run(compare) {
     if (ev.kind === 'run.end' || ev.kind === 'proc.start' || ev.kind === 'thread.start') renderRunsList();
     if (ev.kind === 'run.end') finished(model);
     request();
-  }, (msg) => { if (!model.finished) status.textContent = `${model.label}: ${msg}`; });
+  }, (msg) => { if (!model.finished) status.textContent = `${model.label}: ${msg}`; },
+  ({ position, waiting }) => {
+    if (!model.finished && model.events.length === 0) {
+      status.textContent = `${model.label} is waiting in line: place ${position} of ${waiting}. It starts when a slot frees up.`;
+    }
+  });
   streams.push(stream);
   request();
 }
@@ -273,6 +282,7 @@ async function run(compare) {
 function finished(model) {
   const allDone = runs.every((r) => r.finished);
   if (allDone) {
+    stopBtn.hidden = true;
     runBtn.removeAttribute('disabled');
     compareBtn.removeAttribute('disabled');
     view.dataset.state = 'finished';
@@ -283,6 +293,13 @@ function finished(model) {
 
 form.addEventListener('submit', (e) => { e.preventDefault(); run(false); });
 compareBtn.addEventListener('click', () => run(true));
+stopBtn.addEventListener('click', async () => {
+  status.textContent = 'Stopping…';
+  for (const r of runs) {
+    if (r.finished || !r.id) continue;
+    try { await cancelRun(r.id); } catch (e) { status.textContent = `Could not stop ${r.label}: ${e instanceof Error ? e.message : e}`; }
+  }
+});
 zoomIn.addEventListener('click', () => timeline.zoom(0.67));
 zoomOut.addEventListener('click', () => timeline.zoom(1.5));
 panL.addEventListener('click', () => timeline.pan(-0.15));

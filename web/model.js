@@ -133,6 +133,8 @@ export class RunModel {
     /** @type {FlEvent|null} */ this.end = null;
     /** @type {FlEvent|null} */ this.start = null;
     this.lastT = 0;
+    /** @type {number|null} first thing a process did; before it the runner was only starting */
+    this.firstT = null;
     /** @type {Set<number>} CPU cores seen, for the legend */
     this.cpus = new Set();
     /** @type {Map<number, Item>} every event's drawn item, for selection and partners */
@@ -145,6 +147,8 @@ export class RunModel {
     this._exited = new Map();
     /** @type {Map<number, string>} child pid → parent lane id, from proc.spawn or proc.start's ppid */
     this._spawnParent = new Map();
+    /** @type {Set<string>} lanes known only from kernel.sample (processes that emit no events) */
+    this._observedOnly = new Set();
     this._order = 0;
     /** @type {Lane[]|null} */ this._lanes = null;
     /** @type {FlEvent[]|null} */ this._byTime = null;
@@ -257,6 +261,7 @@ export class RunModel {
     const k = ev.kind;
     if (typeof ev.t === 'number' && ev.t > this.lastT) this.lastT = ev.t;
     if (ev.cpu >= 0 && k !== 'run.end') this.cpus.add(ev.cpu);
+    if (!RUN_KINDS.has(k) && (this.firstT === null || ev.t < this.firstT)) this.firstT = ev.t;
     if (k === 'run.start') { this.start = ev; if (ev.params) this.params = ev.params; return; }
     if (k === 'run.end') { this.end = ev; this._finish(ev.t); return; }
     if (k === 'kernel.sample') { this._sample(ev); return; }
@@ -395,8 +400,22 @@ export class RunModel {
 
   /** @param {FlEvent} ev */
   _sample(ev) {
-    const lane = this.laneMap.get(this.laneIdOf(ev.of_pid, ev.of_tid));
+    const id = this.laneIdOf(ev.of_pid, ev.of_tid);
+    let lane = this.laneMap.get(id);
+    if (!lane && ev.of_ppid != null) {
+      // A process seen only from outside (a program a shell started): it gets
+      // a lane under its parent, alive from the first look until it is gone.
+      lane = this._lane(ev.of_pid, ev.of_tid);
+      lane.parentId = `p${ev.of_ppid}`;
+      lane.alive = { t0: ev.t, t1: null };
+      this._observedOnly.add(id);
+    }
     if (!lane) return; // a thread we never saw start: nothing to draw it on
+    if (this._observedOnly.has(id)) {
+      if (ev.name) lane.name = String(ev.name); // follows exec: sh, then sleep
+      if (ev.state === 'X' && lane.alive && lane.alive.t1 === null) lane.alive.t1 = ev.t;
+      this._lanes = null;
+    }
     insertSorted(lane.samples, { t: ev.t, state: String(ev.state ?? '?'), cpu: ev.on_cpu ?? -1 }, (s) => s.t);
   }
 

@@ -202,8 +202,13 @@ export class Timeline {
     this.width = Math.max(200, host.clientWidth);
     const height = this._layout();
     if (this.follow) {
+      // Fit from the first thing a process did: the runner's own start-up is not the lesson.
       const ext = this.extent();
-      this.view = { t0: 0, t1: ext * 1.03 };
+      let first = Infinity;
+      for (const r of this.runs) if (r.firstT !== null) first = Math.min(first, r.firstT);
+      if (!Number.isFinite(first) || first > ext) first = 0;
+      const span = Math.max(ext - first, 1e5);
+      this.view = { t0: Math.max(0, first - span * 0.02), t1: ext + span * 0.03 };
     }
     const c = this.canvas;
     const W = Math.round(this.width * dpr), H = Math.round(height * dpr);
@@ -263,6 +268,7 @@ export class Timeline {
         let i = Math.max(0, lowerBound(sm, v0, (s) => s.t) - 1);
         for (; i < sm.length && sm[i].t <= tEnd; i++) {
           const s = sm[i];
+          if (s.state === 'X') continue; // gone: nothing left to draw
           const e = Math.min(i + 1 < sm.length ? sm[i + 1].t : endOf, tEnd);
           const key = s.state === 'R' ? `cpu${s.cpu}` : s.state;
           let p = states.get(key); if (!p) { p = new Path2D(); states.set(key, p); }

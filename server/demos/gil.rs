@@ -38,7 +38,9 @@ pub static DEMO: Demo = Demo {
             In (d) N threads compute with no lock at all, as in a free-threaded build or a C \
             extension that releases the GIL. With two or more cores, (c) and (d) finish in \
             about 1/N of (a)'s time while (b) takes as long as (a) or longer; on one core \
-            nothing can beat (a).",
+            nothing can beat (a). The result also says how many CPUs each mode had on average \
+            (CPU time over wall time): about 1 for (a) and (b), about N for (c) and (d) when the \
+            machine has cores to spare.",
     source: SOURCE,
     source_lines: &[
         ("compute", 8),
@@ -48,10 +50,10 @@ pub static DEMO: Demo = Demo {
         ("print", 15),
         ("result", 24),
     ],
-    lesson_output: "(a) one thread: 0.30 s\n\
-                    (b) 2 threads, one GIL: 0.32 s\n\
-                    (c) 2 processes, a GIL each: 0.16 s\n\
-                    (d) 2 threads, no GIL: 0.15 s",
+    lesson_output: "(a) one thread: 0.20 s\n\
+                    (b) 2 threads, one GIL: 0.21 s\n\
+                    (c) 2 processes, a GIL each: 0.11 s\n\
+                    (d) 2 threads, no GIL: 0.10 s",
     params: &[
         Spec {
             name: "workers",
@@ -61,7 +63,7 @@ pub static DEMO: Demo = Demo {
         Spec {
             name: "work",
             help: "the countdown's length, in millions of steps (the same total in every mode)",
-            kind: Kind::Int { default: 600, min: 1, max: 1500 },
+            kind: Kind::Int { default: 400, min: 1, max: 1500 },
         },
         Spec {
             name: "repeat",
@@ -85,7 +87,7 @@ pub static DEMO: Demo = Demo {
 
 const SOURCE: &str = r#"import time, threading
 from multiprocessing import Process
-WORK = 600_000_000   # countdown steps (work, in millions)
+WORK = 400_000_000   # countdown steps (work, in millions)
 N = 2                # workers; sys.setswitchinterval(0.005)
 
 def countdown(n):
@@ -103,26 +105,41 @@ if __name__ == "__main__":
     t = time.time()
     countdown(WORK)
     print("(a) one thread:", round(time.time() - t, 2), "s")
-    timed("(b) N threads, one GIL:", [threading.Thread(target=countdown, args=(WORK // N,)) for _ in range(N)])
-    timed("(c) N processes, a GIL each:", [Process(target=countdown, args=(WORK // N,)) for _ in range(N)])
+    timed(f"(b) {N} threads, one GIL:", [threading.Thread(target=countdown, args=(WORK // N,)) for _ in range(N)])
+    timed(f"(c) {N} processes, a GIL each:", [Process(target=countdown, args=(WORK // N,)) for _ in range(N)])
     # (d) only in a free-threaded build (python3.13t -X gil=0):
-    timed("(d) N threads, no GIL:", [threading.Thread(target=countdown, args=(WORK // N,)) for _ in range(N)])
+    timed(f"(d) {N} threads, no GIL:", [threading.Thread(target=countdown, args=(WORK // N,)) for _ in range(N)])
 "#;
 
-/// Longest wait for the threads of (b) to vanish before (c) forks.
+/// Longest wait for the threads of (b) and (d) to vanish before (c) forks.
 const THREADS_GONE_LIMIT: Duration = Duration::from_secs(1);
 
-/// One mode's wall times, one per round; the best is reported, as `timeit`
-/// does, because on a shared machine noise only ever adds time.
+/// One round of one mode: how long it took and how much CPU it used.
+#[derive(Clone, Copy)]
+struct Sample {
+    wall: Duration,
+    cpu: Duration,
+}
+
+impl Sample {
+    /// CPUs the mode had on average: 1 means one core's worth, whatever the
+    /// number of threads.
+    fn cpus_used(&self) -> f64 {
+        self.cpu.as_secs_f64() / self.wall.as_secs_f64().max(1e-9)
+    }
+}
+
+/// One mode's samples, one per round; the best (shortest) is reported, as
+/// `timeit` does, because on a shared machine noise only ever adds time.
 struct Mode {
     key: &'static str,
     label: String,
-    walls: Vec<Duration>,
+    samples: Vec<Sample>,
 }
 
 impl Mode {
-    fn best(&self) -> Duration {
-        self.walls.iter().copied().min().unwrap_or_default()
+    fn best(&self) -> Sample {
+        self.samples.iter().copied().min_by_key(|s| s.wall).unwrap_or(Sample { wall: Duration::ZERO, cpu: Duration::ZERO })
     }
 }
 
@@ -148,10 +165,10 @@ fn run(params: &Params) -> Result<(), DemoError> {
          real OS threads, not CPython itself: no Python runs here.",
     );
     let mut modes = [
-        Mode { key: "a", label: "one thread".into(), walls: Vec::new() },
-        Mode { key: "b", label: format!("{n} threads, one GIL"), walls: Vec::new() },
-        Mode { key: "c", label: format!("{n} processes, a GIL each"), walls: Vec::new() },
-        Mode { key: "d", label: format!("{n} threads, no GIL"), walls: Vec::new() },
+        Mode { key: "a", label: "one thread".into(), samples: Vec::new() },
+        Mode { key: "b", label: format!("{n} threads, one GIL"), samples: Vec::new() },
+        Mode { key: "c", label: format!("{n} processes, a GIL each"), samples: Vec::new() },
+        Mode { key: "d", label: format!("{n} threads, no GIL"), samples: Vec::new() },
     ];
     let mut stats_b = GilStats::default();
     // Rounds run the four modes in turn (not each mode `repeat` times in a
@@ -180,9 +197,9 @@ fn run(params: &Params) -> Result<(), DemoError> {
 }
 
 /// (a) one thread does every share in turn, holding an uncontended lock.
-fn one_thread(setup: Setup) -> Duration {
+fn one_thread(setup: Setup) -> Sample {
     emit::note("(a) one thread does all the work.");
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), compute::process_cpu_time());
     let gil = Gil::new(setup.interval);
     gil.take();
     for &share in setup.shares {
@@ -192,14 +209,14 @@ fn one_thread(setup: Setup) -> Duration {
         compute_holding(&gil, share);
     }
     gil.release();
-    t.elapsed()
+    Sample { wall: t.elapsed(), cpu: compute::process_cpu_time() - cpu }
 }
 
 /// (b) N threads share one lock.
-fn threads_one_gil(setup: Setup) -> Result<(Duration, GilStats), DemoError> {
+fn threads_one_gil(setup: Setup) -> Result<(Sample, GilStats), DemoError> {
     let n = setup.shares.len();
     emit::note(format!("(b) {n} threads split the work and take turns holding one interpreter lock."));
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), compute::process_cpu_time());
     let gil = Arc::new(Gil::new(setup.interval));
     let mut threads = Vec::new();
     for (i, &share) in setup.shares.iter().enumerate() {
@@ -217,17 +234,17 @@ fn threads_one_gil(setup: Setup) -> Result<(Duration, GilStats), DemoError> {
     for thread in threads {
         thread.join();
     }
-    Ok((t.elapsed(), gil.stats()))
+    Ok((Sample { wall: t.elapsed(), cpu: compute::process_cpu_time() - cpu }, gil.stats()))
 }
 
 /// (c) N processes, each its own interpreter and lock.
-fn processes(setup: Setup) -> Result<Duration, DemoError> {
+fn processes(setup: Setup) -> Result<Sample, DemoError> {
     // Forking needs a single-threaded parent: the threads of (b) and (d) are
     // joined; make sure the kernel has let go of them too.
     procfs::wait_single_threaded(THREADS_GONE_LIMIT)?;
     let n = setup.shares.len();
     emit::note(format!("(c) {n} processes split the work; each has its own interpreter lock."));
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), compute::reaped_children_cpu_time());
     let mut children = Vec::new();
     for (i, &share) in setup.shares.iter().enumerate() {
         children.push(process::spawn(&format!("p{}", i + 1), Some("countdown"), move || {
@@ -252,14 +269,14 @@ fn processes(setup: Setup) -> Result<Duration, DemoError> {
     if !failed.is_empty() {
         return Err(format!("worker processes failed: {}", failed.join(", ")).into());
     }
-    Ok(t.elapsed())
+    Ok(Sample { wall: t.elapsed(), cpu: compute::reaped_children_cpu_time() - cpu })
 }
 
 /// (d) N threads, no lock.
-fn threads_no_gil(setup: Setup) -> Result<Duration, DemoError> {
+fn threads_no_gil(setup: Setup) -> Result<Sample, DemoError> {
     let n = setup.shares.len();
     emit::note(format!("(d) {n} threads split the work with no interpreter lock at all."));
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), compute::process_cpu_time());
     let mut threads = Vec::new();
     for (i, &share) in setup.shares.iter().enumerate() {
         let io_ms = setup.io_ms;
@@ -275,7 +292,7 @@ fn threads_no_gil(setup: Setup) -> Result<Duration, DemoError> {
     for thread in threads {
         thread.join();
     }
-    Ok(t.elapsed())
+    Ok(Sample { wall: t.elapsed(), cpu: compute::process_cpu_time() - cpu })
 }
 
 /// Counts `steps` down while holding `gil`, handing it over whenever a waiter
@@ -295,23 +312,26 @@ fn compute_holding(gil: &Gil, steps: u64) {
     emit(Body::Compute { phase: Phase::End, work: Some(done) });
 }
 
-fn report_mode(mode: &mut Mode, wall: Duration) {
-    emit::print(format!("({}) {}: {:.2} s", mode.key, mode.label, wall.as_secs_f64()));
-    mode.walls.push(wall);
+fn report_mode(mode: &mut Mode, sample: Sample) {
+    emit::print(format!("({}) {}: {:.2} s", mode.key, mode.label, sample.wall.as_secs_f64()));
+    mode.samples.push(sample);
 }
 
 fn report(modes: &[Mode], stats_b: GilStats, n: u64, total: u64, setup: Setup) {
-    let base = modes[0].best().as_secs_f64();
+    let base = modes[0].best().wall.as_secs_f64();
     let cpus = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
         .map(|set| (0..nix::sched::CpuSet::count()).filter(|&c| set.is_set(c).unwrap_or(false)).count())
         .unwrap_or(0);
-    let speedup = |m: &Mode| base / m.best().as_secs_f64().max(1e-9);
+    let speedup = |m: &Mode| base / m.best().wall.as_secs_f64().max(1e-9);
     let text = modes
         .iter()
-        .map(|m| format!("({}) {}: {:.2} s, {:.2}×", m.key, m.label, m.best().as_secs_f64(), speedup(m)))
+        .map(|m| {
+            let best = m.best();
+            format!("({}) {}: {:.2} s, {:.2}× on {:.1} CPUs", m.key, m.label, best.wall.as_secs_f64(), speedup(m), best.cpus_used())
+        })
         .collect::<Vec<_>>()
         .join(" · ");
-    let rounds = modes[0].walls.len();
+    let rounds = modes[0].samples.len();
     let best_of = if rounds > 1 { format!(", best of {rounds}") } else { String::new() };
     let data_modes: serde_json::Map<String, serde_json::Value> = modes
         .iter()
@@ -320,10 +340,12 @@ fn report(modes: &[Mode], stats_b: GilStats, n: u64, total: u64, setup: Setup) {
                 m.key.to_owned(),
                 json!({
                     "label": m.label,
-                    "wall_s": m.best().as_secs_f64(),
-                    "wall_ns": m.best().as_nanos() as u64,
+                    "wall_s": m.best().wall.as_secs_f64(),
+                    "wall_ns": m.best().wall.as_nanos() as u64,
                     "speedup": speedup(m),
-                    "rounds_s": m.walls.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
+                    "cpu_s": m.best().cpu.as_secs_f64(),
+                    "cpus_used": m.best().cpus_used(),
+                    "rounds_s": m.samples.iter().map(|s| s.wall.as_secs_f64()).collect::<Vec<_>>(),
                 }),
             )
         })

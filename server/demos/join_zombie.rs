@@ -97,6 +97,8 @@ fn run(params: &Params) -> Result<(), DemoError> {
                 emit(Body::KernelSample {
                     of_pid: pid,
                     of_tid: pid,
+                    of_ppid: Some(s.ppid),
+                    name: Some(s.comm.clone()),
                     state: s.state.to_string(),
                     on_cpu: s.processor,
                     utime: Some(s.utime),
@@ -123,6 +125,19 @@ fn run(params: &Params) -> Result<(), DemoError> {
     let status = p.join()?;
     let reaped_at = emit::now();
     let exists_after = procfs::exists(pid);
+    if !exists_after {
+        // The last look: the kernel has forgotten the child (proc(5)'s X, dead).
+        emit(Body::KernelSample {
+            of_pid: pid,
+            of_tid: pid,
+            of_ppid: None,
+            name: None,
+            state: "X".into(),
+            on_cpu: -1,
+            utime: None,
+            stime: None,
+        });
+    }
     emit::print(format!("after join, /proc/<pid> exists: {}", if exists_after { "True" } else { "False" }));
     if !exists_after {
         emit::note(format!("join() reaped child {pid}: waitpid collected its exit status and /proc/{pid} is gone."));

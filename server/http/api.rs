@@ -44,8 +44,9 @@ impl From<&'static Demo> for DemoInfo {
     }
 }
 
-pub async fn list_demos() -> Json<Vec<DemoInfo>> {
-    Json(demos::listed().map(DemoInfo::from).collect())
+pub async fn list_demos(State(state): State<AppState>) -> Json<Vec<DemoInfo>> {
+    let with_hidden = state.runs.config().hidden_demos;
+    Json(demos::all().filter(|d| !d.hidden || with_hidden).map(DemoInfo::from).collect())
 }
 
 /// `POST /api/runs` body.

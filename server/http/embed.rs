@@ -82,7 +82,9 @@ pub async fn page(
     Path(name): Path<String>,
     Query(mut pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response> {
-    let demo = demos::find(&name).filter(|d| !d.hidden).ok_or_else(|| ApiError::unknown_demo(&name))?;
+    let demo = demos::find(&name)
+        .filter(|d| !d.hidden || state.runs.config().hidden_demos)
+        .ok_or_else(|| ApiError::unknown_demo(&name))?;
     let ancestors = &state.runs.config().frame_ancestors;
     let parent_origins = if ancestors.iter().any(Origin::is_any) {
         "*".to_owned()

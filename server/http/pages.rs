@@ -1,11 +1,12 @@
 //! The HTML pages, rendered from askama templates in `templates/`.
 
 use askama::Template;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Html;
 
 use super::error::{ApiError, Result};
+use super::AppState;
 use crate::demos;
 
 struct Card {
@@ -37,8 +38,10 @@ pub async fn catalog() -> Result<Html<String>> {
     render(&CatalogPage { demos })
 }
 
-pub async fn demo(Path(name): Path<String>) -> Result<Html<String>> {
-    let d = demos::find(&name).filter(|d| !d.hidden).ok_or_else(|| ApiError::unknown_demo(&name))?;
+pub async fn demo(State(state): State<AppState>, Path(name): Path<String>) -> Result<Html<String>> {
+    let d = demos::find(&name)
+        .filter(|d| !d.hidden || state.runs.config().hidden_demos)
+        .ok_or_else(|| ApiError::unknown_demo(&name))?;
     demo_page(d, None)
 }
 

@@ -4,8 +4,13 @@
 //! counter goes through `black_box` on every step so the optimiser can neither
 //! fold the loop into a constant nor vectorise it: a step costs the same in
 //! every thread and process, which is what makes wall times comparable.
+//!
+//! Wall time alone cannot tell "no parallelism" from "a busy machine lent us
+//! one core", so this module also reads CPU time: CPU seconds over wall
+//! seconds is how many CPUs the work really had on average.
 
 use std::hint::black_box;
+use std::time::Duration;
 
 /// Steps between two calls of the `between` hook of [`countdown_checked`]:
 /// small enough that a request to hand over a lock is seen within
@@ -35,6 +40,27 @@ pub fn countdown_checked(mut n: u64, mut between: impl FnMut()) {
 pub fn shares(total: u64, parts: u64) -> Vec<u64> {
     let parts = parts.max(1);
     (0..parts).map(|i| total / parts + u64::from(i < total % parts)).collect()
+}
+
+/// CPU time used so far by every thread of the calling process
+/// (CLOCK_PROCESS_CPUTIME_ID); children are not included.
+pub fn process_cpu_time() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes only into the timespec we own; this clock
+    // always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// CPU time used by the calling process's children that have been reaped
+/// (getrusage RUSAGE_CHILDREN), user and system together.
+pub fn reaped_children_cpu_time() -> Duration {
+    // SAFETY: an all-zero rusage is a valid value to pass for output.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes only into `usage`.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
 #[cfg(test)]

@@ -115,9 +115,27 @@ fn watch(shell: Pid, out: OwnedFd) -> SystemOutcome {
     let mut relayed = 0usize;
     let mut open = true;
     let mut reaped = false;
-    // (pid, last state seen, last name seen) of every process watched.
-    let mut seen: Vec<(i32, char, String)> = Vec::new();
+    let mut seen: Vec<Watched> = Vec::new();
     while open || !reaped {
+        // Look first, then wait for output: the shell's first moments are
+        // the ones most worth catching.
+        if !reaped {
+            sample(shell.as_raw(), pgrp, &mut seen, &mut outcome.children);
+            let mut status = 0;
+            // SAFETY: waitpid writes only into `status`; WNOHANG never blocks.
+            let rc = unsafe { libc::waitpid(shell.as_raw(), &mut status, libc::WNOHANG) };
+            if rc == shell.as_raw() {
+                reaped = true;
+                outcome.status = status;
+                // One last look, so what ended since the previous one is
+                // marked gone (the shell included).
+                sample(shell.as_raw(), pgrp, &mut seen, &mut outcome.children);
+            } else if rc < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                // Not our child any more: nothing left to wait for.
+                reaped = true;
+                outcome.status = -1;
+            }
+        }
         if open {
             open = read_some(&out, &mut pending);
             while let Some(pos) = pending.iter().position(|&b| b == b'\n') {
@@ -130,20 +148,6 @@ fn watch(shell: Pid, out: OwnedFd) -> SystemOutcome {
             }
         } else {
             std::thread::sleep(SAMPLE_EVERY);
-        }
-        if !reaped {
-            sample(shell.as_raw(), pgrp, &mut seen, &mut outcome.children);
-            let mut status = 0;
-            // SAFETY: waitpid writes only into `status`; WNOHANG never blocks.
-            let rc = unsafe { libc::waitpid(shell.as_raw(), &mut status, libc::WNOHANG) };
-            if rc == shell.as_raw() {
-                reaped = true;
-                outcome.status = status;
-            } else if rc < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                // Not our child any more: nothing left to wait for.
-                reaped = true;
-                outcome.status = -1;
-            }
         }
     }
     outcome
@@ -183,27 +187,48 @@ fn relay(line: &[u8], relayed: &mut usize, output: &mut Vec<String>) {
     }
 }
 
+/// A process the caller watches from outside, as last seen.
+struct Watched {
+    pid: i32,
+    state: char,
+    comm: String,
+    gone: bool,
+}
+
 /// Reports the shell and every descendant whose state or program changed
-/// since the last look, as `kernel.sample` events (and a note the first time
-/// a process is seen, naming its program).
-fn sample(shell: i32, pgrp: i32, seen: &mut Vec<(i32, char, String)>, children: &mut Vec<(i32, String)>) {
+/// since the last look, as `kernel.sample` events (with parent and program,
+/// since these processes have no events of their own to give them a lane), a
+/// note the first time a process is seen, and a last sample in state `X` once
+/// a watched process has disappeared.
+fn sample(shell: i32, pgrp: i32, seen: &mut Vec<Watched>, children: &mut Vec<(i32, String)>) {
     let mut now: Vec<procfs::Stat> = procfs::stat(shell).into_iter().collect();
     now.extend(procfs::descendants(shell, pgrp));
+    for w in seen.iter_mut().filter(|w| !w.gone && !now.iter().any(|s| s.pid == w.pid)) {
+        w.gone = true;
+        emit(Body::KernelSample {
+            of_pid: w.pid,
+            of_tid: w.pid,
+            of_ppid: None,
+            name: None,
+            state: "X".into(),
+            on_cpu: -1,
+            utime: None,
+            stime: None,
+        });
+    }
     for s in now {
-        let known = seen.iter().position(|(pid, ..)| *pid == s.pid);
+        let known = seen.iter().position(|w| w.pid == s.pid);
         if known.is_none() && seen.len() >= MAX_TRACKED {
             continue;
         }
-        let changed = match known {
-            Some(i) => seen[i].1 != s.state || seen[i].2 != s.comm,
-            None => true,
-        };
-        if !changed {
-            continue;
+        if let Some(i) = known {
+            if seen[i].state == s.state && seen[i].comm == s.comm {
+                continue;
+            }
         }
         if s.pid == shell {
             if let Some(i) = known {
-                if seen[i].2 == "sh" && s.comm != "sh" {
+                if seen[i].comm == "sh" && s.comm != "sh" {
                     emit::note(format!(
                         "the shell ran its last command, {}, in its own process (exec, no extra fork)",
                         s.comm
@@ -226,14 +251,17 @@ fn sample(shell: i32, pgrp: i32, seen: &mut Vec<(i32, char, String)>, children: 
         emit(Body::KernelSample {
             of_pid: s.pid,
             of_tid: s.pid,
+            of_ppid: Some(s.ppid),
+            name: Some(s.comm.clone()),
             state: s.state.to_string(),
             on_cpu: s.processor,
             utime: Some(s.utime),
             stime: Some(s.stime),
         });
+        let watched = Watched { pid: s.pid, state: s.state, comm: s.comm, gone: false };
         match known {
-            Some(i) => seen[i] = (s.pid, s.state, s.comm),
-            None => seen.push((s.pid, s.state, s.comm)),
+            Some(i) => seen[i] = watched,
+            None => seen.push(watched),
         }
     }
 }

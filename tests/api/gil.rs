@@ -45,6 +45,10 @@ async fn gil_reports_all_four_modes_and_the_hand_offs_of_the_shared_lock() {
         }
         assert!(b_threads.iter().map(|&t| gil_of(t, "drop_request")).sum::<usize>() >= 1);
         assert!(b_threads.iter().map(|&t| gil_of(t, "wait")).sum::<usize>() >= 1);
+        // One lock means one CPU's worth at most, however many threads; the
+        // waiting thread blocks instead of spinning.
+        let b_cpus = data["modes"]["b"]["cpus_used"].as_f64().unwrap();
+        assert!(b_cpus < 1.2, "threads under one lock used {b_cpus} CPUs on average");
         let stats = &data["gil_b"];
         assert!(stats["handoffs"].as_u64().unwrap() >= 2, "the lock changed hands: {stats}");
         // The acquires by the two threads alternate at least once each way.
@@ -81,11 +85,13 @@ async fn gil_reports_all_four_modes_and_the_hand_offs_of_the_shared_lock() {
 }
 
 /// (c) and (d) beat (b) when there are cores to run on. Timing on a shared
-/// machine is noisy (tests run concurrently), so: the work is large enough to
-/// dwarf start-up costs; each run takes the best of three interleaved rounds
-/// (noise only adds time); only ratios measured within one run are compared;
-/// the bound is loose (ideal is 2×); and a run that lost to a noisy neighbour
-/// is retried.
+/// machine is noisy (tests run concurrently, and other work shares the CPUs),
+/// so: the work is large enough to dwarf start-up costs; each run takes the
+/// best of three interleaved rounds (noise only adds time); only ratios within
+/// one run are compared; the bound is loose (ideal is 2×); a run that lost to
+/// a noisy neighbour is retried after a pause. A run where (c) or (d) did not
+/// even get 1.5 CPUs on average says nothing about parallelism, only that the
+/// machine was busy: if every run was like that, the test says so and skips.
 #[tokio::test(flavor = "multi_thread")]
 async fn gil_processes_and_free_threads_beat_threads_under_one_lock_on_two_cpus() {
     bounded(async {
@@ -95,23 +101,58 @@ async fn gil_processes_and_free_threads_beat_threads_under_one_lock_on_two_cpus(
             return;
         }
         const BOUND: f64 = 1.3;
-        const ATTEMPTS: usize = 3;
+        const PARALLEL_ENOUGH: f64 = 1.5;
+        const ATTEMPTS: usize = 4;
         let app = spawn_app().await;
-        let mut seen = Vec::new();
+        let mut conclusive = Vec::new();
         for attempt in 1..=ATTEMPTS {
+            if attempt > 1 {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
             let run = app.run("gil", json!({"workers": 2, "work": 60, "repeat": 3})).await;
             run.assert_ok();
             assert_no_process_left(&run);
             let data = run.result()["data"].clone();
             let (b, c, d) = (wall(&data, "b"), wall(&data, "c"), wall(&data, "d"));
+            let used = |mode: &str| data["modes"][mode]["cpus_used"].as_f64().unwrap();
             let (c_ratio, d_ratio) = (b / c, b / d);
-            println!("attempt {attempt}: a {:.3} s, b {b:.3} s, c {c:.3} s, d {d:.3} s; b/c {c_ratio:.2}, b/d {d_ratio:.2}", wall(&data, "a"));
+            println!(
+                "attempt {attempt}: a {:.3} s, b {b:.3} s, c {c:.3} s on {:.2} CPUs, d {d:.3} s on {:.2} CPUs; b/c {c_ratio:.2}, b/d {d_ratio:.2}",
+                wall(&data, "a"),
+                used("c"),
+                used("d")
+            );
             if c_ratio >= BOUND && d_ratio >= BOUND {
                 return;
             }
-            seen.push((c_ratio, d_ratio));
+            if used("c") >= PARALLEL_ENOUGH && used("d") >= PARALLEL_ENOUGH {
+                conclusive.push((c_ratio, d_ratio));
+            }
         }
-        panic!("with {cpus} CPUs, (c) and (d) were never {BOUND}× faster than (b) in {ATTEMPTS} runs: (b/c, b/d) = {seen:?}");
+        assert!(
+            conclusive.is_empty(),
+            "(c) and (d) ran on two CPUs yet were not {BOUND}× faster than (b): (b/c, b/d) = {conclusive:?}"
+        );
+        println!("skipped: in {ATTEMPTS} runs the machine never gave (c) and (d) {PARALLEL_ENOUGH} CPUs at once (it is busy)");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gil_bounds_keep_a_run_small() {
+    bounded(async {
+        let app = spawn_app().await;
+        for (field, value) in [("workers", 9), ("workers", 0), ("work", 1501), ("repeat", 4), ("switch_interval_ms", 0)] {
+            let response = app.post_json("/api/runs", &json!({"demo": "gil", "params": {field: value}})).await;
+            assert_eq!(response.status(), 422, "{field} = {value}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["field"], format!("params.{field}"), "{body}");
+        }
+        // The catalog tells the page the same bounds.
+        let catalog: Value = app.client.get(app.url("/api/demos")).send().await.unwrap().json().await.unwrap();
+        let gil = catalog.as_array().unwrap().iter().find(|d| d["name"] == "gil").expect("gil is listed");
+        let workers = gil["params"].as_array().unwrap().iter().find(|p| p["name"] == "workers").unwrap();
+        assert_eq!((workers["default"].as_i64(), workers["min"].as_i64(), workers["max"].as_i64()), (Some(2), Some(1), Some(8)));
     })
     .await;
 }

@@ -29,6 +29,10 @@ async fn join_zombie_observes_state_z_until_join_and_the_pid_gone_after() {
         let seq = |e: &serde_json::Value| e["seq"].as_u64().unwrap();
         assert!(seq(exit) < seq(zombie) && seq(zombie) < seq(join_begin) && seq(join_begin) < seq(join_end));
         assert!(run.of_kind("note").any(|e| e["text"].as_str().unwrap().contains("zombie")));
+        // After join the kernel has forgotten it: the last sample says gone (X).
+        let gone = run.of_kind("kernel.sample").filter(|e| e["of_pid"] == child).last().unwrap();
+        assert_eq!(gone["state"], "X");
+        assert!(seq(gone) > seq(join_end));
 
         let data = &run.result()["data"];
         assert_eq!(data["child"], child);

@@ -6,6 +6,7 @@ mod address_space;
 mod admission;
 mod bad_input;
 mod cpu_count;
+mod demo_pages;
 mod faults;
 mod fork;
 mod fuzz;

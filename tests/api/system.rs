@@ -71,11 +71,32 @@ async fn system_shows_the_programs_the_shell_starts() {
         let sleeper = children.iter().find(|c| c["name"] == "sleep").unwrap_or_else(|| panic!("sleep seen among {children:?}"));
         let sleeper = sleeper["pid"].as_i64().unwrap();
         assert_ne!(sleeper, shell, "the shell forked a process for sleep");
-        assert!(run.of_kind("kernel.sample").any(|e| e["of_pid"] == sleeper), "the sleep has a lane of samples");
+        // It has a lane of its own, under the shell, drawn from samples alone:
+        // its parent and program are named, and a last sample marks it gone.
+        let samples: Vec<_> = run.of_kind("kernel.sample").filter(|e| e["of_pid"] == sleeper).collect();
+        assert!(samples.iter().any(|e| e["of_ppid"] == shell && e["name"] == "sleep"), "{samples:?}");
+        assert_eq!(samples.last().unwrap()["state"], "X", "{samples:?}");
+        let end_seq = system_end(&run)["seq"].as_u64().unwrap();
+        assert!(samples.iter().all(|e| e["seq"].as_u64().unwrap() < end_seq));
         assert_eq!(run.prints()[0], "slept");
         assert_eq!(system_end(&run)["status"], 0);
         // The program the shell started is gone too, not only the processes that emitted events.
         assert!(!pid_exists(sleeper));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn system_refuses_any_command_outside_its_fixed_list() {
+    bounded(async {
+        let app = spawn_app().await;
+        for command in [json!("rm -rf /"), json!("true; id"), json!("TRUE"), json!(""), json!(1)] {
+            let response = app.post_json("/api/runs", &json!({"demo": "system", "params": {"command": command}})).await;
+            assert_eq!(response.status(), 422, "{command}");
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["field"], "params.command", "{body}");
+        }
+        assert_eq!(app.runs.active(), 0);
     })
     .await;
 }

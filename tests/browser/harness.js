@@ -14,10 +14,11 @@ export const ROOT = resolve(here, '../..');
 export const ARTIFACTS = join(here, 'artifacts');
 mkdirSync(ARTIFACTS, { recursive: true });
 
-/** Start `forkline --listen 127.0.0.1:0` and learn its port from the line it prints. */
-export async function startServer() {
+/** Start `forkline --listen 127.0.0.1:0` and learn its port from the line it prints.
+ * @param {string[]} [extraArgs]  more flags, e.g. ['--hidden-demos'] */
+export async function startServer(extraArgs = []) {
   const bin = process.env.FORKLINE_BIN ?? join(ROOT, 'target/debug/forkline');
-  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--web-dir', join(ROOT, 'web')], {
+  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--web-dir', join(ROOT, 'web'), ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
   });

@@ -107,7 +107,7 @@ test('zoom and pan change the visible time range', { timeout: 60000 }, async () 
 
   await page.click('text=Fit');
   const r6 = await changed(page, r5);
-  assert.ok(r6.start <= 0 && r6.end >= r0.end * 0.99, 'Fit shows the whole run again');
+  assert.ok(Math.abs(r6.start - r0.start) < 1e4 && r6.end >= r0.end * 0.99, 'Fit shows the whole run again');
   await page.close();
 });
 
