@@ -7,7 +7,8 @@
 //! resolve. Each module becomes a `data:` URL in an import map, and its
 //! relative imports are rewritten to the map's keys (`forkline/x.js`); no
 //! build step, the same sources. `api.js` is mapped to `offline-api.js`, which
-//! answers the page's requests from the events inlined in the file.
+//! answers the page's requests from the events inlined in the file (and
+//! re-exports the real one, renamed `api-online.js`, for anything else).
 
 use std::path::Path;
 
@@ -46,7 +47,8 @@ struct Page<'a> {
 }
 
 /// The page's modules, by the name other modules import them as. `api.js`
-/// is replaced by the offline one.
+/// is the offline one; the real one stays reachable as `api-online.js`, so
+/// any name it exports still resolves.
 fn modules(web_dir: &Path) -> std::io::Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(web_dir)? {
@@ -54,11 +56,15 @@ fn modules(web_dir: &Path) -> std::io::Result<Vec<(String, String)>> {
         let plain = name.strip_suffix(".js").is_some_and(|stem| {
             !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         });
-        if !plain || name == "api.js" {
+        if !plain {
             continue;
         }
         let text = std::fs::read_to_string(web_dir.join(&name))?;
-        let key = if name == "offline-api.js" { "api.js".to_owned() } else { name };
+        let key = match name.as_str() {
+            "offline-api.js" => "api.js".to_owned(),
+            "api.js" => "api-online.js".to_owned(),
+            _ => name,
+        };
         out.push((key, text));
     }
     out.sort();

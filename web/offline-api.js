@@ -1,9 +1,13 @@
 // offline-api.js — stands in for api.js inside a replay file (see
 // server/replay.rs): the same exports, answered from the demo, run and events
 // inlined in the file, so the page replays a recorded run with no server and
-// no network. Keep its exports in step with api.js.
+// no network. Only inside that file does './api-online.js' exist (it is the
+// real api.js): re-exporting it keeps every name app.js imports resolvable,
+// and the names defined here take precedence over the re-exported ones.
 
 'use strict';
+
+export * from './api-online.js';
 
 /** @param {string} id */
 function inline(id) {
@@ -44,4 +48,9 @@ export function streamEvents(_url, onEvent, _onTrouble) {
     }
   }, 0);
   return { close: () => { closed = true; } };
+}
+
+/** Nothing runs in a file, so there is nothing to cancel. */
+export async function cancelRun() {
+  return null;
 }
