@@ -27,6 +27,15 @@ pub const DEFAULT_MAX_EVENT_BYTES: usize = 256 * 1024 * 1024;
 pub const DEFAULT_KEEP_FINISHED_RUNS: usize = 500;
 /// Largest request body accepted (a run request is a few hundred bytes).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Where finished runs are saved unless told otherwise (relative to the
+/// working directory; its folder is created when missing).
+pub const DEFAULT_DB: &str = "data/forkline.sqlite3";
+/// Saved runs older than this are deleted.
+pub const DEFAULT_RETAIN_DAYS: u64 = 7;
+/// At most this many saved runs are kept; the oldest go first.
+pub const DEFAULT_RETAIN_RUNS: usize = 10_000;
+/// The saved event logs together stay under this many megabytes.
+pub const DEFAULT_RETAIN_MB: u64 = 1024;
 
 /// Everything the server needs to know, resolved.
 #[derive(Debug, Clone)]
@@ -59,6 +68,110 @@ pub struct Config {
     pub hidden_demos: bool,
     /// Finished runs kept in memory.
     pub keep_finished_runs: usize,
+    /// Where finished runs are saved for permalinks and exports.
+    pub store: StoreLocation,
+    /// How much the store keeps.
+    pub retention: Retention,
+    /// Origins (besides this server) allowed to frame the pages; `["*"]`
+    /// allows any. Empty: only this server.
+    pub frame_ancestors: Vec<Origin>,
+    /// Origins allowed to call `/api/*` from their pages (CORS). `None`:
+    /// the same list as `frame_ancestors`.
+    pub cors_origins: Option<Vec<Origin>>,
+}
+
+/// Where the run store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// Nothing survives the process: for tests.
+    Memory,
+    File(PathBuf),
+}
+
+impl StoreLocation {
+    /// `:memory:` or a path.
+    pub fn parse(text: &str) -> Self {
+        if text == ":memory:" {
+            StoreLocation::Memory
+        } else {
+            StoreLocation::File(PathBuf::from(text))
+        }
+    }
+}
+
+/// Bounds on what the store keeps; whichever bites first wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub max_age: Duration,
+    pub max_runs: usize,
+    pub max_bytes: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_age: Duration::from_secs(DEFAULT_RETAIN_DAYS * 24 * 3600),
+            max_runs: DEFAULT_RETAIN_RUNS,
+            max_bytes: DEFAULT_RETAIN_MB * 1024 * 1024,
+        }
+    }
+}
+
+/// A web origin as browsers serialise it (`https://course.example:8443`), or
+/// `*` for any. Checked once at startup, so what reaches a header or a
+/// `postMessage` target is never arbitrary text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin(String);
+
+impl Origin {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_any(&self) -> bool {
+        self.0 == "*"
+    }
+}
+
+impl std::str::FromStr for Origin {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim().trim_end_matches('/');
+        if text == "*" {
+            return Ok(Origin(text.to_owned()));
+        }
+        let bad = || format!("{text:?} is not an origin like https://course.example or http://127.0.0.1:8000");
+        let (scheme, rest) = text.split_once("://").ok_or_else(bad)?;
+        if !matches!(scheme, "http" | "https") || rest.is_empty() {
+            return Err(bad());
+        }
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, port)) if !host.ends_with(']') || rest.starts_with('[') => (host, Some(port)),
+            _ => (rest, None),
+        };
+        let host_ok = !host.is_empty()
+            && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']' | b':'));
+        let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok());
+        if !host_ok || !port_ok {
+            return Err(bad());
+        }
+        Ok(Origin(format!("{scheme}://{}", rest.to_ascii_lowercase())))
+    }
+}
+
+/// A parsed list of origins, as one flag value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OriginList(pub Vec<Origin>);
+
+/// For clap: the whole flag value as one list.
+pub fn parse_origin_list(text: &str) -> Result<OriginList, String> {
+    parse_origins(text).map(OriginList)
+}
+
+/// Parses a comma- or space-separated list of origins.
+pub fn parse_origins(text: &str) -> Result<Vec<Origin>, String> {
+    text.split([',', ' ']).filter(|s| !s.trim().is_empty()).map(str::parse).collect()
 }
 
 impl Config {
@@ -79,7 +192,16 @@ impl Config {
             trusted_proxy: None,
             hidden_demos: false,
             keep_finished_runs: DEFAULT_KEEP_FINISHED_RUNS,
+            store: StoreLocation::Memory,
+            retention: Retention::default(),
+            frame_ancestors: Vec::new(),
+            cors_origins: None,
         }
+    }
+
+    /// The origins allowed to call the API cross-origin.
+    pub fn cors_origins(&self) -> &[Origin] {
+        self.cors_origins.as_deref().unwrap_or(&self.frame_ancestors)
     }
 }
 
@@ -92,4 +214,21 @@ pub fn default_max_active_runs() -> usize {
 /// is on disk (edit and reload, no rebuild).
 pub fn default_web_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/web"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_normalised_and_anything_else_is_refused() {
+        assert_eq!(parse_origins("https://Course.example/, http://127.0.0.1:8000").unwrap(), vec![
+            Origin("https://course.example".into()),
+            Origin("http://127.0.0.1:8000".into())
+        ]);
+        assert!(parse_origins("*").unwrap()[0].is_any());
+        for bad in ["course.example", "ftp://x", "https://a.example/path", "https://a b", "https://x:99999", "https://a\"b", "https://a\r\nb"] {
+            assert!(bad.parse::<Origin>().is_err(), "{bad}");
+        }
+    }
 }

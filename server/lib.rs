@@ -9,8 +9,11 @@ pub mod config;
 pub mod demos;
 pub mod event;
 pub mod http;
+pub mod replay;
 pub mod runner;
 pub mod runs;
+pub mod store;
+pub mod trace;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,13 +22,24 @@ use axum::Router;
 
 pub use config::Config;
 use runs::Runs;
+use store::Store;
 
 /// How long shutdown waits for open connections after every run has ended.
 pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
 
-/// The application: every route, over the given run table.
+/// The application: every route, over the given run table, with no store
+/// (runs live only in memory).
 pub fn app(runs: Arc<Runs>) -> Router {
-    http::router(http::AppState { runs })
+    app_with_store(runs, None)
+}
+
+/// The application with a run store: every run that finishes is saved, and
+/// runs no longer in memory are looked up there.
+pub fn app_with_store(runs: Arc<Runs>, store: Option<Arc<Store>>) -> Router {
+    if let Some(store) = &store {
+        store.attach(&runs);
+    }
+    http::router(http::AppState { runs, store })
 }
 
 /// Binds `config.listen`, prints the URL, and serves until SIGINT/SIGTERM.
@@ -34,13 +48,14 @@ pub fn app(runs: Arc<Runs>) -> Router {
 pub async fn serve(config: Config) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    let store = Store::open(&config.store, config.retention).map_err(std::io::Error::other)?;
     let runs = Runs::new(Arc::new(config));
     println!("forkline listening on http://{addr}");
     tracing::info!(%addr, "listening");
 
     let stop = runs.clone();
     let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
-    let service = app(runs).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let service = app_with_store(runs, Some(store)).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, service).with_graceful_shutdown(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: cancelling runs");

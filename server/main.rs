@@ -66,6 +66,26 @@ struct ServeArgs {
     /// Finished runs kept in memory.
     #[arg(long, env = "FORKLINE_KEEP_RUNS", default_value_t = config::DEFAULT_KEEP_FINISHED_RUNS)]
     keep_runs: usize,
+    /// SQLite file finished runs are saved in (its folder is created), or `:memory:`.
+    #[arg(long, env = "FORKLINE_DB", default_value = config::DEFAULT_DB)]
+    db: String,
+    /// Saved runs older than this many days are deleted.
+    #[arg(long, env = "FORKLINE_RETAIN_DAYS", default_value_t = config::DEFAULT_RETAIN_DAYS)]
+    retain_days: u64,
+    /// At most this many saved runs are kept.
+    #[arg(long, env = "FORKLINE_RETAIN_RUNS", default_value_t = config::DEFAULT_RETAIN_RUNS)]
+    retain_runs: usize,
+    /// The saved event logs together stay under this many megabytes.
+    #[arg(long, env = "FORKLINE_RETAIN_MB", default_value_t = config::DEFAULT_RETAIN_MB)]
+    retain_mb: u64,
+    /// Origins allowed to embed the pages in an iframe, comma-separated
+    /// (e.g. https://course.example); `*` allows any site.
+    #[arg(long, env = "FORKLINE_FRAME_ANCESTORS", default_value = "", value_parser = config::parse_origin_list)]
+    frame_ancestors: config::OriginList,
+    /// Origins allowed to call /api/* from their pages (CORS), comma-separated;
+    /// defaults to the --frame-ancestors list.
+    #[arg(long, env = "FORKLINE_CORS_ORIGINS", value_parser = config::parse_origin_list)]
+    cors_origins: Option<config::OriginList>,
 }
 
 #[derive(Args)]
@@ -123,6 +143,14 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         trusted_proxy: args.trusted_proxy,
         hidden_demos: args.hidden_demos,
         keep_finished_runs: args.keep_runs,
+        store: config::StoreLocation::parse(&args.db),
+        retention: config::Retention {
+            max_age: Duration::from_secs(args.retain_days.saturating_mul(24 * 3600)),
+            max_runs: args.retain_runs,
+            max_bytes: args.retain_mb.saturating_mul(1024 * 1024),
+        },
+        frame_ancestors: args.frame_ancestors.0,
+        cors_origins: args.cors_origins.map(|l| l.0),
     };
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match runtime.block_on(forkline::serve(config)) {

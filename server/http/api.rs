@@ -14,6 +14,7 @@ use super::json::ApiJson;
 use super::AppState;
 use crate::demos::{self, params, Demo};
 use crate::runs::{Run, RunId, Summary};
+use crate::store::Found;
 
 /// A demo as `/api/demos` lists it.
 #[derive(Serialize)]
@@ -63,6 +64,8 @@ struct Created {
     events_url: String,
     status_url: String,
     page_url: String,
+    /// The run's permalink: the full page replaying it, also after a restart.
+    permalink_url: String,
     #[serde(flatten)]
     summary: Summary,
 }
@@ -82,6 +85,7 @@ pub async fn create_run(
         events_url: format!("/api/runs/{}/events", run.id),
         status_url: format!("/api/runs/{}", run.id),
         page_url: format!("/demos/{}?run={}", demo.name, run.id),
+        permalink_url: format!("/runs/{}", run.id),
         summary: run.summary(),
     };
     let location = created.status_url.clone();
@@ -89,7 +93,7 @@ pub async fn create_run(
 }
 
 pub async fn get_run(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Summary>> {
-    Ok(Json(find_run(&state, &id)?.summary()))
+    Ok(Json(find_any(&state, &id).await?.summary()))
 }
 
 /// `DELETE /api/runs/{id}`: stops a run; its stream ends with `run.end`
@@ -102,4 +106,10 @@ pub async fn cancel_run(State(state): State<AppState>, Path(id): Path<String>) -
 
 pub fn find_run(state: &AppState, id: &str) -> Result<std::sync::Arc<Run>> {
     RunId::parse(id).and_then(|id| state.runs.get(&id)).ok_or_else(|| ApiError::not_found("run"))
+}
+
+/// A run in memory, or else in the store.
+pub async fn find_any(state: &AppState, id: &str) -> Result<Found> {
+    let id = RunId::parse(id).ok_or_else(|| ApiError::not_found("run"))?;
+    Found::lookup(&state.runs, state.store.as_deref(), &id).await?.ok_or_else(|| ApiError::not_found("run"))
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::demos::ParamError;
 use crate::runs::admission::Refusal;
 use crate::runs::StartError;
+use crate::store::StoreError;
 
 /// An error answered to a client.
 #[derive(Debug, Clone)]
@@ -88,5 +89,11 @@ impl From<StartError> for ApiError {
         let mut err = ApiError::new(status, code, e.to_string());
         err.retry_after = Some(retry_after);
         err
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store_failed", e.to_string())
     }
 }

@@ -3,9 +3,12 @@
 
 pub mod api;
 pub mod client;
+pub mod embed;
 pub mod error;
+pub mod headers;
 pub mod json;
 pub mod pages;
+pub mod share;
 pub mod sse;
 
 use std::sync::Arc;
@@ -19,34 +22,43 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::config::MAX_BODY_BYTES;
 use crate::runs::Runs;
+use crate::store::Store;
 use error::ApiError;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub runs: Arc<Runs>,
+    /// Where finished runs are saved; `None`: memory only.
+    pub store: Option<Arc<Store>>,
 }
 
-/// The page may load only from this server, may be framed only by it, and runs
-/// no inline script.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                   connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'";
-
 pub fn router(state: AppState) -> Router {
-    let web_dir = state.runs.config().web_dir.clone();
-    Router::new()
-        .route("/", get(pages::catalog))
-        .route("/demos/{name}", get(pages::demo))
+    let config = state.runs.config();
+    let web_dir = config.web_dir.clone();
+    let csp = HeaderValue::from_str(&headers::content_security_policy(&config.frame_ancestors))
+        .expect("origins were validated at startup");
+    let api = Router::new()
         .route("/api/demos", get(api::list_demos))
         .route("/api/runs", axum::routing::post(api::create_run))
         .route("/api/runs/{id}", get(api::get_run).delete(api::cancel_run))
         .route("/api/runs/{id}/events", get(sse::events))
+        .route("/api/runs/{id}/events.jsonl", get(share::events_jsonl))
+        .route("/api/runs/{id}/trace.json", get(share::trace_json))
+        .route("/api/runs/{id}/replay.html", get(share::replay_html));
+    Router::new()
+        .route("/", get(pages::catalog))
+        .route("/demos/{name}", get(pages::demo))
+        .route("/runs/{id}", get(share::permalink))
+        .route("/embed/{name}", get(embed::page))
+        .merge(api)
         .route("/healthz", get(healthz))
         .nest_service("/static", ServeDir::new(web_dir))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
+        .layer(headers::cors(config.cors_origins()))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, csp))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .with_state(state)

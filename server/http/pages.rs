@@ -29,6 +29,8 @@ struct DemoPage {
     summary: &'static str,
     notes: &'static str,
     source: &'static str,
+    /// The run this page replays (a permalink), if any.
+    run: Option<String>,
 }
 
 pub async fn catalog() -> Result<Html<String>> {
@@ -40,10 +42,15 @@ pub async fn demo(State(state): State<AppState>, Path(name): Path<String>) -> Re
     let d = demos::find(&name)
         .filter(|d| !d.hidden || state.runs.config().hidden_demos)
         .ok_or_else(|| ApiError::unknown_demo(&name))?;
-    render(&DemoPage { name: d.name, title: d.title, summary: d.summary, notes: d.notes, source: d.source })
+    demo_page(d, None)
 }
 
-fn render(page: &impl Template) -> Result<Html<String>> {
+/// A demo's full page; with `run`, the page replays that run.
+pub fn demo_page(d: &'static demos::Demo, run: Option<String>) -> Result<Html<String>> {
+    render(&DemoPage { name: d.name, title: d.title, summary: d.summary, notes: d.notes, source: d.source, run })
+}
+
+pub fn render(page: &impl Template) -> Result<Html<String>> {
     page.render()
         .map(Html)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "render_failed", e.to_string()))

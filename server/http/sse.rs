@@ -20,10 +20,11 @@ use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::watch;
 
-use super::api::find_run;
+use super::api::find_any;
 use super::error::Result;
 use super::AppState;
-use crate::runs::{Run, Runs, ViewerGuard};
+use crate::runs::{Runs, ViewerGuard};
+use crate::store::Found;
 
 /// A comment sent on an idle stream so proxies and browsers keep it open.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -33,16 +34,19 @@ const RETRY_MS: u32 = 1000;
 const BATCH: usize = 4096;
 
 pub async fn events(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response> {
-    let run = find_run(&state, &id)?;
+    let run = find_any(&state, &id).await?;
     let cursor = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<usize>().ok())
         .unwrap_or(0);
-    let watch = run.log.watch();
+    let watch = run.log().watch();
     let queue = state.runs.watch_queue();
     let first = Bytes::from(format!("retry: {RETRY_MS}\n\n"));
-    let viewer = run.viewer();
+    let viewer = match &run {
+        Found::Live(live) => Some(live.viewer()),
+        Found::Saved(_) => None,
+    };
     let stream = futures_util::stream::unfold(
         Subscriber { run, runs: state.runs.clone(), cursor, watch, queue, shown_position: None, greeting: Some(first), _viewer: viewer },
         |mut sub| async move { sub.next_chunk().await.map(|chunk| (Ok::<_, Infallible>(chunk), sub)) },
@@ -56,7 +60,7 @@ pub async fn events(State(state): State<AppState>, Path(id): Path<String>, heade
 }
 
 struct Subscriber {
-    run: Arc<Run>,
+    run: Found,
     runs: Arc<Runs>,
     /// Index of the next event to send (= the last sent seq).
     cursor: usize,
@@ -67,7 +71,7 @@ struct Subscriber {
     greeting: Option<Bytes>,
     /// Counts this stream as watching the run until it is dropped (the
     /// client went away): a queued run nobody watches is dropped.
-    _viewer: ViewerGuard,
+    _viewer: Option<ViewerGuard>,
 }
 
 impl Subscriber {
@@ -78,7 +82,7 @@ impl Subscriber {
         }
         loop {
             self.watch.borrow_and_update();
-            let (events, closed) = self.run.log.read(self.cursor, BATCH);
+            let (events, closed) = self.run.log().read(self.cursor, BATCH);
             if !events.is_empty() {
                 let frame = frames(self.cursor, &events);
                 self.cursor += events.len();
@@ -88,7 +92,10 @@ impl Subscriber {
                 return None;
             }
             self.queue.borrow_and_update();
-            let position = self.runs.queue_position(&self.run.id);
+            let position = match &self.run {
+                Found::Live(live) => self.runs.queue_position(&live.id),
+                Found::Saved(_) => None,
+            };
             if position.is_some() && position != self.shown_position {
                 self.shown_position = position;
                 let waiting = self.runs.waiting();

@@ -17,9 +17,11 @@ pub mod log;
 mod supervise;
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -206,6 +208,10 @@ struct Table {
     finished: VecDeque<RunId>,
 }
 
+/// Awaited once for each run after it finished (the store saves it there).
+/// Runs inside the run's supervise task, so shutdown waits for it too.
+pub type FinishedHook = Box<dyn Fn(Arc<Run>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 /// Every run the server knows, and the tasks supervising them.
 pub struct Runs {
     config: Arc<Config>,
@@ -213,6 +219,7 @@ pub struct Runs {
     table: Mutex<Table>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
+    finished_hook: OnceLock<FinishedHook>,
 }
 
 impl Runs {
@@ -226,7 +233,14 @@ impl Runs {
             max_queue: config.max_queued_runs,
             per_client: config.per_client_runs.max(1),
         });
-        Arc::new(Runs { config, admission, table: Mutex::default(), shutdown: CancellationToken::new(), tasks: TaskTracker::new() })
+        Arc::new(Runs {
+            config,
+            admission,
+            table: Mutex::default(),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            finished_hook: OnceLock::new(),
+        })
     }
 
     pub fn config(&self) -> &Config {
@@ -263,8 +277,16 @@ impl Runs {
             drop(ticket);
             run.set_finished(outcome, reason);
             runs.retire(&run.id);
+            if let Some(hook) = runs.finished_hook.get() {
+                hook(run).await;
+            }
         });
         Ok(run)
+    }
+
+    /// Sets what happens to every run once it finished; the first call wins.
+    pub fn on_finished(&self, hook: FinishedHook) {
+        let _ = self.finished_hook.set(hook);
     }
 
     /// 1-based place in the waiting line, None when not waiting.

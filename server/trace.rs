@@ -1,0 +1,516 @@
+//! A run's log as a Chrome Trace Event Format file, so a student can open a
+//! run in Perfetto UI or chrome://tracing and look at it with a real tracer.
+//!
+//! The mapping (JSON object format, `ts` in microseconds):
+//!
+//! * `M` `process_name` / `thread_name` for every pid and thread seen;
+//! * `B`/`E` spans from the events' explicit phases: a process's and a
+//!   thread's life, sleep, compute, `os.system`, join waits, lock and GIL
+//!   waiting and holding. Every `B` gets its `E` on the same thread, even when
+//!   spans end out of nesting order or the run was killed mid-span;
+//! * `i` instants for prints, notes, values, results and the like;
+//! * `s`/`f` flows, one unique id each: spawn (`proc.spawn` → `proc.start`),
+//!   join (`proc.exit` → `proc.join` end), queue put → get and pipe
+//!   send → recv by message id. Each end sits in a 1 ns slice of its own, so
+//!   both viewers bind it to that slice (a flow binds to a slice, never to an
+//!   instant).
+//!
+//! Only domain types here: the HTTP layer serves the result.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use crate::event::{Body, Event, GilPhase, LockPhase, Phase, PipeOp, QueueOp, ValueOp};
+
+/// Length of the slice a flow end sits in: 1 ns, in microseconds.
+const FLOW_SLICE_US: f64 = 0.001;
+
+/// The trace of a whole log (one serialised event per item, in `seq` order).
+/// Lines that do not parse are skipped: an export never fails on one event.
+pub fn chrome_trace(log: &[Bytes]) -> Value {
+    let events: Vec<Event> = log.iter().filter_map(|line| serde_json::from_slice(line).ok()).collect();
+    let flows = pair_flows(&events);
+    let mut out = Builder::default();
+    for (i, event) in events.iter().enumerate() {
+        out.event(event, flows.get(&i).map(Vec::as_slice).unwrap_or(&[]));
+    }
+    out.finish(&events)
+}
+
+/// One end of a flow attached to an event.
+#[derive(Debug, Clone)]
+struct FlowEnd {
+    id: u64,
+    name: &'static str,
+    start: bool,
+    /// Where the end is drawn, µs; a start may be moved earlier (see `pair_flows`).
+    ts: f64,
+}
+
+/// What links two events, and which side each is on.
+#[derive(Hash, PartialEq, Eq, Clone)]
+enum FlowKey {
+    Spawn(i32),
+    ThreadSpawn(i32),
+    Exit(i32),
+    ThreadExit(i32),
+    Queue(String, u64),
+    Pipe(u64),
+}
+
+fn flow_side(body: &Body, pid: i32, tid: i32) -> Option<(FlowKey, bool, &'static str)> {
+    Some(match body {
+        Body::ProcSpawn { child, .. } => (FlowKey::Spawn(*child), true, "spawn"),
+        Body::ProcStart { .. } => (FlowKey::Spawn(pid), false, "spawn"),
+        Body::ThreadSpawn { child, .. } => (FlowKey::ThreadSpawn(*child), true, "spawn"),
+        Body::ThreadStart { .. } => (FlowKey::ThreadSpawn(tid), false, "spawn"),
+        Body::ProcExit { .. } => (FlowKey::Exit(pid), true, "join"),
+        Body::ProcJoin { phase: Phase::End, child, .. } => (FlowKey::Exit(*child), false, "join"),
+        Body::ThreadExit {} => (FlowKey::ThreadExit(tid), true, "join"),
+        Body::ThreadJoin { phase: Phase::End, child } => (FlowKey::ThreadExit(*child), false, "join"),
+        Body::Queue { op, queue, msg, .. } => (FlowKey::Queue(queue.clone(), *msg), *op == QueueOp::Put, "queue"),
+        Body::Pipe { op, msg, .. } => (FlowKey::Pipe(*msg), *op == PipeOp::Send, "pipe"),
+        _ => return None,
+    })
+}
+
+/// Matches flow starts with their ends, whichever the log carries first (a
+/// child may report its start before its parent reports the spawn). When the
+/// end's timestamp is earlier than the start's (each side reports *after* it
+/// acted, so the later reporter can look earlier), the start is drawn at the
+/// end's time, so no arrow points back in time.
+fn pair_flows(events: &[Event]) -> HashMap<usize, Vec<FlowEnd>> {
+    let mut waiting: HashMap<(FlowKey, bool), VecDeque<usize>> = HashMap::new();
+    let mut out: HashMap<usize, Vec<FlowEnd>> = HashMap::new();
+    let mut next_id = 1;
+    for (i, event) in events.iter().enumerate() {
+        let Some((key, start, name)) = flow_side(&event.body, event.pid, event.tid) else { continue };
+        let partner = waiting.get_mut(&(key.clone(), !start)).and_then(VecDeque::pop_front);
+        let Some(j) = partner else {
+            waiting.entry((key, start)).or_default().push_back(i);
+            continue;
+        };
+        let (s, f) = if start { (i, j) } else { (j, i) };
+        let f_ts = us(events[f].t);
+        let s_ts = us(events[s].t);
+        let s_ts = if s_ts < f_ts { s_ts } else { f_ts - FLOW_SLICE_US };
+        out.entry(s).or_default().push(FlowEnd { id: next_id, name, start: true, ts: s_ts });
+        out.entry(f).or_default().push(FlowEnd { id: next_id, name, start: false, ts: f_ts });
+        next_id += 1;
+    }
+    out
+}
+
+fn us(t_ns: u64) -> f64 {
+    t_ns as f64 / 1000.0
+}
+
+/// An open span on one thread.
+struct Open {
+    tag: String,
+    name: String,
+    args: Value,
+}
+
+#[derive(Default)]
+struct Builder {
+    out: Vec<Value>,
+    /// Open spans per (pid, tid), innermost last.
+    stacks: BTreeMap<(i32, i32), Vec<Open>>,
+    process_names: HashMap<i32, String>,
+    thread_names: HashMap<(i32, i32), String>,
+    /// Threads in order of first appearance (names and sort order follow it).
+    seen: Vec<(i32, i32)>,
+}
+
+impl Builder {
+    fn event(&mut self, e: &Event, flows: &[FlowEnd]) {
+        let key = (e.pid, e.tid);
+        self.see(key);
+        let ts = us(e.t);
+        match &e.body {
+            Body::ProcStart { name, target, ppid } => {
+                self.process_names.insert(e.pid, name.clone());
+                self.open(key, ts, "life", name, json!({ "target": target, "ppid": ppid }));
+                self.flows(key, flows, "start", json!({}), FLOW_SLICE_US);
+            }
+            Body::ThreadStart { name } => {
+                self.thread_names.insert(key, name.clone());
+                self.open(key, ts, "life", name, json!({}));
+                self.flows(key, flows, "start", json!({}), FLOW_SLICE_US);
+            }
+            Body::ProcExit { code } => {
+                self.flows(key, flows, "exit", json!({ "code": code }), 0.0);
+                self.close(key, after(ts, flows), "life");
+            }
+            Body::ThreadExit {} => {
+                self.flows(key, flows, "exit", json!({}), 0.0);
+                self.close(key, after(ts, flows), "life");
+            }
+            Body::ProcJoin { phase, child, code, signal } => match phase {
+                Phase::Begin => self.open(key, ts, &format!("join {child}"), &format!("join pid {child}"), json!({})),
+                Phase::End => {
+                    self.flows(key, flows, "joined", json!({ "child": child, "code": code, "signal": signal }), 0.0);
+                    self.close(key, after(ts, flows), &format!("join {child}"));
+                }
+            },
+            Body::ThreadJoin { phase, child } => match phase {
+                Phase::Begin => self.open(key, ts, &format!("join {child}"), &format!("join tid {child}"), json!({})),
+                Phase::End => {
+                    self.flows(key, flows, "joined", json!({ "child": child }), 0.0);
+                    self.close(key, after(ts, flows), &format!("join {child}"));
+                }
+            },
+            Body::Sleep { phase, ms } => self.span(key, ts, *phase, "sleep", &format!("sleep {} ms", ms.unwrap_or(0))),
+            Body::Compute { phase, work } => {
+                let name = work.map_or("compute".to_owned(), |w| format!("compute {w}"));
+                self.span(key, ts, *phase, "compute", &name)
+            }
+            Body::System { phase, command, status } => match phase {
+                Phase::Begin => self.open(key, ts, "system", &format!("os.system({command})"), json!({ "command": command })),
+                Phase::End => {
+                    self.close(key, ts, "system");
+                    self.instant(key, ts, &format!("os.system → {}", status.unwrap_or(0)), json!({ "status": status }));
+                }
+            },
+            Body::Lock { phase, lock } => {
+                let (wait, hold) = (format!("lock wait {lock}"), format!("lock hold {lock}"));
+                match phase {
+                    LockPhase::Wait => self.open(key, ts, &wait, &format!("wait {lock}"), json!({ "lock": lock })),
+                    LockPhase::Acquire => {
+                        self.close(key, ts, &wait);
+                        self.open(key, ts, &hold, &format!("hold {lock}"), json!({ "lock": lock }));
+                    }
+                    LockPhase::Release => self.close(key, ts, &hold),
+                }
+            }
+            Body::Gil { phase } => match phase {
+                GilPhase::Wait => self.open(key, ts, "gil wait", "wait GIL", json!({})),
+                GilPhase::Acquire => {
+                    self.close(key, ts, "gil wait");
+                    self.open(key, ts, "gil hold", "hold GIL", json!({}));
+                }
+                GilPhase::Release => self.close(key, ts, "gil hold"),
+                GilPhase::DropRequest => self.instant(key, ts, "GIL drop request", json!({})),
+            },
+            Body::ProcSpawn { child, name } | Body::ThreadSpawn { child, name } => {
+                let label = format!("spawn {name}");
+                let args = json!({ "child": child, "name": name });
+                if flows.is_empty() {
+                    self.instant(key, ts, &label, args);
+                } else {
+                    self.flows(key, flows, &label, args, 0.0);
+                }
+            }
+            Body::Queue { op, queue, msg, value } => {
+                let verb = if *op == QueueOp::Put { "put" } else { "get" };
+                self.message(key, ts, flows, &format!("{queue}.{verb} #{msg}"), json!({ "queue": queue, "msg": msg, "value": value }));
+            }
+            Body::Pipe { op, end, msg, value, bytes, corrupt } => {
+                let verb = if *op == PipeOp::Send { "send" } else { "recv" };
+                let args = json!({ "end": end, "msg": msg, "value": value, "bytes": bytes, "corrupt": corrupt });
+                self.message(key, ts, flows, &format!("{end}.{verb} #{msg}"), args);
+            }
+            Body::Print { text } => self.instant(key, ts, &format!("print: {text}"), json!({ "text": text })),
+            Body::Note { text } => self.instant(key, ts, &format!("note: {text}"), json!({ "text": text })),
+            Body::Value { op, name, value } => {
+                let verb = if *op == ValueOp::Read { "read" } else { "write" };
+                self.instant(key, ts, &format!("{name} {verb} {value}"), json!({ "name": name, "value": value }))
+            }
+            Body::Result { text, data } => self.instant(key, ts, &format!("result: {text}"), json!({ "data": data })),
+            Body::ForkReturn { value } => self.instant(key, ts, &format!("fork() returned {value}"), json!({})),
+            Body::KernelSample { of_pid, of_tid, state, on_cpu, .. } => {
+                let sampled = (*of_pid, *of_tid);
+                self.see(sampled);
+                self.instant(sampled, ts, &format!("state {state} on cpu {on_cpu}"), json!({ "state": state, "cpu": on_cpu }))
+            }
+            Body::RunStart { demo, params } => self.global(key, ts, &format!("run.start {demo}"), json!({ "params": params })),
+            Body::RunEnd { outcome, reason } => {
+                self.global(key, ts, &format!("run.end {}", outcome.as_str()), json!({ "reason": reason }))
+            }
+        }
+    }
+
+    fn see(&mut self, key: (i32, i32)) {
+        if !self.stacks.contains_key(&key) {
+            self.stacks.insert(key, Vec::new());
+            self.seen.push(key);
+        }
+    }
+
+    fn span(&mut self, key: (i32, i32), ts: f64, phase: Phase, tag: &str, name: &str) {
+        match phase {
+            Phase::Begin => self.open(key, ts, tag, name, json!({})),
+            Phase::End => self.close(key, ts, tag),
+        }
+    }
+
+    fn open(&mut self, key: (i32, i32), ts: f64, tag: &str, name: &str, args: Value) {
+        self.out.push(json!({ "ph": "B", "name": name, "cat": tag_category(tag), "pid": key.0, "tid": key.1, "ts": ts, "args": args }));
+        self.stacks.entry(key).or_default().push(Open { tag: tag.to_owned(), name: name.to_owned(), args });
+    }
+
+    /// Ends the innermost open span tagged `tag` on this thread. Spans opened
+    /// inside it are ended first and reopened right after, so `B`/`E` stay
+    /// properly nested however the program interleaved them. An end with
+    /// no open span (its begin was never seen) is dropped.
+    fn close(&mut self, key: (i32, i32), ts: f64, tag: &str) {
+        let stack = self.stacks.entry(key).or_default();
+        let Some(at) = stack.iter().rposition(|o| o.tag == tag) else { return };
+        let inner: Vec<Open> = stack.drain(at + 1..).collect();
+        let closed = stack.pop().expect("position is inside the stack");
+        for o in inner.iter().rev() {
+            self.out.push(end(key, ts, &o.name));
+        }
+        self.out.push(end(key, ts, &closed.name));
+        for o in inner {
+            self.open(key, ts, &o.tag, &o.name, o.args);
+        }
+    }
+
+    fn instant(&mut self, key: (i32, i32), ts: f64, name: &str, args: Value) {
+        self.out.push(json!({ "ph": "i", "s": "t", "name": name, "cat": "event", "pid": key.0, "tid": key.1, "ts": ts, "args": args }));
+    }
+
+    fn global(&mut self, key: (i32, i32), ts: f64, name: &str, args: Value) {
+        self.out.push(json!({ "ph": "i", "s": "g", "name": name, "cat": "run", "pid": key.0, "tid": key.1, "ts": ts, "args": args }));
+    }
+
+    /// A queue or pipe operation: a 1 ns slice carrying its flow ends.
+    fn message(&mut self, key: (i32, i32), ts: f64, flows: &[FlowEnd], name: &str, args: Value) {
+        if flows.is_empty() {
+            self.instant(key, ts, name, args);
+        } else {
+            self.flows(key, flows, name, args, 0.0);
+        }
+    }
+
+    /// Each flow end inside a 1 ns slice of its own, named `label`, `offset`
+    /// µs after the flow's time (to sit strictly inside a span opened at the
+    /// same instant: equal timestamps leave the viewers free to reorder).
+    fn flows(&mut self, key: (i32, i32), flows: &[FlowEnd], label: &str, args: Value, offset: f64) {
+        for flow in flows {
+            let ts = flow.ts + offset;
+            self.out.push(json!({ "ph": "B", "name": label, "cat": "flow", "pid": key.0, "tid": key.1, "ts": ts, "args": args }));
+            let mut f = json!({ "ph": if flow.start { "s" } else { "f" }, "id": flow.id, "name": flow.name, "cat": "flow",
+                                 "pid": key.0, "tid": key.1, "ts": ts });
+            if !flow.start {
+                f["bp"] = "e".into();
+            }
+            self.out.push(f);
+            self.out.push(end(key, ts + FLOW_SLICE_US, label));
+        }
+    }
+
+    fn finish(mut self, events: &[Event]) -> Value {
+        let last = events.iter().map(|e| us(e.t)).fold(0.0, f64::max);
+        let keys: Vec<(i32, i32)> = self.stacks.keys().copied().collect();
+        for key in keys {
+            while let Some(open) = self.stacks.get_mut(&key).and_then(Vec::pop) {
+                self.out.push(end(key, last, &open.name));
+            }
+        }
+        let run_end_pid = events.iter().find(|e| matches!(e.body, Body::RunEnd { .. })).map(|e| e.pid);
+        let mut meta = Vec::new();
+        let mut pids_done = Vec::new();
+        for (order, &(pid, tid)) in self.seen.iter().enumerate() {
+            if !pids_done.contains(&pid) {
+                pids_done.push(pid);
+                let name = match self.process_names.get(&pid) {
+                    Some(name) => format!("{name} (pid {pid})"),
+                    None if Some(pid) == run_end_pid => format!("forkline server (pid {pid})"),
+                    None => format!("pid {pid}"),
+                };
+                meta.push(json!({ "ph": "M", "name": "process_name", "pid": pid, "tid": pid, "ts": 0, "args": { "name": name } }));
+                meta.push(json!({ "ph": "M", "name": "process_sort_index", "pid": pid, "tid": pid, "ts": 0, "args": { "sort_index": order } }));
+            }
+            let name = match self.thread_names.get(&(pid, tid)) {
+                Some(name) => format!("{name} (tid {tid})"),
+                None if pid == tid => "MainThread".to_owned(),
+                None => format!("thread {tid}"),
+            };
+            meta.push(json!({ "ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "ts": 0, "args": { "name": name } }));
+        }
+        meta.append(&mut self.out);
+        let demo = events.iter().find_map(|e| match &e.body {
+            Body::RunStart { demo, .. } => Some(demo.clone()),
+            _ => None,
+        });
+        json!({
+            "traceEvents": meta,
+            "displayTimeUnit": "ms",
+            "otherData": { "generator": "forkline", "demo": demo },
+        })
+    }
+}
+
+/// When a span enclosing flow slices at `ts` may end: after them.
+fn after(ts: f64, flows: &[FlowEnd]) -> f64 {
+    if flows.is_empty() {
+        ts
+    } else {
+        ts + 2.0 * FLOW_SLICE_US
+    }
+}
+
+fn end(key: (i32, i32), ts: f64, name: &str) -> Value {
+    json!({ "ph": "E", "name": name, "pid": key.0, "tid": key.1, "ts": ts })
+}
+
+fn tag_category(tag: &str) -> &'static str {
+    match tag.split(' ').next() {
+        Some("life") => "lifetime",
+        Some("lock") => "lock",
+        Some("gil") => "gil",
+        Some("join") => "join",
+        Some("system") => "system",
+        _ => "work",
+    }
+}
+
+/// Checks the properties a viewer relies on; shared with the tests.
+pub fn check(trace: &Value) -> Result<(), String> {
+    let events = trace["traceEvents"].as_array().ok_or("no traceEvents array")?;
+    let mut stacks: HashMap<(i64, i64), Vec<String>> = HashMap::new();
+    let mut starts: HashMap<u64, (String, String)> = HashMap::new();
+    let mut finishes: HashMap<u64, (String, String)> = HashMap::new();
+    let mut named_procs = std::collections::HashSet::new();
+    let mut named_threads = std::collections::HashSet::new();
+    let mut used = std::collections::HashSet::new();
+    for e in events {
+        let ph = e["ph"].as_str().ok_or_else(|| format!("no ph: {e}"))?;
+        let pid = e["pid"].as_i64().ok_or_else(|| format!("no pid: {e}"))?;
+        let tid = e["tid"].as_i64().ok_or_else(|| format!("no tid: {e}"))?;
+        if !e["ts"].is_number() {
+            return Err(format!("no ts: {e}"));
+        }
+        if ph != "E" && e["name"].as_str().is_none() {
+            return Err(format!("no name: {e}"));
+        }
+        match ph {
+            "M" if e["name"] == "process_name" => {
+                named_procs.insert(pid);
+            }
+            "M" if e["name"] == "thread_name" => {
+                named_threads.insert((pid, tid));
+            }
+            "M" => {}
+            "B" => stacks.entry((pid, tid)).or_default().push(e["name"].as_str().unwrap_or_default().to_owned()),
+            "E" => {
+                stacks.entry((pid, tid)).or_default().pop().ok_or_else(|| format!("E without B: {e}"))?;
+            }
+            "i" => {}
+            "s" | "f" => {
+                let id = e["id"].as_u64().ok_or_else(|| format!("flow without id: {e}"))?;
+                let key = (e["cat"].as_str().unwrap_or_default().to_owned(), e["name"].as_str().unwrap_or_default().to_owned());
+                let map = if ph == "s" { &mut starts } else { &mut finishes };
+                if map.insert(id, key).is_some() {
+                    return Err(format!("flow id {id} used twice for {ph}"));
+                }
+            }
+            other => return Err(format!("unexpected ph {other}")),
+        }
+        if ph != "M" {
+            used.insert((pid, tid));
+        }
+    }
+    if let Some((key, open)) = stacks.iter().find(|(_, s)| !s.is_empty()) {
+        return Err(format!("B without E on {key:?}: {open:?}"));
+    }
+    if starts != finishes {
+        return Err(format!("flow starts and finishes differ: {starts:?} vs {finishes:?}"));
+    }
+    for (pid, tid) in used {
+        if !named_procs.contains(&pid) || !named_threads.contains(&(pid, tid)) {
+            return Err(format!("pid {pid} / tid {tid} has no name"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(lines: &[&str]) -> Vec<Bytes> {
+        lines.iter().enumerate().map(|(i, l)| Bytes::from(format!(r#"{{"seq":{},"cpu":0,{}}}"#, i + 1, l))).collect()
+    }
+
+    fn of<'a>(trace: &'a Value, ph: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        trace["traceEvents"].as_array().unwrap().iter().filter(move |e| e["ph"] == ph)
+    }
+
+    /// The process demo's shape: MainProcess starts p1, p1 sleeps, prints, exits, is joined.
+    const PROCESS: &[&str] = &[
+        r#""t":1000,"pid":10,"tid":10,"kind":"run.start","demo":"process","params":{}"#,
+        r#""t":2000,"pid":10,"tid":10,"kind":"proc.start","name":"MainProcess","ppid":1"#,
+        // the child reports its start before the parent reports the spawn
+        r#""t":3500,"pid":11,"tid":11,"kind":"proc.start","name":"p1","ppid":10"#,
+        r#""t":3600,"pid":10,"tid":10,"kind":"proc.spawn","child":11,"name":"p1""#,
+        r#""t":4000,"pid":10,"tid":10,"kind":"proc.join","phase":"begin","child":11"#,
+        r#""t":5000,"pid":11,"tid":11,"kind":"sleep","phase":"begin","ms":1"#,
+        r#""t":6000,"pid":11,"tid":11,"kind":"sleep","phase":"end""#,
+        r#""t":6500,"pid":11,"tid":11,"kind":"print","text":"square 4""#,
+        r#""t":7000,"pid":11,"tid":11,"kind":"proc.exit","code":0"#,
+        r#""t":8000,"pid":10,"tid":10,"kind":"proc.join","phase":"end","child":11,"code":0"#,
+        r#""t":9000,"pid":99,"tid":99,"kind":"run.end","outcome":"ok""#,
+    ];
+
+    #[test]
+    fn the_process_demo_becomes_a_valid_trace_with_names_spans_and_flows() {
+        let trace = chrome_trace(&log(PROCESS));
+        check(&trace).unwrap();
+        let names: Vec<_> = of(&trace, "M").filter(|m| m["name"] == "process_name").map(|m| m["args"]["name"].clone()).collect();
+        assert_eq!(names, ["MainProcess (pid 10)", "p1 (pid 11)", "forkline server (pid 99)"]);
+        assert!(of(&trace, "B").any(|b| b["name"] == "sleep 1 ms" && b["ts"] == 5.0 && b["pid"] == 11));
+        assert!(of(&trace, "B").any(|b| b["name"] == "join pid 11" && b["pid"] == 10));
+        assert!(of(&trace, "i").any(|i| i["args"]["text"] == "square 4"));
+        let flows: Vec<_> = of(&trace, "s").map(|s| s["name"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(flows, ["spawn", "join"]);
+        // the spawn arrow starts before the child's start (3.5 µs), not at the later report
+        let spawn = of(&trace, "s").find(|s| s["name"] == "spawn").unwrap();
+        assert!((spawn["ts"].as_f64().unwrap() - 3.499).abs() < 1e-9, "{spawn}");
+        assert_eq!(spawn["pid"], 10);
+    }
+
+    #[test]
+    fn locks_queues_and_pipes_pair_up_and_spans_stay_nested() {
+        let trace = chrome_trace(&log(&[
+            r#""t":1000,"pid":10,"tid":10,"kind":"proc.start","name":"MainProcess","ppid":1"#,
+            r#""t":1100,"pid":10,"tid":10,"kind":"lock","phase":"wait","lock":"lock""#,
+            r#""t":1200,"pid":10,"tid":10,"kind":"lock","phase":"acquire","lock":"lock""#,
+            r#""t":1300,"pid":10,"tid":10,"kind":"sleep","phase":"begin","ms":1"#,
+            // released while still "inside" the sleep span: out of nesting order
+            r#""t":1400,"pid":10,"tid":10,"kind":"lock","phase":"release","lock":"lock""#,
+            r#""t":1500,"pid":10,"tid":10,"kind":"sleep","phase":"end""#,
+            r#""t":2000,"pid":12,"tid":12,"kind":"queue","op":"get","queue":"q","msg":1,"value":5"#,
+            r#""t":1900,"pid":10,"tid":10,"kind":"queue","op":"put","queue":"q","msg":1,"value":5"#,
+            r#""t":2100,"pid":10,"tid":10,"kind":"pipe","op":"send","end":"parent_conn","msg":7"#,
+            r#""t":2200,"pid":12,"tid":12,"kind":"pipe","op":"recv","end":"child_conn","msg":7"#,
+            r#""t":2300,"pid":10,"tid":10,"kind":"compute","phase":"begin""#,
+        ]));
+        check(&trace).unwrap();
+        let flows: Vec<_> = of(&trace, "f").map(|f| f["name"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(flows, ["queue", "pipe"]);
+        let ids: std::collections::HashSet<_> = of(&trace, "s").map(|s| s["id"].as_u64().unwrap()).collect();
+        assert_eq!(ids.len(), 2, "each flow has its own id");
+        assert!(of(&trace, "B").any(|b| b["name"] == "hold lock"));
+        // the compute span a killed run never ended is closed at the last timestamp
+        assert!(of(&trace, "E").any(|e| e["name"] == "compute" && e["ts"] == 2.3));
+    }
+
+    #[test]
+    fn unmatched_ends_and_bad_lines_are_skipped() {
+        let mut lines = log(&[
+            r#""t":1000,"pid":10,"tid":10,"kind":"sleep","phase":"end""#,
+            r#""t":1000,"pid":10,"tid":10,"kind":"proc.join","phase":"end","child":3,"signal":9"#,
+        ]);
+        lines.push(Bytes::from_static(b"not json"));
+        let trace = chrome_trace(&lines);
+        check(&trace).unwrap();
+        assert_eq!(of(&trace, "E").count(), 0);
+        assert_eq!(of(&trace, "f").count(), 0);
+    }
+}
