@@ -17,6 +17,7 @@ mod pages;
 mod process;
 mod queue;
 mod queue_vs_thread_queue;
+mod sampler;
 mod shutdown;
 mod stream;
 mod system;
