@@ -279,6 +279,8 @@ struct Track {
     pid: i32,
     /// Its stat file, kept open and re-read at offset 0; -1 when not kept.
     fd: i32,
+    /// Its children file, likewise (children-file mode only).
+    children_fd: i32,
     fields: Fields,
     /// When `fields` were read.
     t: u64,
@@ -412,11 +414,7 @@ impl<'a> Walker<'a> {
             if final_sample(tid, track) {
                 events += 1;
             }
-            if track.fd >= 0 {
-                // SAFETY: our own descriptor, closed once.
-                unsafe { libc::close(track.fd) };
-                open_fds -= 1;
-            }
+            open_fds -= close_fds(track);
             false
         });
         self.open_fds = open_fds;
@@ -533,8 +531,26 @@ impl<'a> Walker<'a> {
     }
 
     fn queue_children(&mut self, pid: i32, tid: i32) {
-        self.set_path(format_args!("/proc/{pid}/task/{tid}/children"));
-        let Some(n) = read_path(&self.path, &mut self.buf) else { return };
+        // Only threads sampled this pass; their children file stays open.
+        let gen = self.gen;
+        let Some(track) = self.threads.get_mut(&tid).filter(|tr| tr.pid == pid && tr.gen == gen) else { return };
+        if track.children_fd < 0 && self.open_fds < MAX_OPEN_FILES {
+            self.path.clear();
+            let _ = write!(self.path, "/proc/{pid}/task/{tid}/children\0");
+            // SAFETY: NUL-terminated path; the descriptor is checked.
+            let fd = unsafe { libc::open(self.path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
+            if fd >= 0 {
+                track.children_fd = fd;
+                self.open_fds += 1;
+            }
+        }
+        let n = if track.children_fd >= 0 {
+            pread0(track.children_fd, &mut self.buf)
+        } else {
+            self.set_path(format_args!("/proc/{pid}/task/{tid}/children"));
+            read_path(&self.path, &mut self.buf)
+        };
+        let Some(n) = n else { return };
         for word in self.buf[..n].split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()) {
             if let Some(child) = parse_int(word).map(|c| c as i32) {
                 if child != self.me && !self.pids.contains(&child) {
@@ -587,11 +603,7 @@ impl<'a> Walker<'a> {
             stale => {
                 if let Some(old) = stale {
                     // The tid now names a thread of another process.
-                    if old.fd >= 0 {
-                        // SAFETY: our own descriptor.
-                        unsafe { libc::close(old.fd) };
-                        self.open_fds -= 1;
-                    }
+                    self.open_fds -= close_fds(old);
                 }
                 let fd = new_fd.unwrap_or(-1);
                 if fd >= 0 {
@@ -599,7 +611,7 @@ impl<'a> Walker<'a> {
                 }
                 self.threads.insert(
                     tid,
-                    Track { pid, fd, fields, t, sent: (fields.utime, fields.stime), gen },
+                    Track { pid, fd, children_fd: -1, fields, t, sent: (fields.utime, fields.stime), gen },
                 );
                 self.threads_seen += 1;
                 emit_sample(t, pid, tid, fields);
@@ -607,6 +619,19 @@ impl<'a> Walker<'a> {
             }
         }
     }
+}
+
+/// Closes a forgotten thread's files; returns how many were open.
+fn close_fds(track: &Track) -> usize {
+    let mut closed = 0;
+    for fd in [track.fd, track.children_fd] {
+        if fd >= 0 {
+            // SAFETY: our own descriptor, closed once (the track is dropped).
+            unsafe { libc::close(fd) };
+            closed += 1;
+        }
+    }
+    closed
 }
 
 /// Emits the thread's CPU time at the end when it moved since its last sample.
