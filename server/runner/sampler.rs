@@ -718,8 +718,9 @@ mod tests {
 
     #[test]
     fn own_task_stat_parses() {
-        let me = std::process::id();
-        let line = std::fs::read(format!("/proc/{me}/task/{me}/stat")).unwrap();
+        // The test runs on a thread of its own: look at that thread, running.
+        let (me, tid) = (std::process::id(), clock::current_tid());
+        let line = std::fs::read(format!("/proc/{me}/task/{tid}/stat")).unwrap();
         let f = parse_fields(&line).unwrap();
         assert_eq!(f.state, b'R');
         assert!(f.cpu >= 0);
