@@ -50,6 +50,19 @@ pub struct Demo {
     pub run: fn(&Params) -> Result<(), DemoError>,
 }
 
+impl Demo {
+    /// The demo's own parameters followed by the [`params::COMMON`] ones
+    /// every demo has: what `/api/demos` lists and requests are checked against.
+    pub fn all_params(&self) -> Vec<params::Spec> {
+        self.params.iter().chain(params::COMMON).copied().collect()
+    }
+
+    /// Checks a request's parameters against [`Demo::all_params`].
+    pub fn validate(&self, raw: &serde_json::Value) -> Result<Params, ParamError> {
+        params::validate(&self.all_params(), raw)
+    }
+}
+
 static CATALOG: &[&Demo] = &[
     &cpu_count::DEMO,
     &process::DEMO,
@@ -96,9 +109,33 @@ mod tests {
     #[test]
     fn every_default_is_within_its_own_bounds() {
         for demo in all() {
-            params::validate(demo.params, &serde_json::Value::Null)
+            demo.validate(&serde_json::Value::Null)
                 .unwrap_or_else(|e| panic!("{}: default out of bounds: {e}", demo.name));
         }
+    }
+
+    #[test]
+    fn no_demo_declares_a_common_parameter_itself() {
+        for demo in all() {
+            for spec in demo.params {
+                assert!(
+                    !params::COMMON.iter().any(|c| c.name == spec.name),
+                    "{}: {} is a common parameter",
+                    demo.name,
+                    spec.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_demo_gets_the_sampler_parameters() {
+        let demo = find("threads").unwrap();
+        let params = demo.validate(&serde_json::json!({"sample": false, "sample_interval_us": 200})).unwrap();
+        assert!(!params.bool("sample"));
+        assert_eq!(params.int("sample_interval_us"), 200);
+        let err = demo.validate(&serde_json::json!({"sample_interval_us": 100})).unwrap_err();
+        assert_eq!(err.field(), Some("sample_interval_us"));
     }
 
     #[test]

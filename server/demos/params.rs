@@ -28,6 +28,22 @@ pub struct Spec {
     pub kind: Kind,
 }
 
+/// Parameters every demo has, appended to its own by the catalog (see
+/// [`crate::demos::Demo::all_params`]): the kernel sampler's switch and
+/// interval (`docs/events.md`, "The kernel sampler").
+pub const COMMON: &[Spec] = &[
+    Spec {
+        name: "sample",
+        help: "sample the kernel's view of every process and thread (state, CPU) from /proc during the run",
+        kind: Kind::Bool { default: true },
+    },
+    Spec {
+        name: "sample_interval_us",
+        help: "how often the kernel sampler looks at /proc, in microseconds",
+        kind: Kind::Int { default: 1000, min: 200, max: 100_000 },
+    },
+];
+
 /// Why a request's parameters were refused. Always names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParamError {

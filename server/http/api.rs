@@ -26,7 +26,8 @@ pub struct DemoInfo {
     source: &'static str,
     source_lines: BTreeMap<&'static str, u32>,
     lesson_output: &'static str,
-    params: &'static [params::Spec],
+    /// The demo's own parameters, then the common ones (sampler).
+    params: Vec<params::Spec>,
 }
 
 impl From<&'static Demo> for DemoInfo {
@@ -39,7 +40,7 @@ impl From<&'static Demo> for DemoInfo {
             source: d.source,
             source_lines: d.source_lines.iter().copied().collect(),
             lesson_output: d.lesson_output,
-            params: d.params,
+            params: d.all_params(),
         }
     }
 }
@@ -78,7 +79,7 @@ pub async fn create_run(
     let demo = demos::find(&body.demo)
         .filter(|d| !d.hidden || state.runs.config().hidden_demos)
         .ok_or_else(|| ApiError::unknown_demo(&body.demo))?;
-    let params = demos::params::validate(demo.params, &body.params)?;
+    let params = demo.validate(&body.params)?;
     let run = state.runs.start(demo, params, client)?;
     let created = Created {
         id: run.id.to_string(),

@@ -45,9 +45,16 @@ pub fn now() -> u64 {
 
 /// Emits one event from the calling process and thread.
 pub fn emit(body: Body) {
+    emit_at(now(), body)
+}
+
+/// Emits one event stamped with an earlier reading of [`now`]: the kernel
+/// sampler stamps a sample with the moment it read `/proc`, not the moment it
+/// got round to writing the line.
+pub fn emit_at(t: u64, body: Body) {
     let event = Event {
         seq: None,
-        t: now(),
+        t,
         pid: std::process::id() as i32,
         tid: clock::current_tid(),
         cpu: clock::current_cpu(),

@@ -17,6 +17,7 @@ pub mod pipe;
 pub mod process;
 pub mod procfs;
 pub mod queue;
+pub mod sampler;
 pub mod shell;
 pub mod shm;
 
@@ -61,7 +62,7 @@ pub fn main(args: RunnerArgs) -> i32 {
     };
     // The server validated these already; validating again costs nothing and
     // means a runner started by hand can't be made to run out of bounds.
-    let params = match demos::params::validate(demo.params, &raw) {
+    let params = match demo.validate(&raw) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");
@@ -71,7 +72,19 @@ pub fn main(args: RunnerArgs) -> i32 {
 
     emit::emit(Body::RunStart { demo: demo.name.to_owned(), params: params.to_json() });
     emit::emit(Body::ProcStart { name: "MainProcess".into(), ppid: nix::unistd::getppid().as_raw(), target: None });
-    match (demo.run)(&params) {
+    // The kernel sampler is forked now, while the runner is single-threaded
+    // and before the demo runs; see sampler.rs.
+    let sampler = params.bool("sample").then(|| {
+        let interval = std::time::Duration::from_micros(params.int("sample_interval_us") as u64);
+        sampler::start(interval).map_err(|e| emit::note(format!("the kernel sampler did not start: {e}"))).ok()
+    });
+    let outcome = (demo.run)(&params);
+    // Stopped and reaped before the runner's last event, so its last samples
+    // come before proc.exit and no process of the run outlives the runner.
+    if let Some(report) = sampler.flatten().map(sampler::Sampler::stop) {
+        emit::note(report.text());
+    }
+    match outcome {
         Ok(()) => {
             emit::emit(Body::ProcExit { code: 0 });
             0

@@ -73,13 +73,28 @@ impl FinishedRun {
         self.of_kind("print").map(|e| e["text"].as_str().unwrap().to_owned()).collect()
     }
 
-    /// Every pid that emitted an event, except the server's own (run.end).
-    pub fn pids(&self) -> Vec<i64> {
+    /// Every pid that emitted an event, except the server's own (run.end),
+    /// the kernel sampler included.
+    pub fn all_pids(&self) -> Vec<i64> {
         let mut pids: Vec<i64> =
             self.events.iter().filter(|e| e["kind"] != "run.end").map(|e| e["pid"].as_i64().unwrap()).collect();
         pids.sort();
         pids.dedup();
         pids
+    }
+
+    /// The kernel sampler's pid, if it ran: the one emitter of
+    /// `kernel.sample` that never said `proc.start` (docs/events.md).
+    pub fn sampler_pid(&self) -> Option<i64> {
+        let started: Vec<i64> = self.of_kind("proc.start").map(|e| e["pid"].as_i64().unwrap()).collect();
+        self.of_kind("kernel.sample").map(|e| e["pid"].as_i64().unwrap()).find(|pid| !started.contains(pid))
+    }
+
+    /// The demo's processes: every pid that emitted an event, except the
+    /// server's own (run.end) and the kernel sampler's.
+    pub fn pids(&self) -> Vec<i64> {
+        let sampler = self.sampler_pid();
+        self.all_pids().into_iter().filter(|&pid| Some(pid) != sampler).collect()
     }
 
     /// Asserts outcome ok, and says why not.
@@ -151,9 +166,10 @@ pub fn pid_exists(pid: i64) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Asserts no process that took part in the run is left, zombie or alive.
+/// Asserts no process that took part in the run is left, zombie or alive
+/// (the kernel sampler included).
 pub fn assert_no_process_left(run: &FinishedRun) {
-    for pid in run.pids() {
+    for pid in run.all_pids() {
         assert!(!pid_exists(pid), "process {pid} of run {} is still there after run.end", run.id);
     }
 }

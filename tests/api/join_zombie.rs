@@ -21,7 +21,7 @@ async fn join_zombie_observes_state_z_until_join_and_the_pid_gone_after() {
         // The parent saw it as a zombie, after its exit and before reaping it.
         let zombie = run
             .of_kind("kernel.sample")
-            .find(|e| e["of_pid"] == child && e["state"] == "Z")
+            .find(|e| e["pid"] == parent && e["of_pid"] == child && e["state"] == "Z")
             .expect("the parent observed state Z");
         assert_eq!(zombie["pid"], parent);
         let join_begin = run.of_kind("proc.join").find(|e| e["phase"] == "begin" && e["child"] == child).unwrap();

@@ -20,6 +20,7 @@ mod pipe;
 mod process;
 mod queue;
 mod queue_vs_thread_queue;
+mod sampler;
 mod share;
 mod shutdown;
 mod stream;
