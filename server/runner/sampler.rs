@@ -653,6 +653,8 @@ fn emit_sample(t: u64, pid: i32, tid: i32, f: Fields) {
             on_cpu: f.cpu,
             utime: Some(f.utime),
             stime: Some(f.stime),
+            of_ppid: None,
+            name: None,
         },
     );
 }
