@@ -28,6 +28,8 @@ use crate::store::Found;
 
 /// A comment sent on an idle stream so proxies and browsers keep it open.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How often a stream of a run waiting in line writes a comment.
+const QUEUED_PULSE: Duration = Duration::from_secs(1);
 /// How long a browser waits before reconnecting (it resumes with Last-Event-ID).
 const RETRY_MS: u32 = 1000;
 /// Events per chunk written to the socket.
@@ -113,7 +115,12 @@ impl Subscriber {
                     }
                 }
                 _ = self.queue.changed(), if position.is_some() => {}
-                _ = tokio::time::sleep(KEEP_ALIVE) => return Some(Bytes::from_static(b": keep-alive\n\n")),
+                // While waiting in line, write a little every second: a write
+                // is how a server learns its client left, and a queued run
+                // nobody watches must give up its place promptly.
+                _ = tokio::time::sleep(if position.is_some() { QUEUED_PULSE } else { KEEP_ALIVE }) => {
+                    return Some(Bytes::from_static(b": keep-alive\n\n"));
+                }
             }
         }
     }

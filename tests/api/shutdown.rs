@@ -36,8 +36,11 @@ async fn sigterm_cancels_runs_ends_every_stream_and_exits() {
             streams.push(tokio::spawn(async move {
                 let mut events = Vec::new();
                 let mut stream = response.bytes_stream().eventsource();
-                while let Some(Ok(message)) = stream.next().await {
-                    events.push(serde_json::from_str::<Value>(&message.data).unwrap());
+                while let Some(message) = stream.next().await {
+                    match message {
+                        Ok(message) => events.push(serde_json::from_str::<Value>(&message.data).unwrap()),
+                        Err(e) => panic!("stream broke after {} events: {e}", events.len()),
+                    }
                 }
                 events
             }));

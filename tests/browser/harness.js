@@ -18,7 +18,7 @@ mkdirSync(ARTIFACTS, { recursive: true });
  * @param {string[]} [extraArgs]  more flags, e.g. ['--hidden-demos'] */
 export async function startServer(extraArgs = []) {
   const bin = process.env.FORKLINE_BIN ?? join(ROOT, 'target/debug/forkline');
-  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--web-dir', join(ROOT, 'web'), ...extraArgs], {
+  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--web-dir', join(ROOT, 'web'), '--db', ':memory:', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
   });
