@@ -87,3 +87,11 @@ export async function cancelRun(id) {
   const res = await fetch(`/api/runs/${encodeURIComponent(id)}`, { method: 'DELETE', headers: { accept: 'application/json' } });
   if (!res.ok) throw await failure(res);
 }
+
+/** A run's status and parameters, e.g. to replay a permalink.
+ * @param {string} id @returns {Promise<{id: string, params: Record<string, unknown>, status: string}>} */
+export async function fetchRun(id) {
+  const res = await fetch(`/api/runs/${encodeURIComponent(id)}`, { headers: { accept: 'application/json' } });
+  if (!res.ok) throw await failure(res);
+  return res.json();
+}

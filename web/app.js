@@ -3,7 +3,7 @@
 // runs and owns the one requestAnimationFrame loop that paints. Everything
 // else is a module with a single concern; this file is the glue.
 
-import { fetchDemos, startRun, streamEvents, cancelRun, ApiError } from './api.js';
+import { fetchDemos, fetchRun, startRun, streamEvents, cancelRun, ApiError } from './api.js';
 import { RunModel } from './model.js';
 import { Timeline, firstSeq } from './timeline.js';
 import { ConsoleView } from './console.js';
@@ -238,6 +238,15 @@ async function run(compare) {
     compareBtn.removeAttribute('disabled');
     return;
   }
+  follow(ref, params, compare);
+}
+
+/**
+ * Show a run's events as they stream in (a new run, or a recorded one from a
+ * permalink: the server replays a finished log in full).
+ * @param {import('./api.js').RunRef} ref @param {Record<string, unknown>} params @param {boolean} compare
+ */
+function follow(ref, params, compare) {
   const model = new RunModel({ label: `Run ${++runCounter}`, params });
   model.id = ref.id;
   if (!compare) {
@@ -330,6 +339,33 @@ async function init() {
   status.textContent = 'Ready.';
   document.body.dataset.ready = 'true';
   request();
+  await applyPageSettings();
+}
+
+/**
+ * Settings the server put on <body>: `data-run` (a permalink or replay file:
+ * show that recorded run), `data-params` (an embed's preset parameters) and
+ * `data-autorun` (an embed that runs at once).
+ */
+async function applyPageSettings() {
+  const body = document.body;
+  if (body.dataset.run) {
+    try {
+      const recorded = await fetchRun(body.dataset.run);
+      form$?.set(recorded.params ?? {});
+      runBtn.setAttribute('disabled', '');
+      compareBtn.setAttribute('disabled', '');
+      follow({ id: recorded.id, events_url: `/api/runs/${encodeURIComponent(recorded.id)}/events` }, recorded.params ?? {}, false);
+      status.textContent = 'Replaying a recorded run.';
+    } catch (e) {
+      status.textContent = `Could not load that run: ${e instanceof Error ? e.message : e}`;
+    }
+    return;
+  }
+  if (body.dataset.params) {
+    try { form$?.set(JSON.parse(body.dataset.params)); } catch { /* the server rendered it; nothing to preset if not */ }
+  }
+  if (body.dataset.autorun === '1') run(false);
 }
 
 init();

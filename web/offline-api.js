@@ -50,6 +50,11 @@ export function streamEvents(_url, onEvent, _onTrouble) {
   return { close: () => { closed = true; } };
 }
 
+/** The recorded run's status and parameters. */
+export async function fetchRun() {
+  return inline('forkline-run');
+}
+
 /** Nothing runs in a file, so there is nothing to cancel. */
 export async function cancelRun() {
   return null;

@@ -115,7 +115,18 @@ export function buildParams(host, specs) {
     return Object.entries(params).map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(',')}]` : v}`).join(' ');
   }
 
-  return { read, showServerError, summary };
+  /** Put values into the form (a permalink's or an embed's parameters); unknown names are ignored. */
+  function set(/** @type {Record<string, unknown>} */ params) {
+    for (const [name, value] of Object.entries(params)) {
+      const f = fields.get(name);
+      if (!f) continue;
+      if (f.spec.type === 'bool') /** @type {HTMLInputElement} */ (f.input).checked = Boolean(value);
+      else f.input.value = Array.isArray(value) ? value.join(', ') : String(value);
+      setError(name, '');
+    }
+  }
+
+  return { read, showServerError, summary, set };
 }
 
 /** @param {ParamSpec} s */

@@ -22,7 +22,7 @@ function h(tag, attrs = {}, ...kids) {
 /** The form's current values as an embed query (`numbers=2,3&delay_ms=200`). */
 function currentQuery() {
   const q = new URLSearchParams();
-  for (const el of document.querySelectorAll('[id^="param-"]')) {
+  for (const el of document.querySelectorAll('input[id^="param-"], select[id^="param-"]')) {
     const input = /** @type {HTMLInputElement} */ (el);
     const value = input.type === 'checkbox' ? (input.checked ? '1' : '0') : input.value.replace(/\s+/g, '');
     q.set(input.name || input.id.slice(6), value);
