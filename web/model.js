@@ -20,7 +20,33 @@
  * @property {number} maxDur      longest closed span: lets culling binary-search by t0
  * @property {Instant[]} instants sorted by t
  * @property {{t0:number, t1:number|null}|null} alive  start → exit of the process/thread
- * @property {{t:number, state:string, cpu:number}[]} samples  kernel.sample states, sorted by t
+ * @property {Sample[]} samples  kernel.sample states, sorted by t
+ * @property {number|null} exitT  when it said proc.exit / thread.exit
+ * @property {number|null} goneT  when its /proc entry went away: reaped by a join, or sampled X
+ * @property {CoreSlice|null} openCore  the core slice its latest `R` sample keeps open
+ *
+ * @typedef {{t:number, state:string, cpu:number, ev:FlEvent}} Sample
+ *
+ * A stretch of one thread in state R on one core, for the per-core view. R in
+ * /proc means running *or* runnable (queued for that core): a sample cannot
+ * tell the two apart, so two slices may overlap on one core.
+ * @typedef {object} CoreSlice
+ * @property {number} cpu
+ * @property {Lane} lane
+ * @property {number} t0
+ * @property {number|null} t1  null while it is the lane's latest state
+ * @property {FlEvent} ev     the sample that began it
+ *
+ * @typedef {{slices:CoreSlice[], open:Set<CoreSlice>, maxDur:number}} Core
+ *
+ * Where the thread's own events and the kernel's view say different things
+ * worth a sentence: a wait the kernel spent asleep, an exit followed by zombie time.
+ * @typedef {object} KernelNote
+ * @property {'wait'|'zombie'} kind
+ * @property {Lane} lane
+ * @property {number} t0      where it starts (the first wait, or the exit)
+ * @property {number} ms      the kernel-side figure: asleep or zombie time
+ * @property {string} text
  *
  * @typedef {object} Span
  * @property {Lane} lane
@@ -149,6 +175,11 @@ export class RunModel {
     this._spawnParent = new Map();
     /** @type {Set<string>} lanes known only from kernel.sample (processes that emit no events) */
     this._observedOnly = new Set();
+    /** @type {Map<number, Core>} cpu → its R slices, for the per-core view */
+    this._cores = new Map();
+    /** A sample arrived out of time order for its thread: rebuild the cores from the lanes. */
+    this._coresDirty = false;
+    /** @type {{version:number, notes:KernelNote[]}|null} */ this._notes = null;
     this._order = 0;
     /** @type {Lane[]|null} */ this._lanes = null;
     /** @type {FlEvent[]|null} */ this._byTime = null;
@@ -179,6 +210,7 @@ export class RunModel {
         name: isProc ? `process` : `thread`,
         order: this._order++, parentId: isProc ? null : `p${pid}`, depth: 0,
         spans: [], open: new Set(), maxDur: 0, instants: [], alive: null, samples: [],
+        exitT: null, goneT: null, openCore: null,
       };
       if (!isProc && !this.laneMap.has(`p${pid}`)) this._lane(pid, pid);
       this.laneMap.set(id, lane);
@@ -309,6 +341,7 @@ export class RunModel {
       case 'proc.exit':
       case 'thread.exit': {
         if (lane.alive) lane.alive.t1 = ev.t;
+        lane.exitT = ev.t;
         this._instant(lane, ev);
         if (k === 'proc.exit') {
           this._exited.set(ev.pid, here);
@@ -331,6 +364,8 @@ export class RunModel {
           const span = this._close(key, ev) ?? this._instant(lane, ev);
           const exited = this._exited.get(k === 'proc.join' ? ev.child : -ev.child);
           if (k === 'proc.join') this._close(`zombie:${ev.child}`, ev, false);
+          const reaped = this.laneMap.get(k === 'proc.join' ? `p${ev.child}` : `t${ev.child}`);
+          if (reaped && reaped.goneT === null) reaped.goneT = ev.t;
           if (exited) this._arrow('join', exited, here, ev.signal != null ? `killed by signal ${ev.signal}` : 'join');
           void span;
           return;
@@ -416,7 +451,118 @@ export class RunModel {
       if (ev.state === 'X' && lane.alive && lane.alive.t1 === null) lane.alive.t1 = ev.t;
       this._lanes = null;
     }
-    insertSorted(lane.samples, { t: ev.t, state: String(ev.state ?? '?'), cpu: ev.on_cpu ?? -1 }, (s) => s.t);
+    /** @type {Sample} */
+    const s = { t: ev.t, state: String(ev.state ?? '?'), cpu: typeof ev.on_cpu === 'number' ? ev.on_cpu : -1, ev };
+    if (s.state === 'X' && (lane.goneT === null || ev.t < lane.goneT)) lane.goneT = ev.t;
+    const sm = lane.samples;
+    if (sm.length && sm[sm.length - 1].t > s.t) {
+      // Two watchers (the sampler and a demo) can report one thread slightly out of order.
+      insertSorted(sm, s, (q) => q.t);
+      this._coresDirty = true;
+      return;
+    }
+    sm.push(s);
+    if (!this._coresDirty) this._coreStep(lane, s);
+  }
+
+  /** Extend the per-core view by a thread's newest sample. @param {Lane} lane @param {Sample} s */
+  _coreStep(lane, s) {
+    const open = lane.openCore;
+    const running = s.state === 'R' && s.cpu >= 0;
+    if (open && running && open.cpu === s.cpu) return; // still R on the same core
+    if (open) {
+      open.t1 = s.t;
+      const core = /** @type {Core} */ (this._cores.get(open.cpu));
+      core.open.delete(open);
+      core.maxDur = Math.max(core.maxDur, s.t - open.t0);
+      lane.openCore = null;
+    }
+    if (!running) return;
+    let core = this._cores.get(s.cpu);
+    if (!core) { core = { slices: [], open: new Set(), maxDur: 0 }; this._cores.set(s.cpu, core); }
+    /** @type {CoreSlice} */
+    const slice = { cpu: s.cpu, lane, t0: s.t, t1: null, ev: s.ev };
+    insertSorted(core.slices, slice, (q) => q.t0);
+    core.open.add(slice);
+    lane.openCore = slice;
+  }
+
+  /**
+   * The per-core view: for each CPU a sample saw a thread of this run running
+   * on, the R stretches there, sorted by start. Open slices last until the
+   * lane's kernel view ends (see sampleEnd).
+   * @returns {Map<number, Core>}
+   */
+  cores() {
+    if (this._coresDirty) {
+      this._coresDirty = false;
+      this._cores = new Map();
+      for (const lane of this.laneMap.values()) {
+        lane.openCore = null;
+        for (const s of lane.samples) this._coreStep(lane, s);
+      }
+    }
+    return this._cores;
+  }
+
+  /** CPUs in the per-core view, in order. */
+  coreList() { return [...this.cores().keys()].sort((a, b) => a - b); }
+
+  /**
+   * Where self-reported events and the kernel's samples disagree in a way
+   * worth teaching. Computed once the run is finished (a zombie's time is
+   * only known when it is reaped), and cached per version.
+   * @returns {KernelNote[]}
+   */
+  kernelNotes() {
+    if (!this.finished) return [];
+    if (this._notes && this._notes.version === this.version) return this._notes.notes;
+    /** @type {KernelNote[]} */
+    const notes = [];
+    const end = this.endT;
+    for (const lane of this.lanes()) {
+      if (!lane.samples.length) continue;
+      const who = lane.type === 'proc' ? `pid ${lane.pid}` : `tid ${lane.tid}`;
+      // Waits the thread reported, grouped by what it waited for.
+      /** @type {Map<string, {what:string, n:number, waited:number, asleep:number, t0:number}>} */
+      const waits = new Map();
+      for (const sp of lane.spans) {
+        if (sp.t1 === null || (sp.style !== 'wait' && sp.style !== 'join')) continue;
+        const k = sp.begin.kind;
+        const key = k === 'gil' || k === 'lock' ? `${k}|${sp.begin.lock ?? ''}` : 'join';
+        let w = waits.get(key);
+        if (!w) {
+          const what = k === 'gil' ? 'waiting for the GIL'
+            : k === 'lock' ? `waiting for lock ${sp.begin.lock ?? ''}`.trimEnd() : `waiting in ${sp.label}`;
+          w = { what, n: 0, waited: 0, asleep: 0, t0: sp.t0 };
+          waits.set(key, w);
+        }
+        if (key === 'join' && w.n === 1) w.what = 'waiting in join()';
+        w.n++;
+        w.waited += sp.t1 - sp.t0;
+        w.asleep += stateTime(lane, sp.t0, sp.t1, 'S', end);
+      }
+      for (const w of waits.values()) {
+        // Worth saying when the kernel saw a real share of it asleep (not spinning).
+        if (w.asleep < 2e6 || w.asleep < 0.25 * w.waited) continue;
+        const many = w.n > 1 ? ` (${w.n} ${w.what.endsWith("join()") ? "joins" : "waits"}, ${fmtMs(w.waited)} in all)` : ` (${fmtMs(w.waited)})`;
+        notes.push({ kind: 'wait', lane, t0: w.t0, ms: w.asleep / 1e6,
+          text: `${w.what}${many}: the kernel shows ${who} (${lane.name}) asleep (S) for ${fmtMs(w.asleep)} of it, not spinning on a CPU.` });
+      }
+      // An exit the process reported, and the zombie the kernel kept until a join reaped it.
+      if (lane.type === 'proc' && lane.exitT !== null) {
+        const until = lane.goneT ?? end;
+        const z = stateTime(lane, lane.exitT, until, 'Z', end);
+        if (z > 0) {
+          const reaped = lane.goneT !== null ? `until it was reaped at ${fmtTime(lane.goneT, 1e6)}` : 'and was still one when the run ended';
+          notes.push({ kind: 'zombie', lane, t0: lane.exitT, ms: z / 1e6,
+            text: `pid ${lane.pid} (${lane.name}) exited at ${fmtTime(lane.exitT, 1e6)} but stayed a zombie (Z) for ${fmtMs(z)} ${reaped}: its exit status waited in the kernel for its parent's join().` });
+        }
+      }
+    }
+    notes.sort((a, b) => a.t0 - b.t0);
+    this._notes = { version: this.version, notes };
+    return notes;
   }
 
   /** Open spans stay drawn to the end of the run; nothing is left half-open. */
@@ -506,6 +652,45 @@ export class RunModel {
     if (o === 'ok') return words || 'finished';
     return `${o}${this.end.reason ? `: ${this.end.reason}` : ''}${words ? ` — ${words}` : ''}`;
   }
+}
+
+/**
+ * Where a lane's i-th kernel sample stops holding. The sampler reports only
+ * changes, so a state lasts until the next sample; the last one lasts until
+ * the thread is gone: a zombie until it was reaped, anything else until it
+ * exited (or the run's end, for a thread still there).
+ * @param {Lane} lane @param {number} i @param {number} endOf the run's end (or now)
+ */
+export function sampleEnd(lane, i, endOf) {
+  const sm = lane.samples;
+  if (i + 1 < sm.length) return sm[i + 1].t;
+  const s = sm[i];
+  if (s.state === 'X') return s.t;
+  if (s.state === 'Z') return Math.max(s.t, Math.min(lane.goneT ?? endOf, endOf));
+  const stop = lane.goneT ?? lane.exitT;
+  return stop !== null ? Math.max(s.t, Math.min(stop, endOf)) : Math.max(s.t, endOf);
+}
+
+/**
+ * How long, within [t0, t1], the kernel's samples show a lane in `state`.
+ * Time before the first sample is unknown and not counted.
+ * @param {Lane} lane @param {number} t0 @param {number} t1 @param {string} state @param {number} endOf
+ */
+export function stateTime(lane, t0, t1, state, endOf) {
+  const sm = lane.samples;
+  let total = 0;
+  for (let i = Math.max(0, lowerBound(sm, t0, (s) => s.t) - 1); i < sm.length && sm[i].t < t1; i++) {
+    if (sm[i].state !== state) continue;
+    const a = Math.max(sm[i].t, t0), b = Math.min(sampleEnd(lane, i, endOf), t1);
+    if (b > a) total += b - a;
+  }
+  return total;
+}
+
+/** Nanoseconds in milliseconds, for sentences. @param {number} ns */
+function fmtMs(ns) {
+  const ms = ns / 1e6;
+  return `${ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2)} ms`;
 }
 
 /** Nanoseconds as a short human time, precise enough for the zoom level. */
