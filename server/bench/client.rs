@@ -14,8 +14,9 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Every SSE event frame has exactly one of these (`id: N\ndata: {...}`).
-const DATA: &[u8] = b"\ndata: ";
+/// Every event frame has exactly one of these (`id: N\ndata: {"seq":N,...}`);
+/// a queue-position message (`event: queue`) has data but no seq.
+const DATA: &[u8] = b"\ndata: {\"seq\":";
 /// How a run that ended well ends.
 const END_OK: &[u8] = br#""kind":"run.end","outcome":"ok""#;
 /// Bytes of the stream's end kept to check `run.end` and the last id.

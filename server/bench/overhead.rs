@@ -31,12 +31,14 @@ pub async fn measure(options: &Options, server: &Server) -> Vec<Row> {
     let per_event = off.first().map(|ms| ms * 1e3 / events as f64).unwrap_or(0.0);
     let on_row = Row::new(CASE, &format!("2 workers × {events} events, events on"), "ms", &on, &note);
     let off_row = Row::new(CASE, &format!("same, emit off (≈{per_event:.1} µs of work per event)"), "ms", &off, &note);
-    let mut ratio = Row::ratio(CASE, "overhead (on / off − 1)", Some(&on_row), Some(&off_row), "target ≤ 5%");
-    if let Some(s) = ratio.stats.as_mut() {
-        let pct = (s.median - 1.0) * 100.0;
-        *s = super::Stats::single(pct);
-        ratio.unit = "%".into();
-    }
+    // Other load on the host only ever adds time, so the fastest of each
+    // side is the least disturbed figure to compare.
+    let best = |rows: &Row| rows.stats.map(|s| s.min);
+    let overhead = match (best(&on_row), best(&off_row)) {
+        (Some(on), Some(off)) if off > 0.0 => vec![(on / off - 1.0) * 100.0],
+        _ => Vec::new(),
+    };
+    let ratio = Row::new(CASE, "overhead, fastest on / fastest off − 1", "%", &overhead, "target ≤ 5%");
     vec![on_row, off_row, ratio]
 }
 
