@@ -22,18 +22,24 @@ pub fn measure(options: &Options) -> Vec<Row> {
         let mut emit_ns = Vec::new();
         let mut write_ns = Vec::new();
         let line = sample_line();
-        for _ in 0..reps {
-            let started = Instant::now();
-            for n in 0..events {
-                emit::emit(Body::Compute { phase: Phase::Begin, work: Some(n) });
+        for rep in 0..reps {
+            // Alternate which goes first: the second starts with a pipe the
+            // first left full, which the drain thread is still emptying.
+            for emit_first in if rep % 2 == 0 { [true, false] } else { [false, true] } {
+                let started = Instant::now();
+                if emit_first {
+                    for n in 0..events {
+                        emit::emit(Body::Compute { phase: Phase::Begin, work: Some(n) });
+                    }
+                } else {
+                    for _ in 0..events {
+                        // SAFETY: writes from a live buffer to our own stdout.
+                        unsafe { libc::write(1, line.as_ptr().cast(), line.len()) };
+                    }
+                }
+                let ns = started.elapsed().as_nanos() as f64 / events as f64;
+                if emit_first { emit_ns.push(ns) } else { write_ns.push(ns) }
             }
-            emit_ns.push(started.elapsed().as_nanos() as f64 / events as f64);
-            let started = Instant::now();
-            for _ in 0..events {
-                // SAFETY: writes from a live buffer to our own stdout.
-                unsafe { libc::write(1, line.as_ptr().cast(), line.len()) };
-            }
-            write_ns.push(started.elapsed().as_nanos() as f64 / events as f64);
         }
         (emit_ns, write_ns)
     });
