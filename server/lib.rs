@@ -4,6 +4,7 @@
 //! `app()` builds the whole HTTP application without a socket, so tests can
 //! drive it directly; `serve()` binds it and handles shutdown.
 
+pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod demos;

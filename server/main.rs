@@ -21,6 +21,9 @@ struct Cli {
 enum Command {
     /// Serve the playground (the default).
     Serve(ServeArgs),
+    /// Measure the event pipeline against Python on this machine (figures and
+    /// ratios, never pass/fail).
+    Bench(BenchCli),
     /// Run one demo; started by the server, not by people.
     #[command(hide = true)]
     Runner(RunnerCli),
@@ -89,6 +92,16 @@ struct ServeArgs {
 }
 
 #[derive(Args)]
+struct BenchCli {
+    /// A few seconds in all: small sizes, few repetitions.
+    #[arg(long)]
+    quick: bool,
+    /// Where to write the JSON report.
+    #[arg(long, default_value_os_t = forkline::bench::default_json_path())]
+    json: PathBuf,
+}
+
+#[derive(Args)]
 struct RunnerCli {
     #[arg(long)]
     demo: String,
@@ -112,9 +125,20 @@ fn main() -> std::process::ExitCode {
             });
             std::process::ExitCode::from(code.clamp(0, 255) as u8)
         }
+        Some(Command::Bench(b)) => bench(b),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }
+}
+
+fn bench(args: BenchCli) -> std::process::ExitCode {
+    let Ok(exe) = std::env::current_exe() else {
+        eprintln!("forkline: cannot find its own executable to start runners");
+        return std::process::ExitCode::FAILURE;
+    };
+    let mut options = forkline::bench::Options::new(exe, args.quick);
+    options.json = args.json;
+    forkline::bench::main(options)
 }
 
 fn serve(args: ServeArgs) -> std::process::ExitCode {

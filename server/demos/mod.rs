@@ -8,6 +8,7 @@
 pub mod params;
 
 mod address_space;
+mod bench_emit;
 mod cpu_count;
 pub mod fault;
 mod fork;
@@ -77,6 +78,7 @@ static CATALOG: &[&Demo] = &[
     &address_space::DEMO,
     &join_zombie::DEMO,
     &fault::DEMO,
+    &bench_emit::DEMO,
 ];
 
 /// Every demo, hidden ones included, in catalog order.

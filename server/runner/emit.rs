@@ -6,19 +6,20 @@
 //! atomic, so lines from concurrent writers never interleave and no lock is
 //! needed between processes.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Once;
 
 use crate::clock;
-use crate::event::{clip_text, Body, Event, MAX_LINE};
+use crate::event::{clip_text, Body, MAX_LINE};
 
 /// The run's time origin (CLOCK_MONOTONIC ns), set once by the runner before
 /// it forks anything, so every child inherits it.
 static ORIGIN_NS: AtomicU64 = AtomicU64::new(0);
 
-/// When false, events are built but not written: the benchmark's way to
-/// measure what instrumentation costs a demo.
+/// When false, `emit` returns at once: the benchmark's way to measure what
+/// instrumentation costs a demo, and the unit tests' way to stay quiet.
 static ENABLED: AtomicBool = AtomicBool::new(true);
 
 /// The event pipe's file descriptor in every process of the run.
@@ -26,6 +27,8 @@ const EVENT_FD: i32 = 1;
 
 thread_local! {
     static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(MAX_LINE));
+    /// (fork generation it was read in, pid, tid); see [`ids`].
+    static IDS: Cell<(u64, i32, i32)> = const { Cell::new((u64::MAX, 0, 0)) };
 }
 
 /// Sets the run's time origin. Called once, in the runner, before any fork.
@@ -52,32 +55,75 @@ pub fn emit(body: Body) {
 /// sampler stamps a sample with the moment it read `/proc`, not the moment it
 /// got round to writing the line.
 pub fn emit_at(t: u64, body: Body) {
-    let event = Event {
-        seq: None,
-        t,
-        pid: std::process::id() as i32,
-        tid: clock::current_tid(),
-        cpu: clock::current_cpu(),
-        body,
-    };
+    if !ENABLED.load(Ordering::Relaxed) {
+        return;
+    }
+    let (pid, tid) = ids();
+    let cpu = clock::current_cpu();
     LINE.with(|line| {
         let mut line = line.borrow_mut();
-        line.clear();
-        // Serialising our own types into a Vec cannot fail.
-        serde_json::to_writer(&mut *line, &event).expect("event serialises");
-        line.push(b'\n');
+        write_line(&mut line, t, pid, tid, cpu, &body);
         if line.len() > MAX_LINE {
             // Only reachable through a bug (texts are clipped): say so instead
             // of breaking the pipe's atomicity.
-            line.clear();
-            let note = Event { body: Body::Note { text: format!("event {} too large, dropped", event.body.kind()) }, ..event };
-            serde_json::to_writer(&mut *line, &note).expect("event serialises");
-            line.push(b'\n');
+            let note = Body::Note { text: format!("event {} too large, dropped", body.kind()) };
+            write_line(&mut line, t, pid, tid, cpu, &note);
         }
-        if ENABLED.load(Ordering::Relaxed) {
-            write_all_once(&line);
-        }
+        write_all_once(&line);
     });
+}
+
+/// Serialises one event as a line, exactly as `serde_json` writes an
+/// [`Event`] without `seq`, but without going through `#[serde(flatten)]`,
+/// whose map-buffering serializer was most of an event's cost: the fixed
+/// fields are written by hand and the body's own object is spliced after them.
+fn write_line(line: &mut Vec<u8>, t: u64, pid: i32, tid: i32, cpu: i32, body: &Body) {
+    let mut digits = itoa::Buffer::new();
+    line.clear();
+    line.extend_from_slice(b"{\"t\":");
+    line.extend_from_slice(digits.format(t).as_bytes());
+    line.extend_from_slice(b",\"pid\":");
+    line.extend_from_slice(digits.format(pid).as_bytes());
+    line.extend_from_slice(b",\"tid\":");
+    line.extend_from_slice(digits.format(tid).as_bytes());
+    line.extend_from_slice(b",\"cpu\":");
+    line.extend_from_slice(digits.format(cpu).as_bytes());
+    let body_at = line.len();
+    // Serialising our own types into a Vec cannot fail.
+    serde_json::to_writer(&mut *line, body).expect("event serialises");
+    // The body is an object that always has `kind`: its '{' becomes our ','.
+    line[body_at] = b',';
+    line.push(b'\n');
+}
+
+/// Bumped in a child after every fork, so cached ids are read afresh there.
+static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+static WATCH_FORKS: Once = Once::new();
+
+extern "C" fn after_fork_in_child() {
+    FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+/// This thread's (pid, tid). getpid() and gettid() are real system calls
+/// (glibc stopped caching the pid), a third of an event's cost, so they are
+/// read once per thread and again only after a fork, which changes both in
+/// the child while the forking thread's cache comes along unchanged.
+fn ids() -> (i32, i32) {
+    WATCH_FORKS.call_once(|| {
+        // SAFETY: registers a handler that only bumps an atomic, which is
+        // async-signal-safe and so fine in a child of a threaded process.
+        unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
+    });
+    let generation = FORK_GENERATION.load(Ordering::Relaxed);
+    IDS.with(|cached| {
+        let (seen, pid, tid) = cached.get();
+        if seen == generation {
+            return (pid, tid);
+        }
+        let (pid, tid) = (std::process::id() as i32, clock::current_tid());
+        cached.set((generation, pid, tid));
+        (pid, tid)
+    })
 }
 
 /// Writes one line with a single `write()`; a pipe write of ≤ PIPE_BUF bytes is
@@ -116,4 +162,51 @@ pub fn note(text: impl AsRef<str>) {
 /// The demo's outcome in words and figures; the page shows `text` at the end.
 pub fn result(text: impl AsRef<str>, data: serde_json::Value) {
     emit(Body::Result { text: clip_text(text.as_ref()), data });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, Phase};
+
+    #[test]
+    fn lines_are_exactly_what_serde_writes_for_an_event() {
+        let bodies = [
+            Body::Compute { phase: Phase::Begin, work: Some(7) },
+            Body::ThreadExit {},
+            Body::Print { text: "a \"quoted\"\nline".into() },
+            Body::Result { text: "r".into(), data: serde_json::json!({ "x": [1, 2] }) },
+        ];
+        let mut line = Vec::new();
+        for body in bodies {
+            write_line(&mut line, 12, 34, 56, -1, &body);
+            let event = Event { seq: None, t: 12, pid: 34, tid: 56, cpu: -1, body };
+            let mut expected = serde_json::to_vec(&event).unwrap();
+            expected.push(b'\n');
+            assert_eq!(String::from_utf8_lossy(&line), String::from_utf8_lossy(&expected));
+        }
+    }
+
+    #[test]
+    fn a_forked_child_reports_its_own_pid() {
+        assert_eq!(ids().0, std::process::id() as i32);
+        let (mut read, write) = nix::unistd::pipe().unwrap();
+        let _ = &mut read;
+        // SAFETY: the child only computes, writes to a pipe and _exits.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let ok = ids() == (std::process::id() as i32, clock::current_tid());
+                let _ = nix::unistd::write(&write, &[u8::from(ok)]);
+                // SAFETY: leave without running the test harness's destructors.
+                unsafe { libc::_exit(0) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                drop(write);
+                let mut byte = [0u8; 1];
+                let n = nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&read), &mut byte).unwrap();
+                let _ = nix::sys::wait::waitpid(child, None);
+                assert_eq!((n, byte[0]), (1, 1), "the child saw its parent's cached pid");
+            }
+        }
+    }
 }

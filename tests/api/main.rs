@@ -5,6 +5,7 @@ mod helpers;
 mod address_space;
 mod admission;
 mod bad_input;
+mod bench_smoke;
 mod cpu_count;
 mod demo_pages;
 mod faults;

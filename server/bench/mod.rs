@@ -1,0 +1,119 @@
+//! `forkline bench`: measures the event pipeline against Python on this
+//! machine and reports figures and ratios, never pass/fail.
+//!
+//! Shared machines drift by ±30%, so every comparison (Python's
+//! `multiprocessing` baselines included) is measured in the same invocation,
+//! and each case runs several times and reports median (min/max). One file
+//! per case; `report` prints the table and writes the JSON for tracking.
+//!
+//! The server under test runs in this process on 127.0.0.1:0 and starts its
+//! runners from this same executable, exactly as `forkline serve` does; only
+//! the idle-server case execs the binary as a separate server.
+
+mod client;
+mod emit_cost;
+mod fanout;
+mod idle;
+mod overhead;
+mod python;
+mod report;
+mod run_start;
+mod server;
+mod stats;
+mod throughput;
+mod worker;
+
+use std::path::PathBuf;
+
+pub use report::{Report, Row};
+pub use stats::Stats;
+
+/// What `forkline bench` was asked to do.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// A few seconds in all: small sizes, few repetitions (CI's smoke run).
+    pub quick: bool,
+    /// Where the JSON report goes.
+    pub json: PathBuf,
+    /// The forkline executable: runners and the idle server exec it.
+    pub exe: PathBuf,
+    /// The Python interpreter for the baselines.
+    pub python: String,
+    /// Folder of the Python baseline scripts.
+    pub python_dir: PathBuf,
+}
+
+impl Options {
+    pub fn new(exe: PathBuf, quick: bool) -> Self {
+        Options { quick, json: default_json_path(), exe, python: "python3".into(), python_dir: default_python_dir() }
+    }
+
+    /// `full` in a full run, `quick` in a quick one.
+    fn pick<T>(&self, quick: T, full: T) -> T {
+        if self.quick {
+            quick
+        } else {
+            full
+        }
+    }
+}
+
+pub fn default_json_path() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench.json"))
+}
+
+fn default_python_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/python"))
+}
+
+/// Runs every case and returns the rows, in table order.
+pub async fn run(options: &Options) -> Report {
+    raise_open_files();
+    let python = python::Python::find(options).await;
+    let mut report = Report::new(options.quick);
+    // First, before any server thread exists: it borrows this process's stdout.
+    report.extend(emit_cost::measure(options));
+    let server = match server::Server::start(options).await {
+        Ok(s) => s,
+        Err(e) => {
+            report.push(Row::skipped("pipeline", "in-process server", &format!("could not start: {e}")));
+            return report;
+        }
+    };
+    report.extend(throughput::measure(options, &server, &python).await);
+    report.extend(run_start::measure(options, &server, &python).await);
+    report.extend(worker::measure(options, &server, &python).await);
+    report.extend(overhead::measure(options, &server).await);
+    report.extend(fanout::measure(options, &server).await);
+    drop(server);
+    report.extend(idle::measure(options).await);
+    report.push(Row::skipped("instrumented queue", "queue demo msgs/s vs Python (and VizTracer)", "not measured yet"));
+    report.push(Row::skipped("sampler overhead", "kernel sampler CPU", "measured with the sampler's own issue, not here"));
+    report.push(Row::skipped("browser / page weight", "draw time, frame time, gzip weight", "measured by the browser tests, not here"));
+    report
+}
+
+/// `forkline bench`'s main: run, print the table, write the JSON.
+pub fn main(options: Options) -> std::process::ExitCode {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let report = runtime.block_on(run(&options));
+    println!("{}", report.table());
+    match report.write_json(&options.json) {
+        Ok(()) => {
+            println!("JSON: {}", options.json.display());
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("forkline bench: writing {}: {e}", options.json.display());
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// 1,000 subscribers need 2,000 sockets in this one process (both ends).
+fn raise_open_files() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}

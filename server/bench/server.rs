@@ -1,0 +1,43 @@
+//! The server under test: the real application on 127.0.0.1:0 inside the
+//! bench process, configured so the benchmark itself is never refused.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::runs::Runs;
+use crate::Config;
+
+use super::Options;
+
+pub struct Server {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    pub async fn start(options: &Options) -> std::io::Result<Server> {
+        let mut config = Config::with_runner(options.exe.clone());
+        config.listen = "127.0.0.1:0".parse().expect("loopback parses");
+        config.hidden_demos = true;
+        // Every request comes from one loopback client, one run at a time.
+        config.per_client_runs = 10_000;
+        config.run_timeout = Duration::from_secs(120);
+        // A 1M-event log is ~100 MB: keep few, so memory figures stay honest.
+        config.keep_finished_runs = 2;
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let runs = Runs::new(Arc::new(config));
+        let app = crate::app(runs).into_make_service_with_connect_info::<SocketAddr>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Server { addr, task })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
