@@ -12,6 +12,7 @@ import { Replay } from './replay.js';
 import { buildParams } from './params.js';
 import { EventTable } from './table.js';
 import { buildLegend } from './legend.js';
+import { KernelNotes } from './kernelnotes.js';
 
 /** @typedef {import('./api.js').Demo} Demo */
 
@@ -54,6 +55,8 @@ const zoomOut = h('button', { type: 'button', class: 'btn btn-icon', 'aria-label
 const panL = h('button', { type: 'button', class: 'btn btn-icon', 'aria-label': 'Pan earlier', title: 'Earlier (←)', text: '←' });
 const panR = h('button', { type: 'button', class: 'btn btn-icon', 'aria-label': 'Pan later', title: 'Later (→)', text: '→' });
 const fitBtn = h('button', { type: 'button', class: 'btn', title: 'Show the whole run (0)', text: 'Fit' });
+const byCoreBtn = h('button', { type: 'button', class: 'btn', id: 'by-core', 'aria-pressed': 'true',
+  title: 'One lane per CPU under the lanes: which thread the kernel had on each core', text: 'By core' });
 const hint = h('p', { class: 'hint', id: 'tl-hint',
   text: 'Wheel or pinch to zoom, drag to pan, tap an event for details. Keys: + − zoom, ← → pan, 0 fit, . , step through events, Esc clear.' });
 const view = h('div', { class: 'tl-view', id: 'timeline', tabindex: '0', role: 'group',
@@ -61,13 +64,15 @@ const view = h('div', { class: 'tl-view', id: 'timeline', tabindex: '0', role: '
 const empty = h('p', { class: 'tl-empty', text: 'Press Run: each process and thread gets a lane here as it starts.' });
 view.append(empty);
 const lanesList = h('ul', { class: 'visually-hidden', id: 'lanes', 'aria-label': 'Lanes' });
+const coresList = h('ul', { class: 'visually-hidden', id: 'cores', 'aria-label': 'CPU lanes: threads the kernel saw running on each core' });
+const notesBox = h('section', { id: 'kernel-notes-box', 'aria-live': 'polite' });
 const replayBox = h('div', { class: 'replay', id: 'replay', role: 'group', 'aria-label': 'Replay' });
 const legendBox = h('div', { class: 'legend' });
 const legendDetails = h('details', { class: 'legend-wrap' }, h('summary', { text: 'Legend' }), legendBox);
 const timelinePanel = h('section', { class: 'panel timeline-panel', 'aria-labelledby': 'tl-h' },
   h('div', { class: 'toolbar' }, h('h2', { id: 'tl-h', text: 'Timeline' }),
-    h('div', { class: 'tools', role: 'group', 'aria-label': 'Zoom and pan' }, zoomOut, zoomIn, panL, panR, fitBtn)),
-  view, replayBox, hint, legendDetails, lanesList);
+    h('div', { class: 'tools', role: 'group', 'aria-label': 'Zoom, pan and view' }, zoomOut, zoomIn, panL, panR, fitBtn, byCoreBtn)),
+  view, replayBox, hint, notesBox, legendDetails, lanesList, coresList);
 
 const consoleTitle = h('h2', { id: 'console-h', text: 'Output' });
 const consoleList = /** @type {HTMLOListElement} */ (h('ol', { class: 'console', id: 'console', 'aria-labelledby': 'console-h', tabindex: '0' }));
@@ -135,6 +140,7 @@ const table = new EventTable(tableDetails, (seq) => {
 });
 tableDetails.addEventListener('toggle', request);
 const legend = buildLegend(legendBox);
+const kernelNotes = new KernelNotes(notesBox);
 /** @type {ReturnType<typeof buildParams>|null} */
 let form$ = null;
 
@@ -163,6 +169,8 @@ function frame(/** @type {number} */ ts) {
   legend.setCpus([...cpus].sort((a, b) => a - b));
   syncSource();
   syncLanes();
+  syncCores();
+  kernelNotes.sync(runs);
   if (live || playing) request(); else lastFrame = 0;
 }
 
@@ -202,6 +210,29 @@ function syncLanes() {
     return li;
   }));
   empty.hidden = items.length > 0;
+}
+
+let coresKey = '';
+let coresAt = 0;
+/** The per-core view as a list, for screen readers (and tests): each CPU and the threads it had. */
+function syncCores() {
+  const vkey = `${timeline.byCore}|${runs.map((r) => `${r.label}:${r.version}`).join('|')}`;
+  if (vkey === coresKey) return;
+  // While a run streams, a refresh twice a second is plenty for a hidden list.
+  if (runs.some((r) => !r.finished) && performance.now() - coresAt < 500) return;
+  coresKey = vkey;
+  coresAt = performance.now();
+  const items = [];
+  if (timeline.byCore) {
+    for (const r of runs) {
+      for (const cpu of r.coreList()) {
+        const core = /** @type {import('./model.js').Core} */ (r.cores().get(cpu));
+        const who = new Set([...core.slices, ...core.open].map((s) => RunModel.laneLabel(s.lane)));
+        items.push(h('li', { 'data-cpu': String(cpu), text: `${runs.length > 1 ? `${r.label}: ` : ''}CPU ${cpu}: ${[...who].join(', ')}` }));
+      }
+    }
+  }
+  coresList.replaceChildren(...items);
 }
 
 function renderRunsList() {
@@ -314,6 +345,11 @@ zoomOut.addEventListener('click', () => timeline.zoom(1.5));
 panL.addEventListener('click', () => timeline.pan(-0.15));
 panR.addEventListener('click', () => timeline.pan(0.15));
 fitBtn.addEventListener('click', () => timeline.fit());
+byCoreBtn.addEventListener('click', () => {
+  const on = byCoreBtn.getAttribute('aria-pressed') !== 'true';
+  byCoreBtn.setAttribute('aria-pressed', String(on));
+  timeline.setByCore(on);
+});
 addEventListener('resize', request);
 // The tooltip is fixed to the viewport: any scroll moves what it points at.
 addEventListener('scroll', request, { passive: true, capture: true });

@@ -1,6 +1,6 @@
 // legend.js — what each colour and shape on the timeline means, including
-// which colour is which CPU core. Built as DOM (not drawn) so it is readable
-// by screen readers and wraps on a phone.
+// which colour is which CPU core and what the kernel's states are. Built as
+// DOM (not drawn) so it is readable by screen readers and wraps on a phone.
 
 const ITEMS = [
   ['span sw-compute', 'compute (CPU-bound work)'],
@@ -22,11 +22,19 @@ const ITEMS = [
   ['arrow sw-a-lock', 'release → next acquire'],
 ];
 
-/** @param {HTMLElement} host */
-export function buildLegend(host) {
-  const ul = document.createElement('ul');
-  ul.className = 'legend-list';
-  for (const [cls, text] of ITEMS) {
+/** The kernel's view, read from /proc/<pid>/task/<tid>/stat by the sampler. */
+const KERNEL = [
+  ['strip sw-k-R', 'R: running on a core (its colour, below) — or runnable, queued and waiting for that core. /proc reports both as R, so a sample cannot tell them apart.'],
+  ['strip sw-k-S', 'S: asleep, waiting for something (a timer, a lock, a pipe, a child).'],
+  ['strip sw-k-D', 'D: uninterruptible sleep, usually waiting for the disk; not even a signal wakes it.'],
+  ['strip sw-k-Z', 'Z: zombie — the process exited, and the kernel keeps its exit status until the parent\'s join() reaps it.'],
+  ['sw-thr', 'By core: one lane per CPU; a bar is a thread of the run the kernel saw in state R on that core, in the thread\'s colour (hover or tap to see which).'],
+  ['line sw-contend', 'two threads R on one core at the same time: one ran, the other waited for the core.'],
+];
+
+/** @param {HTMLUListElement} ul @param {string[][]} items */
+function fill(ul, items) {
+  for (const [cls, text] of items) {
     const li = document.createElement('li');
     const sw = document.createElement('span');
     sw.className = `sw ${cls}`;
@@ -34,13 +42,28 @@ export function buildLegend(host) {
     li.append(sw, text);
     ul.append(li);
   }
+}
+
+/** @param {HTMLElement} host */
+export function buildLegend(host) {
+  const ul = document.createElement('ul');
+  ul.className = 'legend-list';
+  fill(ul, ITEMS);
   const cpus = document.createElement('ul');
   cpus.className = 'legend-list legend-cpus';
   cpus.setAttribute('aria-label', 'CPU cores');
   const cpuNote = document.createElement('p');
   cpuNote.className = 'legend-note';
-  cpuNote.textContent = 'The thin strip under each bar is the CPU core it ran on; a hairline below it, where a demo samples the kernel, is the thread\'s state (running: its core\'s colour; sleeping: grey).';
-  host.replaceChildren(ul, cpuNote, cpus);
+  cpuNote.textContent = 'The thin strip under each bar is the CPU core the thread said it was on when it emitted each event. The strip under that is the kernel\'s own view of the thread, sampled from /proc about every millisecond (only changes are sent, so a state lasts until the next sample):';
+  const kernelH = document.createElement('p');
+  kernelH.className = 'legend-h';
+  kernelH.id = 'legend-kernel';
+  kernelH.textContent = 'The kernel\'s view';
+  const kernel = document.createElement('ul');
+  kernel.className = 'legend-list legend-kernel';
+  kernel.setAttribute('aria-labelledby', 'legend-kernel');
+  fill(kernel, KERNEL);
+  host.replaceChildren(ul, kernelH, cpuNote, kernel, cpus);
   /** @type {string} */
   let shown = '';
   return {
@@ -57,7 +80,6 @@ export function buildLegend(host) {
         li.append(sw, `CPU ${c}`);
         return li;
       }));
-      cpuNote.hidden = list.length === 0;
     },
   };
 }

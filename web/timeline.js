@@ -1,26 +1,34 @@
 // timeline.js — draws one or more runs on a canvas: a lane per process and
 // thread, spans, instants, arrows, a time axis, a replay cursor. It exists so
 // drawing and the explore gestures (zoom, pan, hover, select) live in one
-// place that knows the geometry. Input handlers only change state and ask for
+// place that knows the geometry. Under each lane it draws the kernel's view
+// of that thread (sampled from /proc), and below a run's lanes, one lane per
+// CPU showing which thread the kernel had there ("By core"). Input handlers only change state and ask for
 // a frame; the app's single requestAnimationFrame loop calls draw(). Drawing
 // culls by binary search and batches rectangles by colour into one Path2D
 // each, because canvas state changes, not arithmetic, dominate the cost.
 
-import { RunModel, lowerBound, describe, fmtTime } from './model.js';
+import { RunModel, lowerBound, describe, fmtTime, sampleEnd } from './model.js';
 
 /** @typedef {import('./model.js').Lane} Lane */
 /** @typedef {import('./model.js').Item} Item */
 /** @typedef {import('./model.js').Span} Span */
 /** @typedef {import('./model.js').Instant} Instant */
+/** @typedef {import('./model.js').CoreSlice} CoreSlice */
 /** @typedef {{run:RunModel, runIndex:number, item:Item}} Hit */
-/** @typedef {{run:RunModel, runIndex:number, lane:Lane|null, y:number, h:number}} Row */
+/** A run's header (lane and core null), a process/thread lane, or a CPU of the per-core view.
+ * @typedef {{run:RunModel, runIndex:number, lane:Lane|null, core:number|null, y:number, h:number}} Row */
 
 const AXIS_H = 26;
 const HEADER_H = 24;
-const LANE_H = 38;
+const LANE_H = 44;
 // Inside a lane: a text strip on top for what was printed or sent, the bar
-// below it, and the CPU strip under the bar.
-const BAR_Y = 15, BAR_H = 14, CPU_Y = 31;
+// below it, the CPU strip under the bar (the core each event named), and the
+// kernel strip under that (the thread's state in /proc).
+const BAR_Y = 15, BAR_H = 14, CPU_Y = 31, KSTRIP_Y = 36, KSTRIP_H = 5;
+// A CPU lane of the per-core view: one bar, the thread the kernel had there,
+// and a tick above it where two threads were R on that core at once.
+const CORE_H = 30, CORE_BAR_Y = 9, CORE_BAR_H = 15;
 const MIN_RANGE = 2_000; // 2 µs: below that the clock's own jitter dominates
 const ARROW_LIMIT = 600;
 
@@ -38,9 +46,11 @@ const FALLBACK = /** @type {Record<string,string>} */ ({
   join: '#7b61c9', wait: '#d64561', hold: '#2f9e44', zombie: '#6b7280',
   print: '#1d2430', message: '#1c7ed6', value: '#c88a04', note: '#ae3ec9', life: '#6b7280',
   'arrow-spawn': '#6b7280', 'arrow-join': '#7b61c9', 'arrow-message': '#1c7ed6', 'arrow-lock': '#2f9e44',
-  R: '#2f9e44', S: '#c5cdd8', D: '#e8833a', Z: '#495057',
+  R: '#2f9e44', S: '#c5cdd8', D: '#c92a2a', Z: '#495057', contend: '#c92a2a',
 });
 const CPU_FALLBACK = ['#4263eb', '#f08c00', '#0ca678', '#e64980', '#7048e8', '#1098ad', '#74b816', '#d6336c'];
+/** Thread colours of the per-core view: neutral-ish hues, so they do not read as cores. */
+const THREAD_FALLBACK = ['#5c7cfa', '#20c997', '#fab005', '#f06595', '#845ef7', '#15aabf', '#82c91e', '#ff922b'];
 
 export class Timeline {
   /**
@@ -71,6 +81,11 @@ export class Timeline {
     /** @type {Set<Item>} */ this.partners = new Set();
     this.colors = { ...FALLBACK };
     this.cpuColors = [...CPU_FALLBACK];
+    this.threadColors = [...THREAD_FALLBACK];
+    /** Show one lane per CPU under each run's lanes (the per-core view). */
+    this.byCore = true;
+    /** @type {WeakMap<RunModel, {version:number, map:Map<Lane, number>}>} */
+    this._threadIdx = new WeakMap();
     this.reduceMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
     /** @type {Row[]} */ this.rows = [];
     this.stats = { spans: 0, instants: 0, arrows: 0, ms: 0 };
@@ -89,11 +104,42 @@ export class Timeline {
       this.colors[k] = v || FALLBACK[k];
     }
     this.cpuColors = CPU_FALLBACK.map((c, i) => cs.getPropertyValue(`--cpu-${i}`).trim() || c);
+    this.threadColors = THREAD_FALLBACK.map((c, i) => cs.getPropertyValue(`--thr-${i}`).trim() || c);
     this._patterns = null;
   }
 
   /** @param {number} cpu */
   cpuColor(cpu) { return cpu < 0 ? this.colors.muted : this.cpuColors[cpu % this.cpuColors.length]; }
+
+  /** @param {boolean} on */
+  setByCore(on) {
+    this.byCore = on;
+    this.hover = null;
+    if (this.selected && this.selected.item.style === 'core') this.select(null);
+    this.request();
+  }
+
+  /**
+   * Each sampled thread's colour index in the per-core view, in lane order,
+   * so a thread keeps its colour on every core.
+   * @param {RunModel} run
+   */
+  threadIndex(run) {
+    let c = this._threadIdx.get(run);
+    if (!c || c.version !== run.version) {
+      const map = new Map();
+      for (const l of run.lanes()) if (l.samples.length) map.set(l, map.size);
+      c = { version: run.version, map };
+      this._threadIdx.set(run, c);
+    }
+    return c.map;
+  }
+
+  /** @param {RunModel} run @param {Lane} lane */
+  threadColor(run, lane) {
+    const i = this.threadIndex(run).get(lane) ?? 0;
+    return this.threadColors[i % this.threadColors.length];
+  }
 
   /** @param {RunModel[]} runs */
   setRuns(runs) {
@@ -160,11 +206,17 @@ export class Timeline {
     const rows = [];
     let y = AXIS_H;
     this.runs.forEach((run, runIndex) => {
-      rows.push({ run, runIndex, lane: null, y, h: HEADER_H });
+      rows.push({ run, runIndex, lane: null, core: null, y, h: HEADER_H });
       y += HEADER_H;
       for (const lane of run.lanes()) {
-        rows.push({ run, runIndex, lane, y, h: LANE_H });
+        rows.push({ run, runIndex, lane, core: null, y, h: LANE_H });
         y += LANE_H;
+      }
+      if (this.byCore) {
+        for (const cpu of run.coreList()) {
+          rows.push({ run, runIndex, lane: null, core: cpu, y, h: CORE_H });
+          y += CORE_H;
+        }
       }
     });
     this.rows = rows;
@@ -229,7 +281,7 @@ export class Timeline {
 
     // Bands and headers first, so everything else paints over them.
     this.rows.forEach((r, i) => {
-      if (!r.lane) { ctx.fillStyle = col.header; ctx.fillRect(0, r.y, this.width, r.h); }
+      if (!r.lane && r.core === null) { ctx.fillStyle = col.header; ctx.fillRect(0, r.y, this.width, r.h); }
       else if (i % 2 === 0) { ctx.fillStyle = col.band; ctx.fillRect(0, r.y, this.width, r.h); }
     });
     this._axis(ctx, height, scale);
@@ -248,10 +300,11 @@ export class Timeline {
     /** @type {{x:number, y:number, text:string, max:number, color:string, small:boolean}[]} */
     const labels = [];
     let nSpans = 0, nInst = 0;
+    /** @type {Row[]} */ const coreRows = [];
 
     for (const row of this.rows) {
       const lane = row.lane;
-      if (!lane) continue;
+      if (!lane) { if (row.core !== null) coreRows.push(row); continue; }
       const run = row.run;
       const live = !run.finished;
       const endOf = live ? Math.max(run.endT, this.now[row.runIndex] ?? 0) : run.endT;
@@ -262,19 +315,31 @@ export class Timeline {
         const a0 = Math.max(lane.alive.t0, v0), a1 = Math.min(lane.alive.t1 ?? endOf, tEnd);
         if (a1 >= a0) alive.rect(X0 + (a0 - v0) * scale, y + BAR_Y + BAR_H / 2 - 1, Math.max(1, (a1 - a0) * scale), 2);
       }
-      // kernel states (sampled from /proc): a hairline under the CPU strip
+      // The kernel strip (sampled from /proc): R in its core's colour, S, D, Z
+      // each their own. One pending rect per state, extended while the next
+      // starts within a pixel, so a zoomed-out frame costs pixels, not samples.
       const sm = lane.samples;
       if (sm.length) {
         let i = Math.max(0, lowerBound(sm, v0, (s) => s.t) - 1);
+        /** @type {[string, number, number]|null} key, x0, x1 */
+        let pk = null;
+        const flushK = () => {
+          if (!pk) return;
+          let p = states.get(pk[0]); if (!p) { p = new Path2D(); states.set(pk[0], p); }
+          p.rect(pk[1], y + KSTRIP_Y, Math.max(1, pk[2] - pk[1]), KSTRIP_H);
+        };
         for (; i < sm.length && sm[i].t <= tEnd; i++) {
           const s = sm[i];
           if (s.state === 'X') continue; // gone: nothing left to draw
-          const e = Math.min(i + 1 < sm.length ? sm[i + 1].t : endOf, tEnd);
+          const e = Math.min(sampleEnd(lane, i, endOf), tEnd);
+          if (e < v0) continue;
           const key = s.state === 'R' ? `cpu${s.cpu}` : s.state;
-          let p = states.get(key); if (!p) { p = new Path2D(); states.set(key, p); }
-          const xa = X0 + (Math.max(s.t, v0) - v0) * scale;
-          p.rect(xa, y + CPU_Y + 4, Math.max(1, X0 + (e - v0) * scale - xa), 2);
+          const xa = X0 + (Math.max(s.t, v0) - v0) * scale, xb = X0 + (e - v0) * scale;
+          if (pk && xa <= pk[2] + 1 && (pk[0] === key || xb - xa < 1)) { if (xb > pk[2]) pk[2] = xb; continue; }
+          flushK();
+          pk = [key, xa, xb];
         }
+        flushK();
       }
       // spans: binary search from (view start − longest span), coalescing sub-pixel neighbours
       const list = lane.spans;
@@ -377,6 +442,7 @@ export class Timeline {
       if (labels.length - firstLabel > 400) labels.length = firstLabel; // too dense to read: skip text
     }
 
+    this._cores(ctx, coreRows, scale, labels);
     ctx.fillStyle = col.alive;
     ctx.fill(alive);
     for (const [key, p] of states) {
@@ -431,6 +497,7 @@ export class Timeline {
     host.dataset.viewStart = String(Math.round(v0));
     host.dataset.viewEnd = String(Math.round(v1));
     host.dataset.lanes = String(this.rows.filter((r) => r.lane).length);
+    host.dataset.cores = String(this.rows.filter((r) => r.core !== null).length);
     host.dataset.follow = String(this.follow);
     this.stats = { spans: nSpans, instants: nInst, arrows: nArrows, ms: performance.now() - started };
   }
@@ -467,6 +534,19 @@ export class Timeline {
     ctx.textBaseline = 'middle';
     ctx.textAlign = 'left';
     this.rows.forEach((r, i) => {
+      if (r.core !== null) {
+        // a CPU of the per-core view: its name in its core colour
+        ctx.fillStyle = col.bg;
+        ctx.fillRect(0, r.y, X0 - 4, r.h);
+        ctx.fillStyle = col.grid;
+        if (this.rows[i - 1]?.core === null) ctx.fillRect(0, r.y, this.width, 1);
+        ctx.fillStyle = this.cpuColor(r.core);
+        ctx.fillRect(8, r.y + CORE_BAR_Y + 3, 10, CORE_BAR_H - 6);
+        ctx.fillStyle = col.text;
+        ctx.font = '500 12px system-ui, sans-serif';
+        ctx.fillText(fitText(ctx, `CPU ${r.core} · kernel`, X0 - 34), 24, r.y + CORE_BAR_Y + CORE_BAR_H / 2);
+        return;
+      }
       if (!r.lane) {
         ctx.fillStyle = col.header;
         ctx.fillRect(0, r.y, X0 - 4, r.h);
@@ -505,7 +585,121 @@ export class Timeline {
       }
     });
     ctx.fillStyle = col.grid;
-    ctx.fillRect(X0 - 4, AXIS_H, 1, Math.max(0, (this.rows.at(-1)?.y ?? 0) + LANE_H - AXIS_H));
+    const last = this.rows.at(-1);
+    ctx.fillRect(X0 - 4, AXIS_H, 1, Math.max(0, (last ? last.y + last.h : 0) - AXIS_H));
+  }
+
+  /**
+   * The per-core view: for each CPU row, the R stretches of the run's threads
+   * there, coloured by thread, culled by binary search and batched into one
+   * Path2D per thread colour; where two threads are R on one core at once, a
+   * tick above the bar (one of them was only runnable, waiting for that core).
+   * @param {CanvasRenderingContext2D} ctx @param {Row[]} rows @param {number} scale
+   * @param {{x:number, y:number, text:string, max:number, color:string, small:boolean}[]} labels
+   */
+  _cores(ctx, rows, scale, labels) {
+    if (!rows.length) return;
+    const { t0: v0, t1: v1 } = this.view;
+    const X0 = this.plotX0, X1 = this.plotX1;
+    const cut = this.cursor;
+    const px = 1 / scale;
+    /** @type {Map<string, Path2D>} */ const fills = new Map();
+    const contend = new Path2D();
+    const path = (/** @type {string} */ c) => { let p = fills.get(c); if (!p) { p = new Path2D(); fills.set(c, p); } return p; };
+    for (const row of rows) {
+      const run = row.run;
+      const core = run.cores().get(/** @type {number} */ (row.core));
+      if (!core) continue;
+      const endOf = run.finished ? run.endT : Math.max(run.endT, this.now[row.runIndex] ?? 0);
+      const tEnd = Math.min(v1, cut ?? Infinity);
+      const y = row.y + CORE_BAR_Y;
+      /** @type {Map<Lane, [number, number]>} */ const pend = new Map();
+      let prevEnd = -Infinity; /** @type {Lane|null} */ let prevLane = null;
+      const emit = (/** @type {CoreSlice} */ s, /** @type {number} */ t1) => {
+        const xa = X0 + (Math.max(s.t0, v0) - v0) * scale, xb = X0 + (Math.min(t1, tEnd) - v0) * scale;
+        if (xb < X0 - 1 || s.t0 > tEnd) return;
+        if (s.t0 < prevEnd && s.lane !== prevLane) {
+          const ce = X0 + (Math.min(prevEnd, t1, tEnd) - v0) * scale;
+          contend.rect(xa, row.y + 3, Math.max(1, ce - xa), 3);
+        }
+        if (t1 > prevEnd) { prevEnd = t1; prevLane = s.lane; }
+        const p = pend.get(s.lane);
+        if (p && xa <= p[1] + (xb - xa < 1 ? 3 : 1)) { if (xb > p[1]) p[1] = xb; }
+        else {
+          if (p) path(this.threadColor(run, s.lane)).rect(p[0], y, Math.max(1, p[1] - p[0]), CORE_BAR_H);
+          pend.set(s.lane, [xa, xb]);
+        }
+        if (xb - xa > 40) labels.push({ x: Math.max(xa, X0) + 4, y: y + CORE_BAR_H / 2 + 0.5, text: `${s.lane.name} · ${s.lane.type === 'proc' ? 'pid' : 'tid'} ${s.lane.tid}`, max: Math.min(xb, X1) - Math.max(xa, X0) - 8, color: this.colors.text, small: true });
+      };
+      const list = core.slices;
+      let i = lowerBound(list, v0 - core.maxDur, (s) => s.t0);
+      while (i < list.length) {
+        const s = list[i];
+        if (s.t0 > tEnd) break;
+        if (s.t1 === null || s.t1 < v0) { i++; continue; }
+        emit(s, s.t1);
+        // Level of detail, as for spans: past a sub-pixel slice, skip to the next pixel.
+        if (s.t1 - s.t0 < px && i + 1 < list.length && list[i + 1].t0 < s.t0 + px) i = Math.max(i + 1, lowerBound(list, s.t0 + px, (q) => q.t0));
+        else i++;
+      }
+      for (const s of core.open) emit(s, sampleEnd(s.lane, s.lane.samples.length - 1, endOf));
+      for (const [lane, p] of pend) path(this.threadColor(run, lane)).rect(p[0], y, Math.max(1, p[1] - p[0]), CORE_BAR_H);
+    }
+    for (const [c, p] of fills) { ctx.fillStyle = c; ctx.fill(p); }
+    ctx.fillStyle = this.colors.contend;
+    ctx.fill(contend);
+  }
+
+  /**
+   * What is under (x, y) in a CPU row: the thread the kernel had on that core,
+   * as a span-shaped item so the tooltip and selection treat it like any other.
+   * @param {Row} row @param {number} t @returns {Hit|null}
+   */
+  _hitCore(row, t) {
+    const run = row.run;
+    const core = run.cores().get(/** @type {number} */ (row.core));
+    if (!core) return null;
+    const cut = this.cursor ?? Infinity;
+    const endOf = run.finished ? run.endT : Math.max(run.endT, this.now[row.runIndex] ?? 0);
+    // Most slices are narrower than a pixel: anything within a few pixels counts,
+    // the nearest first, then the shortest (the one a wider slice would hide).
+    const tol = 4 * (this.view.t1 - this.view.t0) / (this.plotX1 - this.plotX0);
+    /** @type {{s:CoreSlice, t1:number, d:number}|null} */ let best = null;
+    const consider = (/** @type {CoreSlice} */ s, /** @type {number} */ t1) => {
+      const d = t < s.t0 ? s.t0 - t : t > t1 ? t - t1 : 0;
+      if (d > tol || s.t0 > cut) return;
+      if (!best || d < best.d || (d === best.d && t1 - s.t0 < best.t1 - best.s.t0)) best = { s, t1, d };
+    };
+    const list = core.slices;
+    for (let i = lowerBound(list, t - tol - core.maxDur, (s) => s.t0); i < list.length && list[i].t0 <= t + tol; i++) {
+      const s = list[i];
+      if (s.t1 !== null) consider(s, s.t1);
+    }
+    for (const s of core.open) consider(s, sampleEnd(s.lane, s.lane.samples.length - 1, endOf));
+    if (!best) return null;
+    const { s, t1 } = /** @type {{s:CoreSlice, t1:number, d:number}} */ (best);
+    /** @type {Span} */
+    const item = { lane: s.lane, style: 'core', t0: s.t0, t1, begin: s.ev, end: null, cpu: s.cpu,
+      label: `on CPU ${s.cpu} (R: running, or runnable waiting for it)`, links: [] };
+    return { run, runIndex: row.runIndex, item };
+  }
+
+  /**
+   * What the kernel strip under a lane says at t: the sampled state there.
+   * @param {Row} row @param {number} t @returns {Hit|null}
+   */
+  _hitKernel(row, t) {
+    const lane = /** @type {Lane} */ (row.lane), run = row.run;
+    const sm = lane.samples;
+    const i = lowerBound(sm, t + 1, (s) => s.t) - 1;
+    if (i < 0 || sm[i].state === 'X') return null;
+    const endOf = run.finished ? run.endT : Math.max(run.endT, this.now[row.runIndex] ?? 0);
+    const t1 = sampleEnd(lane, i, endOf);
+    if (t > t1 || sm[i].t > (this.cursor ?? Infinity)) return null;
+    const s = sm[i];
+    /** @type {Span} */
+    const item = { lane, style: 'kernel', t0: s.t, t1, begin: s.ev, end: null, cpu: s.cpu, label: `kernel: ${stateWords(s.state, s.cpu)}`, links: [] };
+    return { run, runIndex: row.runIndex, item };
   }
 
   /** @param {CanvasRenderingContext2D} ctx @param {number} scale */
@@ -529,7 +723,7 @@ export class Timeline {
     // Arrows that would land on the same few pixels are drawn once.
     const seen = new Set();
     for (const row of this.rows) {
-      if (row.lane) continue;
+      if (row.lane || row.core !== null) continue;
       const run = row.run;
       /** @type {Map<Lane, number>} */
       const ys = new Map();
@@ -600,9 +794,12 @@ export class Timeline {
   /** @param {number} x @param {number} y @returns {Hit|null} */
   hitTest(x, y) {
     const row = this.rows.find((r) => y >= r.y && y < r.y + r.h);
-    if (!row || !row.lane || x < this.plotX0) return null;
-    const lane = row.lane, run = row.run;
+    if (!row || x < this.plotX0) return null;
     const t = this.t(x);
+    if (row.core !== null) return this._hitCore(row, t);
+    if (!row.lane) return null;
+    const lane = row.lane, run = row.run;
+    if (y - row.y >= KSTRIP_Y - 1 && lane.samples.length) return this._hitKernel(row, t);
     const tol = 6 * (this.view.t1 - this.view.t0) / (this.plotX1 - this.plotX0);
     const cut = this.cursor ?? Infinity;
     const ins = lane.instants;
@@ -801,6 +998,17 @@ export function niceStep(/** @type {number} */ target) {
   const p = 10 ** Math.floor(Math.log10(Math.max(target, 1)));
   for (const m of [1, 2, 5, 10]) if (m * p >= target) return m * p;
   return 10 * p;
+}
+
+/** A /proc state in words. @param {string} state @param {number} cpu */
+export function stateWords(state, cpu) {
+  switch (state) {
+    case 'R': return `R, on CPU ${cpu} (running, or runnable waiting for it)`;
+    case 'S': return 'S, asleep (waiting for something)';
+    case 'D': return 'D, uninterruptible sleep (usually disk I/O)';
+    case 'Z': return 'Z, zombie (exited, not yet reaped)';
+    default: return state;
+  }
 }
 
 /** @param {CanvasRenderingContext2D} ctx @param {string} text @param {number} max */
