@@ -129,9 +129,10 @@ impl Subscriber {
 /// SSE frames for events starting at index `first` (seq = index + 1).
 fn frames(first: usize, events: &[Bytes]) -> Bytes {
     let mut out = BytesMut::with_capacity(events.iter().map(|e| e.len() + 32).sum());
+    let mut digits = itoa::Buffer::new();
     for (i, event) in events.iter().enumerate() {
         out.put_slice(b"id: ");
-        out.put_slice((first + i + 1).to_string().as_bytes());
+        out.put_slice(digits.format(first + i + 1).as_bytes());
         out.put_slice(b"\ndata: ");
         out.put_slice(event);
         out.put_slice(b"\n\n");

@@ -35,7 +35,7 @@ impl LineSplitter {
 
     /// The next complete line (without its newline), if one is buffered.
     pub fn next_line(&mut self) -> Result<Option<Bytes>, IngestError> {
-        match self.pending.iter().position(|&b| b == b'\n') {
+        match memchr::memchr(b'\n', &self.pending) {
             Some(i) if i < MAX_LINE => {
                 let line = self.pending.split_to(i + 1).freeze();
                 Ok(Some(line.slice(..i)))
@@ -107,7 +107,7 @@ impl Numberer {
 fn numbered(seq: u64, rest_after_brace: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(rest_after_brace.len() + 24);
     out.extend_from_slice(b"{\"seq\":");
-    out.extend_from_slice(seq.to_string().as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
     out.push(b',');
     out.extend_from_slice(rest_after_brace);
     Bytes::from(out)
@@ -163,3 +163,4 @@ mod tests {
         assert_eq!(n.last_seq(), 1);
     }
 }
+
