@@ -234,8 +234,8 @@ impl Builder {
     }
 
     fn see(&mut self, key: (i32, i32)) {
-        if !self.stacks.contains_key(&key) {
-            self.stacks.insert(key, Vec::new());
+        if let std::collections::btree_map::Entry::Vacant(slot) = self.stacks.entry(key) {
+            slot.insert(Vec::new());
             self.seen.push(key);
         }
     }
