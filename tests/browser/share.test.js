@@ -6,40 +6,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, launch, fetchEvents, expected } from './harness.js';
-
-/** forkline with extra flags (the harness's startServer takes none); the store in memory. */
-async function startForkline(extra = []) {
-  const bin = process.env.FORKLINE_BIN ?? join(ROOT, 'target/debug/forkline');
-  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--web-dir', join(ROOT, 'web'), '--db', ':memory:', ...extra],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; });
-  const url = await new Promise((ok, fail) => {
-    let out = '';
-    const timer = setTimeout(() => fail(new Error(`server did not start: ${stderr}`)), 15000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /forkline listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-      if (m) { clearTimeout(timer); ok(m[1]); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); fail(new Error(`server exited (${code}): ${stderr}`)); });
-  });
-  return {
-    url,
-    stop: () => new Promise((ok) => {
-      if (child.exitCode !== null || child.signalCode !== null) return ok();
-      child.on('exit', ok);
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-    }),
-  };
-}
+import { startServer as startForkline, launch, fetchEvents, expected } from './harness.js';
 
 /** A course page on its own loopback origin that embeds `src` (set once
  * forkline knows the host's origin) and records the messages it gets. */
