@@ -73,3 +73,50 @@ async fn sigterm_cancels_runs_ends_every_stream_and_exits() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_server_takes_its_runs_processes_with_it() {
+    bounded(async {
+        let server = ServerProcess::start(&[]);
+        let client = reqwest::Client::new();
+        let created: Value = client
+            .post(format!("{}/api/runs", server.base))
+            .json(&json!({"demo": "process", "params": {"numbers": [1, 2, 3], "delay_ms": 5000}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        // Read the live stream until both children have started.
+        let response = client.get(format!("{}{}", server.base, created["events_url"].as_str().unwrap())).send().await.unwrap();
+        let mut stream = response.bytes_stream().eventsource();
+        let mut pids = Vec::new();
+        while let Some(Ok(message)) = stream.next().await {
+            let event: Value = serde_json::from_str(&message.data).unwrap();
+            if event["kind"] == "proc.start" || event["kind"] == "run.start" {
+                pids.push(event["pid"].as_i64().unwrap());
+            }
+            if pids.len() == 4 {
+                break; // run.start (runner), MainProcess (runner), p1, p2
+            }
+        }
+        assert_eq!(pids.len(), 4);
+        // No graceful shutdown here: the server dies at once.
+        let mut server = server;
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while pids.iter().any(|&p| pid_exists(p)) && Instant::now() < deadline {
+            // Other tests in this binary make it a child subreaper, so the
+            // orphaned runner may come to us: reap it like init would.
+            for &p in &pids {
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(p as i32), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left: Vec<_> = pids.iter().filter(|&&p| pid_exists(p)).collect();
+        assert!(left.is_empty(), "processes outlived the server: {left:?}");
+    })
+    .await;
+}
