@@ -99,6 +99,10 @@ struct BenchCli {
     /// Where to write the JSON report.
     #[arg(long, default_value_os_t = forkline::bench::default_json_path())]
     json: PathBuf,
+    /// The venv holding VizTracer for the instrumented-queue comparison; a
+    /// full run creates it and installs VizTracer when it is missing.
+    #[arg(long, default_value_os_t = forkline::bench::default_venv_path())]
+    venv: PathBuf,
 }
 
 #[derive(Args)]
@@ -138,6 +142,7 @@ fn bench(args: BenchCli) -> std::process::ExitCode {
     };
     let mut options = forkline::bench::Options::new(exe, args.quick);
     options.json = args.json;
+    options.venv = args.venv;
     forkline::bench::main(options)
 }
 

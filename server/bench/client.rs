@@ -70,6 +70,9 @@ pub struct Seen {
     pub ok: bool,
     /// The whole stream, when asked for.
     pub body: Vec<u8>,
+    /// The stream's last bytes (at least [`TAIL`]): where a run's result is
+    /// when the whole stream was too big to keep.
+    pub tail: Vec<u8>,
 }
 
 impl Seen {
@@ -78,14 +81,27 @@ impl Seen {
         self.ok && self.events == self.last_id && self.events > 0
     }
 
-    /// The data of the run's `result` event (needs `keep_body`).
+    /// The data of the run's last `result` event: the bench demo's own,
+    /// after any result of a lesson demo it ran. Found in the tail unless the
+    /// body was kept.
     pub fn result_data(&self) -> Option<Value> {
-        self.body
+        self.events_of_kind("result").last().map(|event| event["data"].clone())
+    }
+
+    /// The texts of the run's `note` events (needs `keep_body`).
+    pub fn notes(&self) -> Vec<String> {
+        self.events_of_kind("note").iter().filter_map(|e| e["text"].as_str().map(str::to_owned)).collect()
+    }
+
+    fn events_of_kind(&self, kind: &str) -> Vec<Value> {
+        let pattern = format!(r#""kind":"{kind}""#);
+        let stream = if self.body.is_empty() { &self.tail } else { &self.body };
+        stream
             .split(|&b| b == b'\n')
             .filter_map(|line| line.strip_prefix(b"data: "))
-            .filter(|data| memmem::find(data, br#""kind":"result""#).is_some())
-            .find_map(|data| serde_json::from_slice::<Value>(data).ok())
-            .map(|event| event["data"].clone())
+            .filter(|data| memmem::find(data, pattern.as_bytes()).is_some())
+            .filter_map(|data| serde_json::from_slice::<Value>(data).ok())
+            .collect()
     }
 }
 
@@ -146,5 +162,17 @@ pub async fn read_events(mut stream: TcpStream, marks: &[&[u8]], keep_body: bool
     seen.last_id = memmem::rfind(&tail, b"id: ")
         .and_then(|i| tail[i + 4..].split(|&b| b == b'\n').next().and_then(|s| std::str::from_utf8(s).ok()?.trim().parse().ok()))
         .unwrap_or(0);
+    seen.tail = tail;
     Ok(seen)
+}
+
+/// Starts a run, reads its stream to the end and returns its result's data
+/// with what was seen; an error unless the run ended well with a result.
+pub async fn run_result(addr: SocketAddr, demo: &str, params: Value, keep_body: bool) -> std::io::Result<(Value, Seen)> {
+    let id = start_run(addr, demo, params).await?;
+    let seen = read_events(subscribe(addr, &id).await?, &[], keep_body).await?;
+    match seen.result_data().filter(|_| seen.ok) {
+        Some(data) => Ok((data, seen)),
+        None => Err(std::io::Error::other(format!("run {id} ended without a result (ok={})", seen.ok))),
+    }
 }

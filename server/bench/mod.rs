@@ -14,13 +14,16 @@ mod client;
 mod emit_cost;
 mod fanout;
 mod idle;
+mod instrumented_queue;
 mod overhead;
 mod python;
 mod report;
 mod run_start;
+mod sampler_cost;
 mod server;
 mod stats;
 mod throughput;
+mod viztracer;
 mod worker;
 
 use std::path::PathBuf;
@@ -41,11 +44,20 @@ pub struct Options {
     pub python: String,
     /// Folder of the Python baseline scripts.
     pub python_dir: PathBuf,
+    /// The venv that has (or gets, in a full run) VizTracer.
+    pub venv: PathBuf,
 }
 
 impl Options {
     pub fn new(exe: PathBuf, quick: bool) -> Self {
-        Options { quick, json: default_json_path(), exe, python: "python3".into(), python_dir: default_python_dir() }
+        Options {
+            quick,
+            json: default_json_path(),
+            exe,
+            python: "python3".into(),
+            python_dir: default_python_dir(),
+            venv: default_venv_path(),
+        }
     }
 
     /// `full` in a full run, `quick` in a quick one.
@@ -60,6 +72,10 @@ impl Options {
 
 pub fn default_json_path() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench.json"))
+}
+
+pub fn default_venv_path() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-venv"))
 }
 
 fn default_python_dir() -> PathBuf {
@@ -83,12 +99,12 @@ pub async fn run(options: &Options) -> Report {
     report.extend(throughput::measure(options, &server, &python).await);
     report.extend(run_start::measure(options, &server, &python).await);
     report.extend(worker::measure(options, &server, &python).await);
+    report.extend(instrumented_queue::measure(options, &server, &python).await);
     report.extend(overhead::measure(options, &server).await);
+    report.extend(sampler_cost::measure(options, &server).await);
     report.extend(fanout::measure(options, &server).await);
     drop(server);
     report.extend(idle::measure(options).await);
-    report.push(Row::skipped("instrumented queue", "queue demo msgs/s vs Python (and VizTracer)", "not measured yet"));
-    report.push(Row::skipped("sampler overhead", "kernel sampler CPU", "measured with the sampler's own issue, not here"));
     report.push(Row::skipped("browser / page weight", "draw time, frame time, gzip weight", "measured by the browser tests, not here"));
     report
 }

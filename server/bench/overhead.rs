@@ -1,9 +1,11 @@
-//! Instrumentation overhead: the same CPU-bound demo (2 workers, one event
-//! per slice of work) with events on and with `emit` switched off in the
-//! runner; its wall time is measured inside the runner, so runner start and
-//! delivery are left out.
+//! Instrumentation overhead: a demo's wall time with events on and with
+//! `emit` switched off in the runner, measured inside the runner so runner
+//! start and delivery are left out. Two demos: a synthetic CPU-bound one (2
+//! workers, one event per slice of work, far denser than any lesson) and the
+//! real `lock` lesson demo, run through `bench_emit`'s `lock` mode because
+//! lesson demos have no switch for their events.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::client;
 use super::server::Server;
@@ -16,36 +18,55 @@ const WORK: u64 = 10_000;
 
 pub async fn measure(options: &Options, server: &Server) -> Vec<Row> {
     let events = options.pick(500, 20_000);
-    let reps = options.pick(2, 5);
+    let synthetic = json!({ "processes": 2, "events": events, "work": WORK });
+    let (on, off) = on_and_off(server, &synthetic, options.pick(2, 5)).await;
+    let per_event = off.stats.map(|s| s.min * 1e3 / events as f64).unwrap_or(0.0);
+    let mut rows = vec![
+        on.named(&format!("2 workers × {events} events, events on")),
+        off.named(&format!("same, emit off (≈{per_event:.1} µs of work per event)")),
+    ];
+    rows.push(overhead(&rows[0], &rows[1], "overhead, fastest on / fastest off − 1"));
+
+    // Short runs (tens of ms): more of them, for a steadier fastest.
+    let lock = json!({ "mode": "lock", "sample": false });
+    let (on, off) = on_and_off(server, &lock, options.pick(3, 15)).await;
+    rows.push(on.named("lock demo (lesson; use_lock, 2 × 1000 updates, 5 events each), events on"));
+    rows.push(off.named("same lock demo, emit off"));
+    let n = rows.len();
+    rows.push(overhead(&rows[n - 2], &rows[n - 1], "lock demo overhead, fastest on / fastest off − 1"));
+    rows
+}
+
+/// Wall times in ms of `params` with `trace` on and off, alternated so drift
+/// in the machine's load hits both alike.
+async fn on_and_off(server: &Server, params: &Value, reps: usize) -> (Row, Row) {
     let (mut on, mut off) = (Vec::new(), Vec::new());
     let mut note = String::new();
     for _ in 0..reps {
-        // Alternate, so drift in the machine's load hits both alike.
         for (trace, samples) in [(true, &mut on), (false, &mut off)] {
-            match wall_ms(server, events, trace).await {
+            let mut params = params.clone();
+            params["trace"] = trace.into();
+            match wall_ms(server, params).await {
                 Ok(ms) => samples.push(ms),
                 Err(e) => note = format!("failed: {e}"),
             }
         }
     }
-    let per_event = off.first().map(|ms| ms * 1e3 / events as f64).unwrap_or(0.0);
-    let on_row = Row::new(CASE, &format!("2 workers × {events} events, events on"), "ms", &on, &note);
-    let off_row = Row::new(CASE, &format!("same, emit off (≈{per_event:.1} µs of work per event)"), "ms", &off, &note);
-    // Other load on the host only ever adds time, so the fastest of each
-    // side is the least disturbed figure to compare.
-    let best = |rows: &Row| rows.stats.map(|s| s.min);
-    let overhead = match (best(&on_row), best(&off_row)) {
+    (Row::new(CASE, "", "ms", &on, &note), Row::new(CASE, "", "ms", &off, &note))
+}
+
+/// Other load on the host only ever adds time, so the fastest of each side
+/// is the least disturbed figure to compare.
+fn overhead(on: &Row, off: &Row, metric: &str) -> Row {
+    let best = |row: &Row| row.stats.map(|s| s.min);
+    let value = match (best(on), best(off)) {
         (Some(on), Some(off)) if off > 0.0 => vec![(on / off - 1.0) * 100.0],
         _ => Vec::new(),
     };
-    let ratio = Row::new(CASE, "overhead, fastest on / fastest off − 1", "%", &overhead, "target ≤ 5%");
-    vec![on_row, off_row, ratio]
+    Row::new(CASE, metric, "%", &value, "target ≤ 5%")
 }
 
-async fn wall_ms(server: &Server, events: u64, trace: bool) -> std::io::Result<f64> {
-    let params = json!({ "processes": 2, "events": events, "work": WORK, "trace": trace });
-    let id = client::start_run(server.addr, "bench_emit", params).await?;
-    let seen = client::read_events(client::subscribe(server.addr, &id).await?, &[], true).await?;
-    let data = seen.result_data().filter(|_| seen.ok).ok_or_else(|| std::io::Error::other("no result"))?;
+async fn wall_ms(server: &Server, params: Value) -> std::io::Result<f64> {
+    let (data, _) = client::run_result(server.addr, "bench_emit", params, false).await?;
     data["wall_ns"].as_f64().map(|ns| ns / 1e6).ok_or_else(|| std::io::Error::other("no wall_ns"))
 }

@@ -37,6 +37,12 @@ impl Row {
         Row { case: case.into(), metric: metric.into(), unit: "×".into(), stats: value, note }
     }
 
+    /// The same row under another metric name.
+    pub fn named(mut self, metric: &str) -> Row {
+        self.metric = metric.into();
+        self
+    }
+
     pub fn skipped(case: &str, metric: &str, why: &str) -> Row {
         Row { case: case.into(), metric: metric.into(), unit: String::new(), stats: None, note: why.into() }
     }

@@ -4,12 +4,17 @@
 //! P worker processes emit E events each (optionally after some CPU work per
 //! event, with tracing on or off) and reports the workers' wall time as
 //! measured inside the runner; `spawn` mode forks and joins one worker at a
-//! time and reports each start+join in nanoseconds. `hold_ms` keeps the run
+//! time and reports each start+join in nanoseconds. `queue`, `threads` and
+//! `lock` live in their own files below `bench_emit/`. `hold_ms` keeps the run
 //! open afterwards so a benchmark can hold idle subscribers on it.
 
 use std::time::Instant;
 
 use serde_json::json;
+
+mod lesson;
+mod queue;
+mod threads;
 
 use super::params::{Kind, Spec};
 use super::{Demo, DemoError, Params};
@@ -26,13 +31,15 @@ pub static DEMO: Demo = Demo {
     source_lines: &[],
     lesson_output: "",
     params: &[
-        Spec { name: "mode", help: "emit events, or time worker start+join", kind: Kind::Choice { default: "emit", options: &["emit", "spawn"] } },
+        Spec { name: "mode", help: "emit events, or time worker start+join", kind: Kind::Choice { default: "emit", options: &["emit", "spawn", "queue", "threads", "lock"] } },
         Spec { name: "processes", help: "worker processes", kind: Kind::Int { default: 2, min: 1, max: 8 } },
         // 8 × 250,000 stays within the server's default 2,000,000 events per run.
         Spec { name: "events", help: "events per worker", kind: Kind::Int { default: 10_000, min: 0, max: 250_000 } },
         Spec { name: "work", help: "countdown steps of CPU work before each event", kind: Kind::Int { default: 0, min: 0, max: 1_000_000 } },
         Spec { name: "trace", help: "write the workers' events (off: measure what tracing costs)", kind: Kind::Bool { default: true } },
         Spec { name: "joins", help: "spawn mode: workers started and joined one after another", kind: Kind::Int { default: 20, min: 1, max: MAX_CHILDREN as i64 } },
+        Spec { name: "threads", help: "threads mode: threads in the runner", kind: Kind::Int { default: 8, min: 1, max: 16 } },
+        Spec { name: "sleep_us", help: "threads mode: sleep after each round of work", kind: Kind::Int { default: 5000, min: 0, max: 100_000 } },
         Spec { name: "hold_ms", help: "stay open this long after the workers are done", kind: Kind::Int { default: 0, min: 0, max: 20_000 } },
     ],
     hidden: true,
@@ -42,6 +49,9 @@ pub static DEMO: Demo = Demo {
 fn run(params: &Params) -> Result<(), DemoError> {
     match params.choice("mode") {
         "spawn" => spawn_and_join(params.int("joins") as usize)?,
+        "queue" => queue::run(params)?,
+        "threads" => threads::run(params)?,
+        "lock" => lesson::lock(params)?,
         _ => emit_events(params)?,
     }
     let hold = params.int("hold_ms") as u64;

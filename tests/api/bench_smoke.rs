@@ -33,6 +33,11 @@ fn quick_bench_fills_every_row() {
             assert!(median > 0.0, "{row}");
         }
     }
+    // Each case of issue 8's table that this command owns has its rows, with
+    // figures or with the reason they have none (VizTracer may be missing).
+    for case in ["emit cost", "pipeline throughput", "instrumented queue", "instrumentation overhead", "sampler overhead"] {
+        assert!(rows.iter().any(|r| r["case"] == case), "no {case:?} row: {report}");
+    }
     let complete = rows.iter().find(|r| r["unit"] == "subscribers complete").expect("fan-out row");
     assert_eq!(complete["stats"]["min"], 20.0, "every subscriber gets every event: {complete}");
 }
