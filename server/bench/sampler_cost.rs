@@ -19,8 +19,8 @@ const THREADS: u64 = 8;
 /// Per round: about 10 µs of countdown, then this sleep.
 const WORK: u64 = 20_000;
 const SLEEP_US: u64 = 5_000;
-/// `sample_interval_us`'s default (`demos/params.rs`).
-const INTERVAL_US: u64 = 1_000;
+/// `sample_interval_us`'s default.
+const INTERVAL_US: u64 = crate::demos::params::DEFAULT_SAMPLE_INTERVAL_US as u64;
 
 /// The figures of one sampler note.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -255,7 +255,7 @@ async fn sampler_parameters_are_listed_for_every_demo_and_bounded() {
             let sample = params.iter().find(|p| p["name"] == "sample").expect("sample listed");
             assert_eq!((sample["type"].as_str(), sample["default"].as_bool()), (Some("bool"), Some(true)));
             let interval = params.iter().find(|p| p["name"] == "sample_interval_us").expect("interval listed");
-            assert_eq!(interval["default"], 1000);
+            assert_eq!(interval["default"], forkline::demos::params::DEFAULT_SAMPLE_INTERVAL_US);
             assert_eq!((interval["min"].as_i64(), interval["max"].as_i64()), (Some(200), Some(100_000)));
         }
         for (params, field) in [
