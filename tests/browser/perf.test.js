@@ -120,3 +120,30 @@ test('100k events: draw time and frame times while panning and zooming (reported
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('page weight: a demo page\'s HTML, JS and CSS, gzipped, all from this server (reported)', { timeout: 60000 }, async () => {
+  const { gzipSync } = await import('node:zlib');
+  const page = await browser.ctx.newPage();
+  const errors = watchErrors(page);
+  /** @type {Map<string, Buffer>} */
+  const bodies = new Map();
+  const foreign = [];
+  page.on('response', async (res) => {
+    const url = res.url();
+    if (!url.startsWith(server.url)) { foreign.push(url); return; }
+    const type = res.headers()['content-type'] ?? '';
+    if (/html|javascript|css/.test(type)) {
+      try { bodies.set(url, await res.body()); } catch { /* a stream or a redirect has no body to weigh */ }
+    }
+  });
+  await page.goto(`${server.url}/demos/process`);
+  await page.waitForSelector('body[data-ready=true]');
+  await page.waitForLoadState('networkidle');
+  let raw = 0, gz = 0;
+  for (const body of bodies.values()) { raw += body.length; gz += gzipSync(body, { level: 9 }).length; }
+  console.log(`#   page weight: ${bodies.size} files, ${(raw / 1024).toFixed(1)} KiB raw, ${(gz / 1024).toFixed(1)} KiB gzipped (target ≤ 60 KB); other hosts: ${foreign.length}`);
+  assert.ok(bodies.size >= 3, 'the HTML, the CSS and the modules were seen');
+  assert.deepEqual(foreign, [], 'no request to any other host');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
