@@ -107,12 +107,7 @@ struct BenchCli {
 
 #[derive(Args)]
 struct RunnerCli {
-    #[arg(long)]
-    demo: String,
-    #[arg(long)]
-    params: String,
-    #[arg(long)]
-    origin_ns: u64,
+    /// The server's pid; the run itself arrives on stdin.
     #[arg(long)]
     server_pid: i32,
 }
@@ -121,12 +116,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Runner(r)) => {
-            let code = forkline::runner::main(forkline::runner::RunnerArgs {
-                demo: r.demo,
-                params: r.params,
-                origin_ns: r.origin_ns,
-                server_pid: r.server_pid,
-            });
+            let code = forkline::runner::main(forkline::runner::RunnerArgs { server_pid: r.server_pid });
             std::process::ExitCode::from(code.clamp(0, 255) as u8)
         }
         Some(Command::Bench(b)) => bench(b),

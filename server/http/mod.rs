@@ -65,7 +65,14 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "ok": true, "active_runs": state.runs.active() }))
+    let runs = &state.runs;
+    axum::Json(serde_json::json!({
+        "ok": true,
+        "active_runs": runs.active(),
+        "waiting_runs": runs.waiting(),
+        // A runner started ahead of the next run: a server process, not a run's.
+        "spare_runner_pid": runs.spare_pid(),
+    }))
 }
 
 async fn not_found() -> ApiError {

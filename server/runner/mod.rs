@@ -6,6 +6,10 @@
 //! runner is the lesson's `MainProcess`: it runs the demo's main program,
 //! forking children as the demo says, and writes events to its stdout, the
 //! run's event pipe.
+//!
+//! A runner is started before it has a run (a spare, so exec and start-up are
+//! paid ahead of time) and learns its run from one JSON line on stdin, a
+//! [`RunSpec`]; then its stdin is closed for good.
 
 pub mod compute;
 pub mod emit;
@@ -26,16 +30,44 @@ use nix::unistd::Pid;
 use crate::demos;
 use crate::event::Body;
 
-/// What the server tells a runner, on its command line.
+/// What the server tells a runner on its command line: only who to die with.
 #[derive(Debug, Clone)]
 pub struct RunnerArgs {
-    pub demo: String,
-    /// The validated parameters, as JSON.
-    pub params: String,
-    /// The run's time origin, CLOCK_MONOTONIC ns.
-    pub origin_ns: u64,
     /// The server's pid: the runner dies with it.
     pub server_pid: i32,
+}
+
+/// The run a runner is handed, one JSON line on its stdin.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    pub demo: String,
+    /// The validated parameters (validated again here).
+    pub params: serde_json::Value,
+    /// The run's time origin, CLOCK_MONOTONIC ns.
+    pub origin_ns: u64,
+}
+
+/// Longest spec line a runner reads: parameters are a few hundred bytes.
+const MAX_SPEC_BYTES: usize = 64 * 1024;
+
+/// Waits for the run on stdin, then points stdin at /dev/null, so nothing the
+/// demo starts can read from the server. None when stdin closed first (the
+/// server no longer needs this spare) or the line is not a spec.
+fn read_spec() -> Option<RunSpec> {
+    use std::io::BufRead;
+    let mut line = Vec::new();
+    let stdin = std::io::stdin();
+    let read = std::io::Read::take(stdin.lock(), MAX_SPEC_BYTES as u64).read_until(b'\n', &mut line);
+    let devnull = std::fs::File::open("/dev/null").ok()?;
+    // SAFETY: dup2 onto our own fd 0; the File stays open until after the call.
+    unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&devnull), 0) };
+    match read {
+        Ok(n) if n > 0 => serde_json::from_slice(&line)
+            .map_err(|e| eprintln!("the run spec is not valid: {e}"))
+            .ok(),
+        _ => None,
+    }
 }
 
 /// Biggest event pipe we ask for: room for bursts while the server catches up.
@@ -45,24 +77,20 @@ const EVENT_PIPE_BYTES: i32 = 1 << 20;
 pub fn main(args: RunnerArgs) -> i32 {
     process::die_with_parent(Pid::from_raw(args.server_pid));
     limits::apply();
-    emit::set_origin(args.origin_ns);
     // SAFETY: fcntl on our own stdout; failure only leaves the default size.
     unsafe { libc::fcntl(1, libc::F_SETPIPE_SZ, EVENT_PIPE_BYTES) };
 
-    let Some(demo) = demos::find(&args.demo) else {
-        eprintln!("unknown demo {:?}", args.demo);
-        return 2;
+    let Some(spec) = read_spec() else {
+        return 0;
     };
-    let raw: serde_json::Value = match serde_json::from_str(&args.params) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("parameters are not JSON: {e}");
-            return 2;
-        }
+    emit::set_origin(spec.origin_ns);
+    let Some(demo) = demos::find(&spec.demo) else {
+        eprintln!("unknown demo {:?}", spec.demo);
+        return 2;
     };
     // The server validated these already; validating again costs nothing and
     // means a runner started by hand can't be made to run out of bounds.
-    let params = match demo.validate(&raw) {
+    let params = match demo.validate(&spec.params) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");

@@ -14,6 +14,7 @@ pub mod admission;
 pub mod id;
 pub mod ingest;
 pub mod log;
+mod spare;
 mod supervise;
 
 use std::collections::{HashMap, VecDeque};
@@ -216,6 +217,8 @@ pub type FinishedHook = Box<dyn Fn(Arc<Run>) -> Pin<Box<dyn Future<Output = ()> 
 pub struct Runs {
     config: Arc<Config>,
     admission: Arc<admission::Admission>,
+    /// A runner started ahead of the next run.
+    spare: Arc<spare::Spare>,
     table: Mutex<Table>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -236,6 +239,7 @@ impl Runs {
         Arc::new(Runs {
             config,
             admission,
+            spare: Arc::default(),
             table: Mutex::default(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
@@ -264,7 +268,7 @@ impl Runs {
             let (outcome, reason) = tokio::select! {
                 slot = ticket.wait_turn() => {
                     run.set_starting();
-                    let ended = supervise::supervise(run.clone(), runs.config.clone(), runs.shutdown.clone()).await;
+                    let ended = supervise::supervise(run.clone(), runs.config.clone(), runs.spare.clone(), runs.shutdown.clone()).await;
                     drop(slot);
                     ended
                 }
@@ -308,6 +312,11 @@ impl Runs {
         self.admission.running()
     }
 
+    /// The idle spare runner's pid: a server process that belongs to no run.
+    pub fn spare_pid(&self) -> Option<u32> {
+        self.spare.pid()
+    }
+
     /// Runs waiting for a slot.
     pub fn waiting(&self) -> usize {
         self.admission.waiting()
@@ -329,6 +338,7 @@ impl Runs {
     /// closed its log (which ends every open event stream).
     pub async fn shutdown(&self) {
         self.shutdown.cancel();
+        self.spare.close();
         self.tasks.close();
         self.tasks.wait().await;
     }

@@ -4,7 +4,8 @@
 //! ```text
 //! supervise task (tokio)
 //!   owns ── GroupKiller(pgid) ── Drop: SIGKILL to the whole process group
-//!   owns ── runner Child (own process group, stdin closed, env cleared)
+//!   owns ── runner Child (the spare, or a new one: own process group, env
+//!           cleared; stdin carries its RunSpec, then is closed)
 //!             stdout = the event pipe  ─▶ LineSplitter ─▶ Numberer ─▶ EventLog
 //!             stderr ─▶ last words, kept for the failure reason
 //!   select!: next chunk of events | run timeout | cancel (DELETE, shutdown)
@@ -15,7 +16,6 @@
 //! runner is reaped only *after* its group was killed, so its pid (which is
 //! the group's id) cannot have been reused by then.
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,14 +23,18 @@ use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use tokio::io::AsyncReadExt;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio_util::sync::CancellationToken;
 
+use tokio::io::AsyncWriteExt;
+
 use super::ingest::{LineSplitter, Numberer};
+use super::spare::Spare;
 use super::Run;
 use crate::clock;
 use crate::config::{Config, KILL_GRACE};
 use crate::event::{clip_text, Body, Event, Outcome};
+use crate::runner::RunSpec;
 
 /// How much of the runner's stderr is kept to explain a failure.
 const STDERR_KEEP: usize = 4096;
@@ -50,10 +54,19 @@ enum Ending {
 
 /// Runs `run` to its end and closes its log with `run.end`. Never panics on
 /// anything a runner does.
-pub(super) async fn supervise(run: Arc<Run>, config: Arc<Config>, shutdown: CancellationToken) -> (Outcome, Option<String>) {
+pub(super) async fn supervise(
+    run: Arc<Run>,
+    config: Arc<Config>,
+    spare: Arc<Spare>,
+    shutdown: CancellationToken,
+) -> (Outcome, Option<String>) {
     let origin = clock::monotonic_ns();
     let mut numberer = Numberer::default();
-    let (outcome, reason) = match start_runner(&run, &config, origin) {
+    let started = start_runner(&run, &config, &spare, origin).await;
+    // The next run's runner starts now, off this run's critical path.
+    let refill = (spare.clone(), config.clone());
+    tokio::spawn(async move { refill.0.refill(&refill.1) });
+    let (outcome, reason) = match started {
         Ok(child) => drive(&run, &config, &shutdown, child, &mut numberer).await,
         Err(e) => (Outcome::Failed, Some(format!("could not start the runner: {e}"))),
     };
@@ -86,28 +99,23 @@ pub(super) fn end_unstarted(run: &Run, outcome: Outcome, reason: String) -> (Out
     (outcome, Some(reason))
 }
 
-fn start_runner(run: &Run, config: &Config, origin: u64) -> std::io::Result<Child> {
-    let mut command = Command::new(&config.runner_exe);
-    command
-        .arg("runner")
-        .arg("--demo")
-        .arg(run.demo.name)
-        .arg("--params")
-        .arg(run.params.to_json().to_string())
-        .arg("--origin-ns")
-        .arg(origin.to_string())
-        .arg("--server-pid")
-        .arg(std::process::id().to_string())
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    // The runner's PR_SET_PDEATHSIG fires when the *thread* that spawned it
-    // exits. This runs on a tokio worker thread, which lives as long as the
-    // server, never on a short-lived blocking-pool thread.
-    command.spawn()
+/// Hands the run to a runner (the spare, or a new one) by writing its spec to
+/// the runner's stdin, then closing it.
+async fn start_runner(run: &Run, config: &Config, spare: &Spare, origin: u64) -> std::io::Result<Child> {
+    let mut child = spare.take(config)?;
+    let spec = RunSpec { demo: run.demo.name.to_owned(), params: run.params.to_json(), origin_ns: origin };
+    let mut line = serde_json::to_vec(&spec).expect("a spec serialises");
+    line.push(b'\n');
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let written = stdin.write_all(&line).await;
+    drop(stdin);
+    if let Err(e) = written {
+        // The runner died before it could take the run: make sure it is gone.
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+        return Err(e);
+    }
+    Ok(child)
 }
 
 async fn drive(

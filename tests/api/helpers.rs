@@ -166,6 +166,24 @@ pub fn pid_exists(pid: i64) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// Waits up to `limit` for every pid to disappear and returns those still
+/// there. Other tests make this test binary a child subreaper, so a process
+/// orphaned by a server that died may come to us: it is reaped here, as init
+/// would.
+pub async fn wait_gone(pids: &[i64], limit: std::time::Duration) -> Vec<i64> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        for &p in pids {
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(p as i32), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+        }
+        let left: Vec<i64> = pids.iter().copied().filter(|&p| pid_exists(p)).collect();
+        if left.is_empty() || std::time::Instant::now() >= deadline {
+            return left;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Asserts no process that took part in the run is left, zombie or alive
 /// (the kernel sampler included).
 pub fn assert_no_process_left(run: &FinishedRun) {

@@ -24,6 +24,7 @@ mod queue_vs_thread_queue;
 mod sampler;
 mod share;
 mod shutdown;
+mod spare;
 mod stream;
 mod system;
 mod threads;

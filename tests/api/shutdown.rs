@@ -48,6 +48,9 @@ async fn sigterm_cancels_runs_ends_every_stream_and_exits() {
         // Let both children start before pulling the plug.
         tokio::time::sleep(Duration::from_millis(500)).await;
 
+        let health: Value = client.get(format!("{base}/healthz")).send().await.unwrap().json().await.unwrap();
+        let spare = health["spare_runner_pid"].as_i64();
+
         let sent = Instant::now();
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(server.pid()), nix::sys::signal::Signal::SIGTERM).unwrap();
         let mut all = Vec::new();
@@ -70,6 +73,9 @@ async fn sigterm_cancels_runs_ends_every_stream_and_exits() {
         let run = FinishedRun { id: created["id"].as_str().unwrap().to_owned(), events: first.clone() };
         assert_eq!(run.of_kind("proc.spawn").count(), 2);
         assert_no_process_left(&run);
+        if let Some(spare) = spare {
+            assert_eq!(wait_gone(&[spare], Duration::from_secs(5)).await, Vec::<i64>::new(), "the spare runner outlived the server");
+        }
     })
     .await;
 }
@@ -106,16 +112,7 @@ async fn a_killed_server_takes_its_runs_processes_with_it() {
         let mut server = server;
         server.child.kill().unwrap();
         server.child.wait().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while pids.iter().any(|&p| pid_exists(p)) && Instant::now() < deadline {
-            // Other tests in this binary make it a child subreaper, so the
-            // orphaned runner may come to us: reap it like init would.
-            for &p in &pids {
-                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(p as i32), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let left: Vec<_> = pids.iter().filter(|&&p| pid_exists(p)).collect();
+        let left = wait_gone(&pids, Duration::from_secs(5)).await;
         assert!(left.is_empty(), "processes outlived the server: {left:?}");
     })
     .await;
