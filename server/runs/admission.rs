@@ -118,10 +118,22 @@ impl Admission {
 
 impl Ticket {
     /// Waits for a slot, in arrival order; holds it until the permit drops.
+    ///
+    /// Only the run at the head of the line asks the semaphore for a slot:
+    /// the semaphore is fair to whoever asks first, and tasks may first run
+    /// in any order, so the line (not the scheduler) must decide who is next.
     pub async fn wait_turn(&self) -> OwnedSemaphorePermit {
-        let permit = self.admission.slots.clone().acquire_owned().await.expect("the slot semaphore is never closed");
-        self.admission.leave_line(&self.id);
-        permit
+        let mut changed = self.admission.changed.subscribe();
+        loop {
+            changed.borrow_and_update();
+            if self.admission.position(&self.id) == Some(1) {
+                let permit = self.admission.slots.clone().acquire_owned().await.expect("the slot semaphore is never closed");
+                self.admission.leave_line(&self.id);
+                return permit;
+            }
+            // The sender lives in the Admission we hold, so this cannot fail.
+            let _ = changed.changed().await;
+        }
     }
 }
 
@@ -182,7 +194,8 @@ mod tests {
         let ids: Vec<RunId> = (0..3).map(|_| RunId::random()).collect();
         let tickets: Vec<Ticket> = ids.iter().map(|id| admission.reserve(id, None).unwrap()).collect();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        for (i, ticket) in tickets.into_iter().enumerate() {
+        // Start the waits in reverse: the line, not who asks first, decides.
+        for (i, ticket) in tickets.into_iter().enumerate().rev() {
             let tx = tx.clone();
             tokio::spawn(async move {
                 let permit = ticket.wait_turn().await;

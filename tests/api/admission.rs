@@ -91,7 +91,7 @@ async fn a_queued_run_everyone_left_is_dropped_before_it_takes_a_slot() {
             let response = app.client.get(app.url(&format!("/api/runs/{second}/events"))).send().await.unwrap();
             let mut stream = response.bytes_stream().eventsource();
             let message = stream.next().await.unwrap().unwrap();
-            assert_eq!(message.event, "queue");
+            assert_eq!(message.event, "queue", "the second run was not waiting: {message:?}; the first: {:?}", app.status(&first).await);
         } // the only viewer leaves
         let events = app.events(&second).await;
         assert_eq!(events.len(), 1, "it never ran: {events:?}");
