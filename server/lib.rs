@@ -51,6 +51,9 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     let store = Store::open(&config.store, config.retention).map_err(std::io::Error::other)?;
     let runs = Runs::new(Arc::new(config));
+    // On a worker thread, which lives as long as the runtime (PDEATHSIG).
+    let prepare = runs.clone();
+    tokio::spawn(async move { prepare.prepare_spare() });
     println!("forkline listening on http://{addr}");
     tracing::info!(%addr, "listening");
 

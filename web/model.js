@@ -175,6 +175,8 @@ export class RunModel {
     this._spawnParent = new Map();
     /** @type {Set<string>} lanes known only from kernel.sample (processes that emit no events) */
     this._observedOnly = new Set();
+    /** @type {Map<string, FlEvent[]>} samples of a thread whose own first event has not arrived yet */
+    this._earlySamples = new Map();
     /** @type {Map<number, Core>} cpu → its R slices, for the per-core view */
     this._cores = new Map();
     /** A sample arrived out of time order for its thread: rebuild the cores from the lanes. */
@@ -215,6 +217,13 @@ export class RunModel {
       if (!isProc && !this.laneMap.has(`p${pid}`)) this._lane(pid, pid);
       this.laneMap.set(id, lane);
       this._lanes = null;
+      // The sampler is another process: it can see a new thread in /proc
+      // before that thread's own first event reaches the pipe.
+      const early = this._earlySamples.get(id);
+      if (early) {
+        this._earlySamples.delete(id);
+        for (const e of early) this._sample(e);
+      }
     }
     return lane;
   }
@@ -445,7 +454,14 @@ export class RunModel {
       lane.alive = { t0: ev.t, t1: null };
       this._observedOnly.add(id);
     }
-    if (!lane) return; // a thread we never saw start: nothing to draw it on
+    if (!lane) {
+      // Not started yet as far as the pipe has told us: keep it for its lane
+      // (a few per thread; a thread that never reports gets no lane).
+      const early = this._earlySamples.get(id) ?? [];
+      if (early.length < 64) early.push(ev);
+      this._earlySamples.set(id, early);
+      return;
+    }
     if (this._observedOnly.has(id)) {
       if (ev.name) lane.name = String(ev.name); // follows exec: sh, then sleep
       if (ev.state === 'X' && lane.alive && lane.alive.t1 === null) lane.alive.t1 = ev.t;

@@ -312,6 +312,12 @@ impl Runs {
         self.admission.running()
     }
 
+    /// Starts the spare runner now, so even the first run finds one ready.
+    /// Call from a tokio task: the spare dies with the thread that started it.
+    pub fn prepare_spare(&self) {
+        self.spare.refill(&self.config);
+    }
+
     /// The idle spare runner's pid: a server process that belongs to no run.
     pub fn spare_pid(&self) -> Option<u32> {
         self.spare.pid()
