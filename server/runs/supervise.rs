@@ -184,6 +184,9 @@ async fn drive(
         Ending::Cancelled(reason) => (Outcome::Cancelled, Some(reason.into())),
         Ending::Eof if splitter.leftover() > 0 => (Outcome::Failed, Some("the runner was cut off in the middle of an event".into())),
         Ending::Eof => match status {
+            Ok(s) if s.success() && numberer.last_seq() == 0 => {
+                (Outcome::Failed, Some("the runner exited without starting the run".into()))
+            }
             Ok(s) if s.success() => (Outcome::Ok, None),
             Ok(s) => {
                 let how = match (s.code(), std::os::unix::process::ExitStatusExt::signal(&s)) {
