@@ -54,7 +54,8 @@ pub async fn measure(options: &Options) -> Vec<Row> {
 async fn start(options: &Options) -> std::io::Result<(Child, SocketAddr, f64)> {
     let started = Instant::now();
     let mut child = Command::new(&options.exe)
-        .args(["serve", "--listen", "127.0.0.1:0", "--hidden-demos"])
+        // An in-memory store: the benchmark must not fill the user's saved runs.
+        .args(["serve", "--listen", "127.0.0.1:0", "--hidden-demos", "--db", ":memory:"])
         .env("FORKLINE_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
