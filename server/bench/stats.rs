@@ -39,7 +39,7 @@ fn sorted(samples: &[f64]) -> Option<Vec<f64>> {
 }
 
 fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
-    if p == 50.0 && sorted.len() % 2 == 0 {
+    if p == 50.0 && sorted.len().is_multiple_of(2) {
         let mid = sorted.len() / 2;
         return (sorted[mid - 1] + sorted[mid]) / 2.0;
     }

@@ -7,7 +7,6 @@ use serde_json::json;
 
 use super::params::{Kind, Spec};
 use super::{Demo, DemoError, Params};
-use crate::event::Body;
 use crate::runner::emit::{self, emit};
 use crate::runner::process;
 use crate::runner::procfs;
@@ -94,16 +93,7 @@ fn run(params: &Params) -> Result<(), DemoError> {
             Ok(s) if last != Some(s.state) => {
                 last = Some(s.state);
                 states.push(s.state.to_string());
-                emit(Body::KernelSample {
-                    of_pid: pid,
-                    of_tid: pid,
-                    of_ppid: Some(s.ppid),
-                    name: Some(s.comm.clone()),
-                    state: s.state.to_string(),
-                    on_cpu: s.processor,
-                    utime: Some(s.utime),
-                    stime: Some(s.stime),
-                });
+                emit(s.sample());
                 if s.state == 'Z' && zombie_at.is_none() {
                     zombie_at = Some(emit::now());
                     emit::note(format!(
@@ -127,16 +117,7 @@ fn run(params: &Params) -> Result<(), DemoError> {
     let exists_after = procfs::exists(pid);
     if !exists_after {
         // The last look: the kernel has forgotten the child (proc(5)'s X, dead).
-        emit(Body::KernelSample {
-            of_pid: pid,
-            of_tid: pid,
-            of_ppid: None,
-            name: None,
-            state: "X".into(),
-            on_cpu: -1,
-            utime: None,
-            stime: None,
-        });
+        emit(procfs::gone_sample(pid));
     }
     emit::print(format!("after join, /proc/<pid> exists: {}", if exists_after { "True" } else { "False" }));
     if !exists_after {

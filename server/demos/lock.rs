@@ -18,7 +18,7 @@ use super::{Demo, DemoError, Params};
 use crate::event::{Body, ValueOp};
 use crate::runner::emit::{self, emit};
 use crate::runner::lock::Lock;
-use crate::runner::process::{self, ExitStatus};
+use crate::runner::process;
 use crate::runner::shm::Shared;
 
 pub static DEMO: Demo = Demo {
@@ -216,14 +216,7 @@ fn run(params: &Params) -> Result<(), DemoError> {
         let name = if workers == 2 { target[..1].to_owned() } else { format!("{}{}", &target[..1], i / 2 + 1) };
         children.push(process::spawn(&name, Some(target), || update(&account, lock, delta, iterations, gap_us))?);
     }
-    let mut failed = Vec::new();
-    for child in children {
-        let name = child.name().to_owned();
-        let status = child.join()?;
-        if status != ExitStatus::Code(0) {
-            failed.push(format!("{name} {status:?}"));
-        }
-    }
+    let failed = process::join_all(children)?;
     if !failed.is_empty() {
         return Err(format!("workers failed: {}", failed.join(", ")).into());
     }

@@ -201,13 +201,7 @@ fn run(params: &Params) -> Result<(), DemoError> {
     if duplex_status != ExitStatus::Code(0) {
         failed.push(format!("p {duplex_status:?}"));
     }
-    for w in ws {
-        let name = w.name().to_owned();
-        let status = w.join()?;
-        if status != ExitStatus::Code(0) {
-            failed.push(format!("{name} {status:?}"));
-        }
-    }
+    failed.extend(process::join_all(ws)?);
     if !failed.is_empty() {
         return Err(format!("processes failed: {}", failed.join(", ")).into());
     }

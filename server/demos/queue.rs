@@ -6,7 +6,7 @@ use serde_json::json;
 use super::params::{Kind, Spec};
 use super::{Demo, DemoError, Params};
 use crate::runner::emit;
-use crate::runner::process::{self, ExitStatus};
+use crate::runner::process;
 use crate::runner::queue::Queue;
 
 pub static DEMO: Demo = Demo {
@@ -86,14 +86,7 @@ fn run(params: &Params) -> Result<(), DemoError> {
     for i in 1..=producers {
         children.push(process::spawn(&format!("p{i}"), Some("calc_square"), || calc_square(&numbers, &q))?);
     }
-    let mut failed = Vec::new();
-    for child in children {
-        let name = child.name().to_owned();
-        let status = child.join()?;
-        if status != ExitStatus::Code(0) {
-            failed.push(format!("{name} {status:?}"));
-        }
-    }
+    let failed = process::join_all(children)?;
 
     let mut received = Vec::new();
     while !q.empty() {

@@ -65,6 +65,20 @@ impl ChildProcess {
     }
 }
 
+/// Joins every child in order and names those that did not exit with 0
+/// (`"p2 Signal(9)"`), so a demo can report them instead of failing silently.
+pub fn join_all(children: impl IntoIterator<Item = ChildProcess>) -> std::io::Result<Vec<String>> {
+    let mut failed = Vec::new();
+    for child in children {
+        let name = child.name().to_owned();
+        let status = child.join()?;
+        if status != ExitStatus::Code(0) {
+            failed.push(format!("{name} {status:?}"));
+        }
+    }
+    Ok(failed)
+}
+
 /// Waits for one child, retrying on EINTR, ignoring stop/continue reports.
 pub fn wait_for(pid: Pid) -> std::io::Result<ExitStatus> {
     loop {

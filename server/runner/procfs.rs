@@ -7,6 +7,8 @@
 
 use std::io;
 
+use crate::event::Body;
+
 /// The fields of `/proc/<pid>/stat` the demos use (see proc(5)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stat {
@@ -22,6 +24,37 @@ pub struct Stat {
     pub stime: u64,
     /// The CPU it last ran on.
     pub processor: i32,
+}
+
+impl Stat {
+    /// This look as a `kernel.sample` of a process watched from outside (it
+    /// has no events of its own, so its parent and name give it a lane).
+    pub fn sample(&self) -> Body {
+        Body::KernelSample {
+            of_pid: self.pid,
+            of_tid: self.pid,
+            of_ppid: Some(self.ppid),
+            name: Some(self.comm.clone()),
+            state: self.state.to_string(),
+            on_cpu: self.processor,
+            utime: Some(self.utime),
+            stime: Some(self.stime),
+        }
+    }
+}
+
+/// The last look at a process the kernel has forgotten: proc(5)'s `X`, dead.
+pub fn gone_sample(pid: i32) -> Body {
+    Body::KernelSample {
+        of_pid: pid,
+        of_tid: pid,
+        of_ppid: None,
+        name: None,
+        state: "X".into(),
+        on_cpu: -1,
+        utime: None,
+        stime: None,
+    }
 }
 
 /// Reads `/proc/<pid>/stat`. Fails with `NotFound` once the pid is gone

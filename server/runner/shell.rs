@@ -205,16 +205,7 @@ fn sample(shell: i32, pgrp: i32, seen: &mut Vec<Watched>, children: &mut Vec<(i3
     now.extend(procfs::descendants(shell, pgrp));
     for w in seen.iter_mut().filter(|w| !w.gone && !now.iter().any(|s| s.pid == w.pid)) {
         w.gone = true;
-        emit(Body::KernelSample {
-            of_pid: w.pid,
-            of_tid: w.pid,
-            of_ppid: None,
-            name: None,
-            state: "X".into(),
-            on_cpu: -1,
-            utime: None,
-            stime: None,
-        });
+        emit(procfs::gone_sample(w.pid));
     }
     for s in now {
         let known = seen.iter().position(|w| w.pid == s.pid);
@@ -248,16 +239,7 @@ fn sample(shell: i32, pgrp: i32, seen: &mut Vec<Watched>, children: &mut Vec<(i3
                 Some(_) => {}
             }
         }
-        emit(Body::KernelSample {
-            of_pid: s.pid,
-            of_tid: s.pid,
-            of_ppid: Some(s.ppid),
-            name: Some(s.comm.clone()),
-            state: s.state.to_string(),
-            on_cpu: s.processor,
-            utime: Some(s.utime),
-            stime: Some(s.stime),
-        });
+        emit(s.sample());
         let watched = Watched { pid: s.pid, state: s.state, comm: s.comm, gone: false };
         match known {
             Some(i) => seen[i] = watched,
