@@ -54,7 +54,7 @@ export function buildLegend(host) {
   cpus.setAttribute('aria-label', 'CPU cores');
   const cpuNote = document.createElement('p');
   cpuNote.className = 'legend-note';
-  cpuNote.textContent = 'The thin strip under each bar is the CPU core the thread said it was on when it emitted each event. The strip under that is the kernel\'s own view of the thread, sampled from /proc about every millisecond (only changes are sent, so a state lasts until the next sample):';
+  cpuNote.textContent = 'The thin strip under each bar is the CPU core the thread said it was on when it emitted each event. The strip under that is the kernel\'s own view of the thread, sampled from /proc every couple of milliseconds (sample_interval_us; only changes are sent, so a state lasts until the next sample):';
   const kernelH = document.createElement('p');
   kernelH.className = 'legend-h';
   kernelH.id = 'legend-kernel';
