@@ -99,6 +99,11 @@ impl Admission {
         self.limits.max_active - self.slots.available_permits()
     }
 
+    /// True when every slot is taken, so a run in line really waits.
+    pub fn full(&self) -> bool {
+        self.slots.available_permits() == 0
+    }
+
     /// Wakes on every change of the waiting line.
     pub fn watch(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()

@@ -293,9 +293,10 @@ impl Runs {
         let _ = self.finished_hook.set(hook);
     }
 
-    /// 1-based place in the waiting line, None when not waiting.
+    /// 1-based place in the waiting line, None when not waiting. A run whose
+    /// task has not yet taken a free slot is not waiting: it has no place.
     pub fn queue_position(&self, id: &RunId) -> Option<usize> {
-        self.admission.position(id)
+        self.admission.position(id).filter(|_| self.admission.full())
     }
 
     /// Wakes on every change of the waiting line.
