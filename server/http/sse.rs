@@ -28,8 +28,11 @@ use crate::store::Found;
 
 /// A comment sent on an idle stream so proxies and browsers keep it open.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
-/// How often a stream of a run waiting in line writes a comment.
-const QUEUED_PULSE: Duration = Duration::from_secs(1);
+/// How often a stream of a run waiting in line writes a comment. A write is
+/// how the server learns its client left, and it takes two (the first only
+/// draws the peer's reset), so a departed viewer is noticed within half a
+/// second.
+const QUEUED_PULSE: Duration = Duration::from_millis(250);
 /// How long a browser waits before reconnecting (it resumes with Last-Event-ID).
 const RETRY_MS: u32 = 1000;
 /// Events per chunk written to the socket.
@@ -115,7 +118,7 @@ impl Subscriber {
                     }
                 }
                 _ = self.queue.changed(), if position.is_some() => {}
-                // While waiting in line, write a little every second: a write
+                // While waiting in line, write a little every QUEUED_PULSE: a write
                 // is how a server learns its client left, and a queued run
                 // nobody watches must give up its place promptly.
                 _ = tokio::time::sleep(if position.is_some() { QUEUED_PULSE } else { KEEP_ALIVE }) => {

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-const LONG: Duration = Duration::from_millis(1500);
+const LONG: Duration = Duration::from_millis(5000);
 
 async fn long_run(app: &TestApp) -> String {
     app.start("process", json!({"numbers": [1], "delay_ms": LONG.as_millis() as u64})).await
@@ -88,11 +88,23 @@ async fn a_queued_run_everyone_left_is_dropped_before_it_takes_a_slot() {
         let first = long_run(&app).await;
         let second = app.start("cpu_count", json!({})).await;
         {
-            let response = app.client.get(app.url(&format!("/api/runs/{second}/events"))).send().await.unwrap();
-            let mut stream = response.bytes_stream().eventsource();
-            let message = stream.next().await.unwrap().unwrap();
-            assert_eq!(message.event, "queue", "the second run was not waiting: {message:?}; the first: {:?}", app.status(&first).await);
-        } // the only viewer leaves
+            // A raw connection, so leaving is a real close of the socket.
+            let mut viewer = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+            let request = format!("GET /api/runs/{second}/events HTTP/1.1\r\nhost: x\r\n\r\n");
+            tokio::io::AsyncWriteExt::write_all(&mut viewer, request.as_bytes()).await.unwrap();
+            let mut seen = Vec::new();
+            while !String::from_utf8_lossy(&seen).contains("event: queue") {
+                let mut buf = [0u8; 1024];
+                let n = tokio::io::AsyncReadExt::read(&mut viewer, &mut buf).await.unwrap();
+                assert!(n > 0, "the stream ended before showing a place in line");
+                seen.extend_from_slice(&buf[..n]);
+                assert!(!String::from_utf8_lossy(&seen).contains("run.start"), "the second run was not waiting");
+            }
+        } // the only viewer leaves: its socket closes
+        // Wait without watching (a status request is not a viewer).
+        while app.status(&second).await["status"] != "finished" {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let events = app.events(&second).await;
         assert_eq!(events.len(), 1, "it never ran: {events:?}");
         assert_eq!(events[0]["kind"], "run.end");

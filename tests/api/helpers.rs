@@ -202,7 +202,8 @@ impl ServerProcess {
     pub fn start(extra_args: &[&str]) -> Self {
         use std::io::BufRead;
         let mut child = std::process::Command::new(forkline_exe())
-            .args(["--listen", "127.0.0.1:0"])
+            // An in-memory store: tests must not write the checkout's data/.
+            .args(["--listen", "127.0.0.1:0", "--db", ":memory:"])
             .args(extra_args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())

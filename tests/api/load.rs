@@ -178,7 +178,9 @@ async fn sequential_runs_leave_nothing_behind(count: usize) {
         children.len(), before.0, after.0, before.1, after.1, before.2, after.2
     );
     assert!(children.is_empty(), "leftover children: {children:?}");
-    assert!(after.0 <= before.0 + 2, "fds grew from {} to {}", before.0, after.0);
+    // A leak grows with the runs (one per run would be +150 here); a few fds
+    // come and go with the spare runner's three pipes being replaced.
+    assert!(after.0 <= before.0 + 5, "fds grew from {} to {}", before.0, after.0);
     assert!(after.1 <= before.1 + 16, "threads grew from {} to {}", before.1, after.1);
 }
 
