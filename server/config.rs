@@ -25,6 +25,9 @@ pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 256 * 1024 * 1024;
 /// Finished runs kept in memory for late subscribers and permalinks.
 pub const DEFAULT_KEEP_FINISHED_RUNS: usize = 500;
+/// Bytes of finished runs' events kept in memory; older runs are served
+/// from the store.
+pub const DEFAULT_KEEP_FINISHED_BYTES: usize = 256 * 1024 * 1024;
 /// Largest request body accepted (a run request is a few hundred bytes).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Where finished runs are saved unless told otherwise (relative to the
@@ -68,6 +71,8 @@ pub struct Config {
     pub hidden_demos: bool,
     /// Finished runs kept in memory.
     pub keep_finished_runs: usize,
+    /// Bytes of finished runs' events kept in memory.
+    pub keep_finished_bytes: usize,
     /// Where finished runs are saved for permalinks and exports.
     pub store: StoreLocation,
     /// How much the store keeps.
@@ -192,6 +197,7 @@ impl Config {
             trusted_proxy: None,
             hidden_demos: false,
             keep_finished_runs: DEFAULT_KEEP_FINISHED_RUNS,
+            keep_finished_bytes: DEFAULT_KEEP_FINISHED_BYTES,
             store: StoreLocation::Memory,
             retention: Retention::default(),
             frame_ancestors: Vec::new(),

@@ -69,6 +69,9 @@ struct ServeArgs {
     /// Finished runs kept in memory.
     #[arg(long, env = "FORKLINE_KEEP_RUNS", default_value_t = config::DEFAULT_KEEP_FINISHED_RUNS)]
     keep_runs: usize,
+    /// MiB of finished runs' events kept in memory (older ones come from the store).
+    #[arg(long, env = "FORKLINE_KEEP_MB", default_value_t = config::DEFAULT_KEEP_FINISHED_BYTES / (1024 * 1024))]
+    keep_mb: usize,
     /// SQLite file finished runs are saved in (its folder is created), or `:memory:`.
     #[arg(long, env = "FORKLINE_DB", default_value = config::DEFAULT_DB)]
     db: String,
@@ -162,6 +165,7 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         trusted_proxy: args.trusted_proxy,
         hidden_demos: args.hidden_demos,
         keep_finished_runs: args.keep_runs,
+        keep_finished_bytes: args.keep_mb.saturating_mul(1024 * 1024),
         store: config::StoreLocation::parse(&args.db),
         retention: config::Retention {
             max_age: Duration::from_secs(args.retain_days.saturating_mul(24 * 3600)),

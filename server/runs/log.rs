@@ -51,6 +51,11 @@ impl EventLog {
         self.events.lock().expect("log lock").len()
     }
 
+    /// Bytes of all stored events, for the memory budget of finished runs.
+    pub fn byte_len(&self) -> usize {
+        self.events.lock().expect("log lock").iter().map(Bytes::len).sum()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

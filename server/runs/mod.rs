@@ -205,8 +205,10 @@ pub enum StartError {
 #[derive(Default)]
 struct Table {
     runs: HashMap<RunId, Arc<Run>>,
-    /// Finished runs, oldest first, for retention.
-    finished: VecDeque<RunId>,
+    /// Finished runs and the bytes of their logs, oldest first, for retention.
+    finished: VecDeque<(RunId, usize)>,
+    /// The bytes of every finished log still in memory.
+    finished_bytes: usize,
 }
 
 /// Awaited once for each run after it finished (the store saves it there).
@@ -280,10 +282,12 @@ impl Runs {
             };
             drop(ticket);
             run.set_finished(outcome, reason);
-            runs.retire(&run.id);
+            // Saved first, then retired: a run that memory lets go of is
+            // already in the store.
             if let Some(hook) = runs.finished_hook.get() {
-                hook(run).await;
+                hook(run.clone()).await;
             }
+            runs.retire(&run.id, run.log.byte_len());
         });
         Ok(run)
     }
@@ -331,13 +335,18 @@ impl Runs {
 
     /// Moves a run to the finished list and forgets the oldest finished runs
     /// beyond the retention count.
-    fn retire(&self, id: &RunId) {
+    fn retire(&self, id: &RunId, bytes: usize) {
         let mut table = self.table.lock().expect("runs lock");
-        table.finished.push_back(id.clone());
-        while table.finished.len() > self.config.keep_finished_runs {
-            if let Some(old) = table.finished.pop_front() {
-                table.runs.remove(&old);
-            }
+        table.finished.push_back((id.clone(), bytes));
+        table.finished_bytes += bytes;
+        // Bounded by count and by bytes, so a few huge runs cannot fill the
+        // server's memory; the store still has them.
+        while table.finished.len() > self.config.keep_finished_runs
+            || (table.finished_bytes > self.config.keep_finished_bytes && table.finished.len() > 1)
+        {
+            let Some((old, old_bytes)) = table.finished.pop_front() else { break };
+            table.finished_bytes -= old_bytes;
+            table.runs.remove(&old);
         }
     }
 

@@ -82,3 +82,22 @@ async fn delete_cancels_a_run_and_kills_its_processes() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn finished_runs_in_memory_stay_within_their_byte_budget() {
+    bounded(async {
+        // Room for about one process run's events: the older run must go.
+        let app = spawn_app_with(|c| c.keep_finished_bytes = 6_000).await;
+        let older = app.run("process", json!({"numbers": [1, 2], "delay_ms": 0})).await;
+        older.assert_ok();
+        let newer = app.run("process", json!({"numbers": [1, 2], "delay_ms": 0})).await;
+        newer.assert_ok();
+        let bytes: usize = newer.events.iter().map(|e| e.to_string().len()).sum();
+        assert!(bytes > 3_000, "each run is a good part of the budget ({bytes} bytes)");
+        // Without a store, a run memory let go of is gone; the newest stays.
+        let response = app.client.get(app.url(&format!("/api/runs/{}", older.id))).send().await.unwrap();
+        assert_eq!(response.status(), 404);
+        assert_eq!(app.status(&newer.id).await["status"], "finished");
+    })
+    .await;
+}
