@@ -14,16 +14,6 @@ function inline(id) {
   return JSON.parse(document.getElementById(id)?.textContent ?? 'null');
 }
 
-export class ApiError extends Error {
-  /** @param {number} status @param {string} code @param {string} message @param {string|undefined} field */
-  constructor(status, code, message, field) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.field = field;
-  }
-}
-
 export async function fetchDemos() {
   return [inline('forkline-demo')];
 }

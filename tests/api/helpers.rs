@@ -218,6 +218,18 @@ impl ServerProcess {
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
     }
+
+    /// `POST /api/runs` to this server; returns the created run's JSON.
+    pub async fn create_run(&self, client: &reqwest::Client, demo: &str, params: Value) -> Value {
+        let response = client
+            .post(format!("{}/api/runs", self.base))
+            .json(&serde_json::json!({ "demo": demo, "params": params }))
+            .send()
+            .await
+            .expect("create run");
+        assert_eq!(response.status(), 201);
+        response.json().await.expect("run JSON")
+    }
 }
 
 impl Drop for ServerProcess {

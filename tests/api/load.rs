@@ -139,19 +139,11 @@ async fn sequential_runs_leave_nothing_behind(count: usize) {
     let server = ServerProcess::start(&["--per-client-runs", "4"]);
     let client = reqwest::Client::new();
     let run_once = |demo: &'static str, params: Value| {
-        let client = client.clone();
-        let base = server.base.clone();
+        let (client, server) = (&client, &server);
         async move {
-            let created: Value = client
-                .post(format!("{base}/api/runs"))
-                .json(&json!({"demo": demo, "params": params}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let text = client.get(format!("{base}{}", created["events_url"].as_str().unwrap())).send().await.unwrap().text().await.unwrap();
+            let created = server.create_run(client, demo, params).await;
+            let url = format!("{}{}", server.base, created["events_url"].as_str().unwrap());
+            let text = client.get(url).send().await.unwrap().text().await.unwrap();
             assert!(text.contains(r#""kind":"run.end","outcome":"ok""#), "{text}");
         }
     };

@@ -19,15 +19,7 @@ async fn sigterm_cancels_runs_ends_every_stream_and_exits() {
         let base = server.base.clone();
         let client = reqwest::Client::new();
 
-        let created: Value = client
-            .post(format!("{base}/api/runs"))
-            .json(&json!({"demo": "process", "params": {"numbers": [1, 2, 3], "delay_ms": 5000}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let created = server.create_run(&client, "process", json!({"numbers": [1, 2, 3], "delay_ms": 5000})).await;
         let events_url = format!("{base}{}", created["events_url"].as_str().unwrap());
 
         let mut streams = Vec::new();
@@ -87,15 +79,7 @@ async fn a_killed_server_takes_its_runs_processes_with_it() {
     bounded(async {
         let server = ServerProcess::start(&[]);
         let client = reqwest::Client::new();
-        let created: Value = client
-            .post(format!("{}/api/runs", server.base))
-            .json(&json!({"demo": "process", "params": {"numbers": [1, 2, 3], "delay_ms": 5000}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let created = server.create_run(&client, "process", json!({"numbers": [1, 2, 3], "delay_ms": 5000})).await;
         // Read the live stream until both children have started.
         let response = client.get(format!("{}{}", server.base, created["events_url"].as_str().unwrap())).send().await.unwrap();
         let mut stream = response.bytes_stream().eventsource();
