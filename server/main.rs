@@ -106,6 +106,10 @@ struct BenchCli {
     /// full run creates it and installs VizTracer when it is missing.
     #[arg(long, default_value_os_t = forkline::bench::default_venv_path())]
     venv: PathBuf,
+    /// Run only these cases (repeatable): emit, throughput, run-start,
+    /// worker, queue, overhead, sampler, fanout, idle.
+    #[arg(long = "case", value_parser = clap::builder::PossibleValuesParser::new(forkline::bench::CASES))]
+    cases: Vec<String>,
 }
 
 #[derive(Args)]
@@ -136,6 +140,7 @@ fn bench(args: BenchCli) -> std::process::ExitCode {
     let mut options = forkline::bench::Options::new(exe, args.quick);
     options.json = args.json;
     options.venv = args.venv;
+    options.cases = args.cases;
     forkline::bench::main(options)
 }
 

@@ -46,7 +46,12 @@ pub struct Options {
     pub python_dir: PathBuf,
     /// The venv that has (or gets, in a full run) VizTracer.
     pub venv: PathBuf,
+    /// Only these cases (names from [`CASES`]); empty means all.
+    pub cases: Vec<String>,
 }
+
+/// The cases by the names `--case` takes, in table order.
+pub const CASES: &[&str] = &["emit", "throughput", "run-start", "worker", "queue", "overhead", "sampler", "fanout", "idle"];
 
 impl Options {
     pub fn new(exe: PathBuf, quick: bool) -> Self {
@@ -57,7 +62,12 @@ impl Options {
             python: "python3".into(),
             python_dir: default_python_dir(),
             venv: default_venv_path(),
+            cases: Vec::new(),
         }
+    }
+
+    fn wants(&self, case: &str) -> bool {
+        self.cases.is_empty() || self.cases.iter().any(|c| c == case)
     }
 
     /// `full` in a full run, `quick` in a quick one.
@@ -88,23 +98,43 @@ pub async fn run(options: &Options) -> Report {
     let python = python::Python::find(options).await;
     let mut report = Report::new(options.quick);
     // First, before any server thread exists: it borrows this process's stdout.
-    report.extend(emit_cost::measure(options));
-    let server = match server::Server::start(options).await {
-        Ok(s) => s,
-        Err(e) => {
-            report.push(Row::skipped("pipeline", "in-process server", &format!("could not start: {e}")));
-            return report;
+    if options.wants("emit") {
+        report.extend(emit_cost::measure(options));
+    }
+    let needs_server = CASES[1..CASES.len() - 1].iter().any(|case| options.wants(case));
+    if needs_server {
+        let server = match server::Server::start(options).await {
+            Ok(s) => s,
+            Err(e) => {
+                report.push(Row::skipped("pipeline", "in-process server", &format!("could not start: {e}")));
+                return report;
+            }
+        };
+        if options.wants("throughput") {
+            report.extend(throughput::measure(options, &server, &python).await);
         }
-    };
-    report.extend(throughput::measure(options, &server, &python).await);
-    report.extend(run_start::measure(options, &server, &python).await);
-    report.extend(worker::measure(options, &server, &python).await);
-    report.extend(instrumented_queue::measure(options, &server, &python).await);
-    report.extend(overhead::measure(options, &server).await);
-    report.extend(sampler_cost::measure(options, &server).await);
-    report.extend(fanout::measure(options, &server).await);
-    drop(server);
-    report.extend(idle::measure(options).await);
+        if options.wants("run-start") {
+            report.extend(run_start::measure(options, &server, &python).await);
+        }
+        if options.wants("worker") {
+            report.extend(worker::measure(options, &server, &python).await);
+        }
+        if options.wants("queue") {
+            report.extend(instrumented_queue::measure(options, &server, &python).await);
+        }
+        if options.wants("overhead") {
+            report.extend(overhead::measure(options, &server).await);
+        }
+        if options.wants("sampler") {
+            report.extend(sampler_cost::measure(options, &server).await);
+        }
+        if options.wants("fanout") {
+            report.extend(fanout::measure(options, &server).await);
+        }
+    }
+    if options.wants("idle") {
+        report.extend(idle::measure(options).await);
+    }
     report.push(Row::skipped("browser / page weight", "draw time, frame time, gzip weight", "measured by the browser tests, not here"));
     report
 }

@@ -19,7 +19,7 @@ pub static DEMO: Demo = Demo {
         help: "how to misbehave",
         kind: Kind::Choice {
             default: "crash",
-            options: &["crash", "hang", "garbage", "oversized", "flood", "hostile_print", "exit_code"],
+            options: &["crash", "hang", "garbage", "oversized", "stdout", "flood", "hostile_print", "exit_code"],
         },
     }],
     hidden: true,
@@ -37,12 +37,10 @@ fn run(params: &Params) -> Result<(), DemoError> {
         "hang" => loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         },
-        "garbage" => write_raw(b"this is not an event\n"),
-        "oversized" => {
-            let mut line = vec![b'x'; 64 * 1024];
-            line.push(b'\n');
-            write_raw(&line);
-        }
+        "garbage" => emit::send_raw(b"this is not an event"),
+        "oversized" => emit::send_raw(&[b'x'; 64 * 1024]),
+        // Around the ring: straight onto the doorbell, as a careless exec would.
+        "stdout" => write_stdout(b"this is not an event\n"),
         "flood" => loop {
             emit::print("flood");
         },
@@ -52,7 +50,7 @@ fn run(params: &Params) -> Result<(), DemoError> {
     Ok(())
 }
 
-fn write_raw(bytes: &[u8]) {
+fn write_stdout(bytes: &[u8]) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(bytes);

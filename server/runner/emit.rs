@@ -1,18 +1,20 @@
 //! The event writer: how every process and thread of a run reports what it did.
 //!
-//! All of a run's processes inherit the runner's stdout, which is the run's
-//! event pipe. Each event is serialised into a per-thread buffer and written
-//! with exactly one `write()` of at most PIPE_BUF bytes, which the kernel makes
-//! atomic, so lines from concurrent writers never interleave and no lock is
-//! needed between processes.
+//! Each event is serialised into a per-thread buffer and appended to the
+//! run's event ring (shared memory every process inherits; see
+//! [`crate::ring`]) without a system call. The runner's stdout, which all of
+//! them share, is the ring's doorbell. A runner started without a ring (by
+//! hand) writes each event as one line to stdout instead, with one `write()`
+//! of at most PIPE_BUF bytes, which the kernel makes atomic.
 
 use std::cell::{Cell, RefCell};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 
 use crate::clock;
 use crate::event::{clip_text, Body, MAX_LINE};
+use crate::ring;
 
 /// The run's time origin (CLOCK_MONOTONIC ns), set once by the runner before
 /// it forks anything, so every child inherits it.
@@ -22,13 +24,22 @@ static ORIGIN_NS: AtomicU64 = AtomicU64::new(0);
 /// instrumentation costs a demo, and the unit tests' way to stay quiet.
 static ENABLED: AtomicBool = AtomicBool::new(true);
 
-/// The event pipe's file descriptor in every process of the run.
+/// The doorbell (or, without a ring, the event pipe) in every process of the run.
 const EVENT_FD: i32 = 1;
+
+/// The run's event ring, mapped once by the runner before it forks.
+static RING: OnceLock<ring::Writer> = OnceLock::new();
 
 thread_local! {
     static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(MAX_LINE));
     /// (fork generation it was read in, pid, tid); see [`ids`].
     static IDS: Cell<(u64, i32, i32)> = const { Cell::new((u64::MAX, 0, 0)) };
+}
+
+/// Sends every later event through `writer`. Called once, in the runner,
+/// before any fork or thread.
+pub fn use_ring(writer: ring::Writer) {
+    let _ = RING.set(writer);
 }
 
 /// Sets the run's time origin. Called once, in the runner, before any fork.
@@ -69,8 +80,25 @@ pub fn emit_at(t: u64, body: Body) {
             let note = Body::Note { text: format!("event {} too large, dropped", body.kind()) };
             write_line(&mut line, t, pid, tid, cpu, &note);
         }
-        write_all_once(&line);
+        send(&line);
     });
+}
+
+/// Sends one serialised line (ending in a newline): into the ring without
+/// its newline, or to the pipe as it is.
+fn send(line: &[u8]) {
+    match RING.get() {
+        Some(ring) => ring.push(&line[..line.len() - 1], EVENT_FD),
+        None => write_all_once(line),
+    }
+}
+
+/// Sends bytes as if they were an event, unchecked: only the fault demo
+/// uses this, to prove the server refuses what is not one.
+pub fn send_raw(bytes: &[u8]) {
+    let mut line = bytes.to_vec();
+    line.push(b'\n');
+    send(&line);
 }
 
 /// Serialises one event as a line, exactly as `serde_json` writes an

@@ -4,12 +4,13 @@
 //! only safe up to exec). Instead it execs its own binary as a runner, which
 //! starts single-threaded and may fork freely, like CPython's forkserver. The
 //! runner is the lesson's `MainProcess`: it runs the demo's main program,
-//! forking children as the demo says, and writes events to its stdout, the
-//! run's event pipe.
+//! forking children as the demo says, and writes events to the run's event
+//! ring (fd 3 from the server), with its stdout as the ring's doorbell.
 //!
 //! A runner is started before it has a run (a spare, so exec and start-up are
-//! paid ahead of time) and learns its run from one JSON line on stdin, a
-//! [`RunSpec`]; then its stdin is closed for good.
+//! paid ahead of time) and learns its run from one message on stdin: a
+//! [`RunSpec`] line and the event ring (see [`crate::handoff`]); then its
+//! stdin is closed for good.
 
 pub mod compute;
 pub mod emit;
@@ -24,6 +25,8 @@ pub mod queue;
 pub mod sampler;
 pub mod shell;
 pub mod shm;
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use nix::unistd::Pid;
 
@@ -51,22 +54,26 @@ pub struct RunSpec {
 /// Longest spec line a runner reads: parameters are a few hundred bytes.
 const MAX_SPEC_BYTES: usize = 64 * 1024;
 
-/// Waits for the run on stdin, then points stdin at /dev/null, so nothing the
-/// demo starts can read from the server. None when stdin closed first (the
-/// server no longer needs this spare) or the line is not a spec.
-fn read_spec() -> Option<RunSpec> {
-    use std::io::BufRead;
-    let mut line = Vec::new();
+/// Waits for the run on stdin (a unix socket; see [`crate::handoff`]), then
+/// points stdin at /dev/null, so nothing the demo starts can read from the
+/// server. None when the socket closed first (the server no longer needs
+/// this spare) or the message is not a spec.
+fn read_spec() -> Option<(RunSpec, Option<OwnedFd>)> {
     let stdin = std::io::stdin();
-    let read = std::io::Read::take(stdin.lock(), MAX_SPEC_BYTES as u64).read_until(b'\n', &mut line);
+    let received = crate::handoff::receive(stdin.as_fd(), MAX_SPEC_BYTES);
     let devnull = std::fs::File::open("/dev/null").ok()?;
     // SAFETY: dup2 onto our own fd 0; the File stays open until after the call.
-    unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&devnull), 0) };
-    match read {
-        Ok(n) if n > 0 => serde_json::from_slice(&line)
+    unsafe { libc::dup2(devnull.as_raw_fd(), 0) };
+    match received {
+        Ok((line, ring)) if !line.is_empty() => serde_json::from_slice(&line)
             .map_err(|e| eprintln!("the run spec is not valid: {e}"))
-            .ok(),
-        _ => None,
+            .ok()
+            .map(|spec| (spec, ring)),
+        Ok(_) => None,
+        Err(e) => {
+            eprintln!("reading the run spec failed: {e}");
+            None
+        }
     }
 }
 
@@ -77,12 +84,22 @@ const EVENT_PIPE_BYTES: i32 = 1 << 20;
 pub fn main(args: RunnerArgs) -> i32 {
     process::die_with_parent(Pid::from_raw(args.server_pid));
     limits::apply();
-    // SAFETY: fcntl on our own stdout; failure only leaves the default size.
-    unsafe { libc::fcntl(1, libc::F_SETPIPE_SZ, EVENT_PIPE_BYTES) };
 
-    let Some(spec) = read_spec() else {
+    let Some((spec, ring)) = read_spec() else {
         return 0;
     };
+    match ring.map(crate::ring::Writer::from_fd) {
+        Some(Ok(ring)) => emit::use_ring(ring),
+        Some(Err(e)) => {
+            eprintln!("the event ring is not usable: {e}");
+            return 2;
+        }
+        // Handed no ring (a runner started by hand): events go to stdout as lines.
+        // SAFETY: fcntl on our own stdout; failure only leaves the default size.
+        None => unsafe {
+            libc::fcntl(1, libc::F_SETPIPE_SZ, EVENT_PIPE_BYTES);
+        },
+    }
     emit::set_origin(spec.origin_ns);
     let Some(demo) = demos::find(&spec.demo) else {
         eprintln!("unknown demo {:?}", spec.demo);

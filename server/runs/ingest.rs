@@ -1,55 +1,23 @@
-//! Turning the runner's bytes into numbered events: split the pipe's stream
-//! into lines, validate each against the schema, assign `seq`.
+//! Turning the runner's records into numbered events: validate each against
+//! the schema, assign `seq`.
 //!
-//! A runner is trusted to run the demo, not to be well-formed: a line that is
-//! not an event, is too long, or claims to be something only the server may
-//! say (`seq`, `run.end`) ends the run as failed with that reason.
+//! A runner is trusted to run the demo, not to be well-formed: a record that
+//! is not one event on one line, or claims to be something only the server
+//! may say (`seq`, `run.end`), ends the run as failed with that reason (the
+//! ring itself refuses records that are too long; see crate::ring).
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use crate::event::{Body, Event, MAX_LINE};
+use crate::event::{Body, Event};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IngestError {
-    #[error("the runner wrote a line longer than {MAX_LINE} bytes")]
-    TooLong,
     #[error("the runner wrote a malformed event: {0}")]
     Malformed(String),
     #[error("the runner wrote an event only the server may write: {0}")]
     Forbidden(&'static str),
     #[error("the runner's first event was not run.start")]
     NoStart,
-}
-
-/// Splits a byte stream into lines of at most [`MAX_LINE`] bytes.
-#[derive(Debug, Default)]
-pub struct LineSplitter {
-    pending: BytesMut,
-}
-
-impl LineSplitter {
-    /// Adds bytes read from the pipe.
-    pub fn feed(&mut self, chunk: &[u8]) {
-        self.pending.extend_from_slice(chunk);
-    }
-
-    /// The next complete line (without its newline), if one is buffered.
-    pub fn next_line(&mut self) -> Result<Option<Bytes>, IngestError> {
-        match memchr::memchr(b'\n', &self.pending) {
-            Some(i) if i < MAX_LINE => {
-                let line = self.pending.split_to(i + 1).freeze();
-                Ok(Some(line.slice(..i)))
-            }
-            Some(_) => Err(IngestError::TooLong),
-            None if self.pending.len() >= MAX_LINE => Err(IngestError::TooLong),
-            None => Ok(None),
-        }
-    }
-
-    /// Bytes left over that never got a newline (a runner cut off mid-write).
-    pub fn leftover(&self) -> usize {
-        self.pending.len()
-    }
 }
 
 /// Validates events and numbers them 1, 2, 3, … in arrival order.
@@ -72,10 +40,10 @@ impl Numberer {
     /// Checks one runner line and returns it as stored: the same JSON with
     /// `"seq":N` spliced in front, so the runner's bytes are kept verbatim.
     pub fn accept(&mut self, line: &[u8]) -> Result<Bytes, IngestError> {
-        // A carriage return is JSON whitespace but would split an SSE frame;
-        // our emitter never writes one.
-        if line.contains(&b'\r') {
-            return Err(IngestError::Malformed("carriage return in line".into()));
+        // Line breaks are JSON whitespace but would split an SSE frame and
+        // the JSON Lines export; our emitter never writes one.
+        if memchr::memchr2(b'\n', b'\r', line).is_some() {
+            return Err(IngestError::Malformed("line break in an event".into()));
         }
         let event: Event = serde_json::from_slice(line).map_err(|e| IngestError::Malformed(e.to_string()))?;
         if event.seq.is_some() {
@@ -121,24 +89,6 @@ mod tests {
     const PRINT: &[u8] = br#"{"t":3,"pid":2,"tid":2,"cpu":0,"kind":"print","text":"hi"}"#;
 
     #[test]
-    fn splitter_yields_whole_lines_across_chunks() {
-        let mut s = LineSplitter::default();
-        s.feed(b"ab");
-        assert_eq!(s.next_line().unwrap(), None);
-        s.feed(b"c\nd\n");
-        assert_eq!(s.next_line().unwrap().as_deref(), Some(&b"abc"[..]));
-        assert_eq!(s.next_line().unwrap().as_deref(), Some(&b"d"[..]));
-        assert_eq!(s.next_line().unwrap(), None);
-    }
-
-    #[test]
-    fn splitter_refuses_an_endless_line() {
-        let mut s = LineSplitter::default();
-        s.feed(&vec![b'x'; MAX_LINE + 1]);
-        assert_eq!(s.next_line(), Err(IngestError::TooLong));
-    }
-
-    #[test]
     fn numberer_splices_seq_and_keeps_the_rest_verbatim() {
         let mut n = Numberer::default();
         let first = n.accept(START).unwrap();
@@ -157,6 +107,8 @@ mod tests {
         assert!(matches!(n.accept(START), Err(IngestError::Forbidden(_))));
         let end = br#"{"t":1,"pid":2,"tid":2,"cpu":0,"kind":"run.end","outcome":"ok"}"#;
         assert!(matches!(n.accept(end), Err(IngestError::Forbidden(_))));
+        let broken = b"{\"t\":1,\n\"pid\":2,\"tid\":2,\"cpu\":0,\"kind\":\"print\",\"text\":\"\"}";
+        assert!(matches!(n.accept(broken), Err(IngestError::Malformed(_))));
         let seq = br#"{"seq":9,"t":1,"pid":2,"tid":2,"cpu":0,"kind":"print","text":""}"#;
         assert!(matches!(n.accept(seq), Err(IngestError::Forbidden(_))));
         assert!(matches!(n.accept(b"garbage"), Err(IngestError::Malformed(_))));

@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! Spare (owned by Runs)
-//!   slot: Option<Child>  — `forkline runner`, own process group, env cleared,
-//!                          stdin piped (it waits there for its RunSpec),
+//!   slot: Option<Runner> — `forkline runner`, own process group, env cleared,
+//!                          stdin a unix socket (it waits there for its
+//!                          RunSpec and event ring; see crate::handoff),
 //!                          PDEATHSIG armed, idle: no demo code has run
 //!   take()   → the spare if it is still alive, else a freshly started runner
 //!   refill() → start the next spare (after the run that took one has begun)
@@ -13,16 +14,26 @@
 //! A spare belongs to no run, so it is not a process any run created; it is
 //! killed at shutdown, and dies with the server in any case (PDEATHSIG).
 
+use std::os::unix::net::UnixStream;
 use std::process::Stdio;
 use std::sync::Mutex;
 
 use tokio::process::{Child, Command};
 
 use crate::config::Config;
+use crate::ring;
+
+/// A started runner, the event ring made for it, and the server's end of
+/// its stdin socket, over which the run and the ring are handed.
+pub struct Runner {
+    pub child: Child,
+    pub ring: ring::Reader,
+    pub handoff: UnixStream,
+}
 
 #[derive(Default)]
 pub struct Spare {
-    slot: Mutex<Option<Child>>,
+    slot: Mutex<Option<Runner>>,
     /// Set at shutdown: no more spares.
     closed: std::sync::atomic::AtomicBool,
 }
@@ -30,13 +41,13 @@ pub struct Spare {
 impl Spare {
     /// A runner waiting for its spec: the spare if there is a live one, else
     /// a new one.
-    pub fn take(&self, config: &Config) -> std::io::Result<Child> {
+    pub fn take(&self, config: &Config) -> std::io::Result<Runner> {
         let spare = self.slot.lock().expect("spare lock").take();
-        if let Some(mut child) = spare {
+        if let Some(mut runner) = spare {
             // A spare that died while idle (killed from outside) is reaped
             // here and replaced.
-            if matches!(child.try_wait(), Ok(None)) {
-                return Ok(child);
+            if matches!(runner.child.try_wait(), Ok(None)) {
+                return Ok(runner);
             }
         }
         start(config)
@@ -51,7 +62,7 @@ impl Spare {
         let mut slot = self.slot.lock().expect("spare lock");
         if slot.is_none() {
             match start(config) {
-                Ok(child) => *slot = Some(child),
+                Ok(runner) => *slot = Some(runner),
                 Err(e) => tracing::warn!("could not start a spare runner: {e}"),
             }
         }
@@ -59,30 +70,32 @@ impl Spare {
 
     /// The idle spare's pid, if there is one (for /healthz and leak checks).
     pub fn pid(&self) -> Option<u32> {
-        self.slot.lock().expect("spare lock").as_ref().and_then(Child::id)
+        self.slot.lock().expect("spare lock").as_ref().and_then(|runner| runner.child.id())
     }
 
-    /// Stops making spares and ends the idle one: closing its stdin tells it
+    /// Stops making spares and ends the idle one: closing its socket tells it
     /// there will be no run, and kill_on_drop makes sure.
     pub fn close(&self) {
         self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
         let spare = self.slot.lock().expect("spare lock").take();
-        if let Some(mut child) = spare {
-            let _ = child.start_kill();
+        if let Some(mut runner) = spare {
+            let _ = runner.child.start_kill();
             // Reaped by tokio's orphan queue once dropped; it has no children.
         }
     }
 }
 
-/// Execs a runner that waits on stdin for its run.
-fn start(config: &Config) -> std::io::Result<Child> {
+/// Execs a runner that waits on stdin for its run, and makes its ring.
+fn start(config: &Config) -> std::io::Result<Runner> {
+    let ring = ring::Reader::create()?;
+    let (handoff, runner_end) = UnixStream::pair()?;
     let mut command = Command::new(&config.runner_exe);
     command
         .arg("runner")
         .arg("--server-pid")
         .arg(std::process::id().to_string())
         .env_clear()
-        .stdin(Stdio::piped())
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(runner_end)))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -90,5 +103,6 @@ fn start(config: &Config) -> std::io::Result<Child> {
     // The runner's PR_SET_PDEATHSIG fires when the *thread* that spawned it
     // exits. This runs on a tokio worker thread, which lives as long as the
     // server, never on a short-lived blocking-pool thread.
-    command.spawn()
+    let child = command.spawn()?;
+    Ok(Runner { child, ring, handoff })
 }

@@ -6,9 +6,11 @@
 //!   owns ── GroupKiller(pgid) ── Drop: SIGKILL to the whole process group
 //!   owns ── runner Child (the spare, or a new one: own process group, env
 //!           cleared; stdin carries its RunSpec, then is closed)
-//!             stdout = the event pipe  ─▶ LineSplitter ─▶ Numberer ─▶ EventLog
+//!             fd 3   = the event ring ─▶ Numberer ─▶ EventLog (crate::ring)
+//!             stdout = the ring's doorbell; end-of-file: every process is gone
 //!             stderr ─▶ last words, kept for the failure reason
-//!   select!: next chunk of events | run timeout | cancel (DELETE, shutdown)
+//!   loop: drain the ring, then wait for
+//!         doorbell (or a short pause while events pour in) | run timeout | cancel
 //! ```
 //!
 //! The runner is killed as a group, never as a single pid: `kill_on_drop` only
@@ -26,22 +28,30 @@ use tokio::io::AsyncReadExt;
 use tokio::process::Child;
 use tokio_util::sync::CancellationToken;
 
-use tokio::io::AsyncWriteExt;
-
-use super::ingest::{LineSplitter, Numberer};
-use super::spare::Spare;
+use super::ingest::Numberer;
+use super::spare::{Runner, Spare};
 use super::Run;
 use crate::clock;
 use crate::config::{Config, KILL_GRACE};
-use crate::event::{clip_text, Body, Event, Outcome};
+use crate::handoff;
+use crate::event::{clip_text, Body, Event, Outcome, MAX_LINE};
+use crate::ring::{self, Next};
 use crate::runner::RunSpec;
 
 /// How much of the runner's stderr is kept to explain a failure.
 const STDERR_KEEP: usize = 4096;
 /// Longest wait for a killed run's processes to disappear.
 const REAP_LIMIT: Duration = Duration::from_secs(2);
-/// Bytes read from the event pipe per read: one read usually carries many events.
-const READ_CHUNK: usize = 64 * 1024;
+/// A drain that found at least this many events means events are pouring
+/// in: rather than sleep on the doorbell (one wake-up per burst), check back
+/// after [`BUSY_PAUSE`], so writers make no system call at all meanwhile.
+const BUSY_BATCH: usize = 64;
+const BUSY_PAUSE: Duration = Duration::from_millis(1);
+/// Most events taken in one drain, so other tasks of this thread get a turn.
+const DRAIN_MAX: usize = 8192;
+/// How long a reserved record may stay uncommitted: a writer copies an event
+/// in well under a microsecond, so this means it died in the middle.
+const UNCOMMITTED_LIMIT: Duration = Duration::from_secs(1);
 
 /// Why the run is ending, before the runner's exit status is known.
 enum Ending {
@@ -67,7 +77,7 @@ pub(super) async fn supervise(
     let refill = (spare.clone(), config.clone());
     tokio::spawn(async move { refill.0.refill(&refill.1) });
     let (outcome, reason) = match started {
-        Ok(child) => drive(&run, &config, &shutdown, child, &mut numberer).await,
+        Ok(runner) => drive(&run, &config, &shutdown, runner, &mut numberer).await,
         Err(e) => (Outcome::Failed, Some(format!("could not start the runner: {e}"))),
     };
     let end = Event {
@@ -99,61 +109,91 @@ pub(super) fn end_unstarted(run: &Run, outcome: Outcome, reason: String) -> (Out
     (outcome, Some(reason))
 }
 
-/// Hands the run to a runner (the spare, or a new one) by writing its spec to
-/// the runner's stdin, then closing it.
-async fn start_runner(run: &Run, config: &Config, spare: &Spare, origin: u64) -> std::io::Result<Child> {
-    let mut child = spare.take(config)?;
+/// Hands the run to a runner (the spare, or a new one): its spec and its
+/// event ring, in one message on the runner's stdin, which is then closed.
+async fn start_runner(run: &Run, config: &Config, spare: &Spare, origin: u64) -> std::io::Result<Runner> {
+    let mut runner = spare.take(config)?;
     let spec = RunSpec { demo: run.demo.name.to_owned(), params: run.params.to_json(), origin_ns: origin };
     let mut line = serde_json::to_vec(&spec).expect("a spec serialises");
     line.push(b'\n');
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let written = stdin.write_all(&line).await;
-    drop(stdin);
-    if let Err(e) = written {
+    // One small message into an empty socket buffer: it does not block.
+    let sent = handoff::send(std::os::fd::AsFd::as_fd(&runner.handoff), &line, runner.ring.fd());
+    let _ = runner.handoff.shutdown(std::net::Shutdown::Both);
+    if let Err(e) = sent {
         // The runner died before it could take the run: make sure it is gone.
-        let _ = child.start_kill();
-        let _ = child.wait().await;
+        let _ = runner.child.start_kill();
+        let _ = runner.child.wait().await;
         return Err(e);
     }
-    Ok(child)
+    Ok(runner)
 }
 
 async fn drive(
     run: &Run,
     config: &Config,
     shutdown: &CancellationToken,
-    mut child: Child,
+    runner: Runner,
     numberer: &mut Numberer,
 ) -> (Outcome, Option<String>) {
+    let Runner { mut child, mut ring, .. } = runner;
     let Some(pgid) = child.id().map(|id| Pid::from_raw(id as i32)) else {
         return (Outcome::Failed, Some("the runner exited before it could be watched".into()));
     };
     let killer = GroupKiller(pgid);
     run.set_running(pgid.as_raw());
-    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut doorbell = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
     let last_words = tokio::spawn(keep_tail(stderr));
 
     let deadline = tokio::time::sleep(config.run_timeout);
     tokio::pin!(deadline);
-    let mut splitter = LineSplitter::default();
-    let mut chunk = vec![0u8; READ_CHUNK];
+    let mut line = Vec::with_capacity(MAX_LINE);
+    let mut rings = [0u8; 256];
+    let mut uncommitted_since = None;
+    let mut cut_off = false;
     let ending = loop {
+        let drained = match drain(run, config, &mut ring, numberer, &mut line) {
+            Ok(drained) => drained,
+            Err(reason) => break Ending::Failed(reason),
+        };
+        if drained.events >= DRAIN_MAX {
+            tokio::task::yield_now().await;
+            continue;
+        }
+        if drained.uncommitted {
+            let since = *uncommitted_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() > UNCOMMITTED_LIMIT {
+                break Ending::Failed("a process of the run died in the middle of writing an event".into());
+            }
+        } else {
+            uncommitted_since = None;
+        }
+        let pause = drained.uncommitted || drained.events >= BUSY_BATCH;
+        if !pause && ring.announce_sleep() {
+            // An event arrived while we were saying we would sleep.
+            ring.announce_awake();
+            continue;
+        }
         tokio::select! {
-            read = stdout.read(&mut chunk) => match read {
-                Ok(0) => break Ending::Eof,
-                Ok(n) => {
-                    splitter.feed(&chunk[..n]);
-                    if let Err(reason) = ingest(run, config, &mut splitter, numberer) {
-                        break Ending::Failed(reason);
+            read = doorbell.read(&mut rings) => match read {
+                Ok(0) => {
+                    // Every process is gone: take what they committed last.
+                    match drain(run, config, &mut ring, numberer, &mut line) {
+                        Ok(drained) => cut_off = drained.uncommitted,
+                        Err(reason) => break Ending::Failed(reason),
                     }
+                    break Ending::Eof;
                 }
-                Err(e) => break Ending::Failed(format!("reading the event pipe failed: {e}")),
+                Ok(n) if rings[..n].iter().all(|&b| b == ring::DOORBELL) => {}
+                Ok(_) => break Ending::Failed("a process of the run wrote to its stdout, which carries no events".into()),
+                Err(e) => break Ending::Failed(format!("reading the doorbell failed: {e}")),
             },
+            _ = tokio::time::sleep(BUSY_PAUSE), if pause => {}
             _ = &mut deadline => break Ending::Timeout,
             _ = run.cancel.cancelled() => break Ending::Cancelled("the run was cancelled"),
             _ = shutdown.cancelled() => break Ending::Cancelled("the server is shutting down"),
         }
+        ring.announce_awake();
     };
 
     let status = match ending {
@@ -182,7 +222,7 @@ async fn drive(
         Ending::Failed(reason) => (Outcome::Failed, Some(reason)),
         Ending::Timeout => (Outcome::Timeout, Some(format!("the run took longer than {} s", config.run_timeout.as_secs_f64()))),
         Ending::Cancelled(reason) => (Outcome::Cancelled, Some(reason.into())),
-        Ending::Eof if splitter.leftover() > 0 => (Outcome::Failed, Some("the runner was cut off in the middle of an event".into())),
+        Ending::Eof if cut_off => (Outcome::Failed, Some("the runner was cut off in the middle of an event".into())),
         Ending::Eof => match status {
             Ok(s) if s.success() && numberer.last_seq() == 0 => {
                 (Outcome::Failed, Some("the runner exited without starting the run".into()))
@@ -202,32 +242,52 @@ async fn drive(
     }
 }
 
-/// Moves complete lines from the splitter into the log, as one batch.
-fn ingest(run: &Run, config: &Config, splitter: &mut LineSplitter, numberer: &mut Numberer) -> Result<(), String> {
+/// What one drain of the ring took.
+struct Drained {
+    events: usize,
+    /// It stopped at a record a writer has reserved but not yet committed.
+    uncommitted: bool,
+}
+
+/// Moves the events committed to the ring into the log, as one batch.
+fn drain(
+    run: &Run,
+    config: &Config,
+    ring: &mut ring::Reader,
+    numberer: &mut Numberer,
+    line: &mut Vec<u8>,
+) -> Result<Drained, String> {
     let mut batch = Vec::new();
     let result = loop {
-        match splitter.next_line() {
-            Ok(Some(line)) => {
+        if batch.len() >= DRAIN_MAX {
+            break Ok(false);
+        }
+        line.clear();
+        match ring.next(line) {
+            Ok(Next::Event) => {
                 if numberer.last_seq() as usize >= config.max_events {
                     break Err(format!("the run wrote more than {} events", config.max_events));
                 }
                 if numberer.bytes() >= config.max_event_bytes {
                     break Err(format!("the run wrote more than {} bytes of events", config.max_event_bytes));
                 }
-                match numberer.accept(&line) {
+                match numberer.accept(line) {
                     Ok(event) => batch.push(event),
                     Err(e) => break Err(e.to_string()),
                 }
             }
-            Ok(None) => break Ok(()),
+            Ok(Next::Empty) => break Ok(false),
+            Ok(Next::Uncommitted) => break Ok(true),
             Err(e) => break Err(e.to_string()),
         }
     };
-    // Events that arrived before a bad line still belong to the run.
+    ring.release();
+    let events = batch.len();
+    // Events that arrived before a bad one still belong to the run.
     if !batch.is_empty() {
         run.log.append(batch);
     }
-    result
+    result.map(|uncommitted| Drained { events, uncommitted })
 }
 
 /// Waits until the runner has exited, without reaping it (so its pid, the

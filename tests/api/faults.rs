@@ -60,6 +60,11 @@ async fn garbage_and_oversized_lines_fail_the_run_with_a_reason() {
         let run = fault(&app, "oversized").await;
         assert_eq!(run.end()["outcome"], "failed");
         assert!(reason(&run).contains("longer than 4096"), "{}", reason(&run));
+        // Bytes written around the ring, straight to the runner's stdout.
+        let run = fault(&app, "stdout").await;
+        assert_eq!(run.end()["outcome"], "failed");
+        assert!(reason(&run).contains("wrote to its stdout"), "{}", reason(&run));
+        assert_no_process_left(&run);
         assert_next_run_is_fine(&app).await;
     })
     .await;
