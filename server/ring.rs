@@ -81,7 +81,7 @@ impl Mapping {
     }
 
     fn u64_at(&self, offset: usize) -> &AtomicU64 {
-        debug_assert!(offset % 8 == 0 && offset + 8 <= Self::LEN);
+        debug_assert!(offset.is_multiple_of(8) && offset + 8 <= Self::LEN);
         // SAFETY: in bounds and 8-aligned (the mapping is page-aligned).
         unsafe { &*self.base.add(offset).cast::<AtomicU64>() }
     }

@@ -48,7 +48,7 @@ pub static DEMO: Demo = Demo {
 
 fn run(params: &Params) -> Result<(), DemoError> {
     match params.choice("mode") {
-        "spawn" => spawn_and_join(params.int("joins") as usize)?,
+        "spawn" => spawn_and_join(params.int("joins") as usize, params.bool("trace"))?,
         "queue" => queue::run(params)?,
         "threads" => threads::run(params)?,
         "lock" => lesson::lock(params)?,
@@ -91,13 +91,16 @@ fn emit_events(params: &Params) -> Result<(), DemoError> {
     Ok(())
 }
 
-fn spawn_and_join(joins: usize) -> Result<(), DemoError> {
+fn spawn_and_join(joins: usize, trace: bool) -> Result<(), DemoError> {
     let mut samples = Vec::with_capacity(joins);
+    // Children inherit the switch; turned back on for our result.
+    emit::set_enabled(trace);
     for _ in 0..joins {
         let started = Instant::now();
         process::spawn("worker", Some("noop"), || 0)?.join()?;
         samples.push(started.elapsed().as_nanos() as u64);
     }
+    emit::set_enabled(true);
     emit::result(format!("{joins} workers started and joined"), json!({ "join_ns": samples }));
     Ok(())
 }

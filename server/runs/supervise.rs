@@ -168,7 +168,7 @@ async fn drive(
         } else {
             uncommitted_since = None;
         }
-        let pause = drained.uncommitted || drained.events >= BUSY_BATCH;
+        let pause = drained.uncommitted || drained.events >= BUSY_BATCH || std::env::var_os("FL_POLL").is_some();
         if !pause && ring.announce_sleep() {
             // An event arrived while we were saying we would sleep.
             ring.announce_awake();
