@@ -283,6 +283,12 @@ impl Writer {
         self.ring_if_waiting(doorbell);
     }
 
+    /// Reserves a record and never commits it: what a process killed in the
+    /// middle of an emit leaves behind. Only the fault demo calls this.
+    pub fn abandon_a_record(&self) {
+        self.map.reserved().fetch_add(ALIGN, Ordering::Relaxed);
+    }
+
     fn ring_if_waiting(&self, doorbell: RawFd) {
         let waiting = self.map.waiting();
         if waiting.load(Ordering::Relaxed) != 0 && waiting.swap(0, Ordering::AcqRel) != 0 {

@@ -19,7 +19,7 @@ pub static DEMO: Demo = Demo {
         help: "how to misbehave",
         kind: Kind::Choice {
             default: "crash",
-            options: &["crash", "hang", "garbage", "oversized", "stdout", "flood", "hostile_print", "exit_code"],
+            options: &["crash", "hang", "garbage", "oversized", "stdout", "torn", "flood", "hostile_print", "exit_code"],
         },
     }],
     hidden: true,
@@ -41,6 +41,12 @@ fn run(params: &Params) -> Result<(), DemoError> {
         "oversized" => emit::send_raw(&[b'x'; 64 * 1024]),
         // Around the ring: straight onto the doorbell, as a careless exec would.
         "stdout" => write_stdout(b"this is not an event\n"),
+        // A record begun and never finished, by a process that lives on.
+        "torn" => {
+            emit::abandon_a_record();
+            emit::print("after the torn record");
+            std::thread::sleep(std::time::Duration::from_secs(30));
+        }
         "flood" => loop {
             emit::print("flood");
         },

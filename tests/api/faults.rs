@@ -71,6 +71,25 @@ async fn garbage_and_oversized_lines_fail_the_run_with_a_reason() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_record_left_unfinished_in_the_ring_fails_the_run_soon() {
+    bounded(async {
+        let app = spawn_app().await;
+        let started = std::time::Instant::now();
+        let run = fault(&app, "torn").await;
+        assert_eq!(run.end()["outcome"], "failed");
+        assert!(reason(&run).contains("died in the middle of writing an event"), "{}", reason(&run));
+        // The print before the torn record arrived; the one after it is
+        // behind the hole and never shown out of order.
+        let prints: Vec<_> = run.of_kind("print").map(|e| e["text"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(prints, ["about to misbehave"]);
+        assert!(started.elapsed() < Duration::from_secs(20), "failed at the hole's limit, not the run timeout");
+        assert_no_process_left(&run);
+        assert_next_run_is_fine(&app).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_flooding_run_is_stopped_at_the_event_cap() {
     bounded(async {
         let app = spawn_app_with(|c| c.max_events = 5_000).await;
