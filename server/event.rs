@@ -7,9 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Largest event line (newline included) any process may write. Writes of at
-/// most PIPE_BUF bytes to a pipe are atomic, which is what lets every process
-/// and thread of a run share one pipe without interleaving.
+/// Largest event line (newline included) any process may write: one record
+/// of the event ring, or, from a runner started by hand without a ring, one
+/// atomic pipe write (at most PIPE_BUF bytes).
 pub const MAX_LINE: usize = 4096;
 
 /// Longest text (print, note, result, reason) carried in one event. Keeps every

@@ -218,22 +218,37 @@ fn threads_one_gil(setup: Setup) -> Result<(Sample, GilStats), DemoError> {
     emit::note(format!("(b) {n} threads split the work and take turns holding one interpreter lock."));
     let (t, cpu) = (Instant::now(), compute::process_cpu_time());
     let gil = Arc::new(Gil::new(setup.interval));
+    // As in CPython, the main thread holds the lock while it starts the
+    // threads and lets go only when it blocks in join(): every thread starts
+    // out waiting, then they take turns. (Without this, on a busy machine the
+    // first thread could finish its share before the second existed.)
+    gil.take();
     let mut threads = Vec::new();
+    let mut started = Ok(());
     for (i, &share) in setup.shares.iter().enumerate() {
         let gil = gil.clone();
         let io_ms = setup.io_ms;
-        threads.push(process::spawn_thread(&format!("b{}", i + 1), move || {
+        let thread = process::spawn_thread(&format!("b{}", i + 1), move || {
             gil.take();
             if io_ms > 0 {
                 gil.sleep_ms(io_ms);
             }
             compute_holding(&gil, share);
             gil.release();
-        })?);
+        });
+        match thread {
+            Ok(thread) => threads.push(thread),
+            Err(e) => {
+                started = Err(e);
+                break;
+            }
+        }
     }
+    gil.release();
     for thread in threads {
         thread.join();
     }
+    started?;
     Ok((Sample { wall: t.elapsed(), cpu: compute::process_cpu_time() - cpu }, gil.stats()))
 }
 

@@ -24,8 +24,13 @@
 //! the runner single-threaded, dies with it (PDEATHSIG) and is reaped by it.
 //!
 //! Finding the run: from the runner's pid down through
-//! `/proc/<pid>/task/<tid>/children` where the kernel has it
-//! (CONFIG_PROC_CHILDREN), otherwise every process in `/proc` whose process
+//! `/proc/<pid>/task/<pid>/children` where the kernel has it
+//! (CONFIG_PROC_CHILDREN). That file lists the children one *thread* forked,
+//! and only each process's main thread is read: every process of a run forks
+//! only while it is single-threaded (see `process::spawn`; the shell of
+//! `system` and what it runs are single-threaded programs), so the other
+//! threads' files are always empty, and skipping them halves a pass over a
+//! threaded process. Otherwise every process in `/proc` whose process
 //! group is the runner's pid (every process of a run is in the runner's
 //! group; a pid seen once as someone else's is not read again). The threads
 //! of each process are the entries of `/proc/<pid>/task/`. Zombies keep their
@@ -513,7 +518,8 @@ impl<'a> Walker<'a> {
         for i in 0..self.tids.len() {
             let tid = self.tids[i];
             self.sample(pid, tid);
-            if self.children_files {
+            // Only a main thread ever forks in a run (see the module's notes).
+            if self.children_files && tid == pid {
                 self.queue_children(pid, tid);
             }
         }

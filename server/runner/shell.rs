@@ -2,9 +2,10 @@
 //! captured, its wait status returned raw.
 //!
 //! Why this is more than `std::process::Command`: every process of a run
-//! inherits the event pipe as fd 1, so a shell started the ordinary way would
-//! write its output straight into the event stream and corrupt it. Here the
-//! forked child first announces itself (while fd 1 is still the event pipe),
+//! inherits the event ring's doorbell as fd 1, where anything but a doorbell
+//! byte fails the run, so a shell started the ordinary way would end the run
+//! with its first line of output. Here the forked child first announces
+//! itself (while it still has the ring mapped and fd 1 as the doorbell),
 //! then points its stdout and stderr at a pipe of its own and execs the shell;
 //! the caller relays what arrives there as `print` events. The shell and the
 //! programs it starts cannot be instrumented from inside, so the caller

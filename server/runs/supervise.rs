@@ -55,7 +55,7 @@ const UNCOMMITTED_LIMIT: Duration = Duration::from_secs(1);
 
 /// Why the run is ending, before the runner's exit status is known.
 enum Ending {
-    /// The event pipe closed: every process of the run let go of it.
+    /// The doorbell closed: every process of the run let go of it.
     Eof,
     Failed(String),
     Timeout,
