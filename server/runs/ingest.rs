@@ -28,6 +28,11 @@ pub struct Numberer {
 }
 
 impl Numberer {
+    /// Numbers on after `last_seq` events (whose bytes are not counted again).
+    pub fn resume(last_seq: u64) -> Self {
+        Numberer { last_seq, bytes: 0 }
+    }
+
     pub fn last_seq(&self) -> u64 {
         self.last_seq
     }

@@ -29,6 +29,8 @@ pub struct Runner {
     pub child: Child,
     pub ring: ring::Reader,
     pub handoff: UnixStream,
+    /// The read end of the runner's stdout: the ring's doorbell.
+    pub doorbell: std::os::fd::OwnedFd,
 }
 
 #[derive(Default)]
@@ -89,6 +91,9 @@ impl Spare {
 fn start(config: &Config) -> std::io::Result<Runner> {
     let ring = ring::Reader::create()?;
     let (handoff, runner_end) = UnixStream::pair()?;
+    // Close-on-exec both: the runner gets the write end as its stdout only.
+    let (doorbell, runner_stdout) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    nix::fcntl::fcntl(std::os::fd::AsRawFd::as_raw_fd(&doorbell), nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK))?;
     let mut command = Command::new(&config.runner_exe);
     command
         .arg("runner")
@@ -96,7 +101,7 @@ fn start(config: &Config) -> std::io::Result<Runner> {
         .arg(std::process::id().to_string())
         .env_clear()
         .stdin(Stdio::from(std::os::fd::OwnedFd::from(runner_end)))
-        .stdout(Stdio::piped())
+        .stdout(Stdio::from(runner_stdout))
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
@@ -104,5 +109,8 @@ fn start(config: &Config) -> std::io::Result<Runner> {
     // exits. This runs on a tokio worker thread, which lives as long as the
     // server, never on a short-lived blocking-pool thread.
     let child = command.spawn()?;
-    Ok(Runner { child, ring, handoff })
+    // `command` still holds the write end; dropping it leaves the runner's
+    // processes as its only holders, so end-of-file means they are all gone.
+    drop(command);
+    Ok(Runner { child, ring, handoff, doorbell })
 }

@@ -5,12 +5,11 @@
 //! supervise task (tokio)
 //!   owns ── GroupKiller(pgid) ── Drop: SIGKILL to the whole process group
 //!   owns ── runner Child (the spare, or a new one: own process group, env
-//!           cleared; stdin carries its RunSpec, then is closed)
-//!             fd 3   = the event ring ─▶ Numberer ─▶ EventLog (crate::ring)
-//!             stdout = the ring's doorbell; end-of-file: every process is gone
+//!           cleared; stdin brings its RunSpec and event ring, then is closed)
+//!             event ring + stdout (its doorbell) ─▶ drain thread (drain.rs)
+//!                                                    ─▶ Numberer ─▶ EventLog
 //!             stderr ─▶ last words, kept for the failure reason
-//!   loop: drain the ring, then wait for
-//!         doorbell (or a short pause while events pour in) | run timeout | cancel
+//!   waits for: the drain thread's end-of-file | run timeout | cancel
 //! ```
 //!
 //! The runner is killed as a group, never as a single pid: `kill_on_drop` only
@@ -28,35 +27,25 @@ use tokio::io::AsyncReadExt;
 use tokio::process::Child;
 use tokio_util::sync::CancellationToken;
 
+use super::drain;
 use super::ingest::Numberer;
 use super::spare::{Runner, Spare};
 use super::Run;
 use crate::clock;
 use crate::config::{Config, KILL_GRACE};
 use crate::handoff;
-use crate::event::{clip_text, Body, Event, Outcome, MAX_LINE};
-use crate::ring::{self, Next};
+use crate::event::{clip_text, Body, Event, Outcome};
 use crate::runner::RunSpec;
 
 /// How much of the runner's stderr is kept to explain a failure.
 const STDERR_KEEP: usize = 4096;
 /// Longest wait for a killed run's processes to disappear.
 const REAP_LIMIT: Duration = Duration::from_secs(2);
-/// A drain that found at least this many events means events are pouring
-/// in: rather than sleep on the doorbell (one wake-up per burst), check back
-/// after [`BUSY_PAUSE`], so writers make no system call at all meanwhile.
-const BUSY_BATCH: usize = 64;
-const BUSY_PAUSE: Duration = Duration::from_millis(1);
-/// Most events taken in one drain, so other tasks of this thread get a turn.
-const DRAIN_MAX: usize = 8192;
-/// How long a reserved record may stay uncommitted: a writer copies an event
-/// in well under a microsecond, so this means it died in the middle.
-const UNCOMMITTED_LIMIT: Duration = Duration::from_secs(1);
-
 /// Why the run is ending, before the runner's exit status is known.
 enum Ending {
     /// The doorbell closed: every process of the run let go of it.
-    Eof,
+    /// `cut_off`: one of them left an event half-written.
+    Eof { cut_off: bool },
     Failed(String),
     Timeout,
     Cancelled(&'static str),
@@ -129,75 +118,48 @@ async fn start_runner(run: &Run, config: &Config, spare: &Spare, origin: u64) ->
 }
 
 async fn drive(
-    run: &Run,
-    config: &Config,
+    run: &Arc<Run>,
+    config: &Arc<Config>,
     shutdown: &CancellationToken,
     runner: Runner,
     numberer: &mut Numberer,
 ) -> (Outcome, Option<String>) {
-    let Runner { mut child, mut ring, .. } = runner;
+    let Runner { mut child, ring, doorbell, .. } = runner;
     let Some(pgid) = child.id().map(|id| Pid::from_raw(id as i32)) else {
         return (Outcome::Failed, Some("the runner exited before it could be watched".into()));
     };
     let killer = GroupKiller(pgid);
     run.set_running(pgid.as_raw());
-    let mut doorbell = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
     let last_words = tokio::spawn(keep_tail(stderr));
 
+    let mut drainer = match drain::start(run.clone(), config.clone(), ring, doorbell, std::mem::take(numberer)) {
+        Ok(drainer) => drainer,
+        Err(e) => return (Outcome::Failed, Some(format!("could not start reading the run's events: {e}"))),
+    };
     let deadline = tokio::time::sleep(config.run_timeout);
     tokio::pin!(deadline);
-    let mut line = Vec::with_capacity(MAX_LINE);
-    let mut rings = [0u8; 256];
-    let mut uncommitted_since = None;
-    let mut cut_off = false;
-    let ending = loop {
-        let drained = match drain(run, config, &mut ring, numberer, &mut line) {
-            Ok(drained) => drained,
-            Err(reason) => break Ending::Failed(reason),
-        };
-        if drained.events >= DRAIN_MAX {
-            tokio::task::yield_now().await;
-            continue;
-        }
-        if drained.uncommitted {
-            let since = *uncommitted_since.get_or_insert_with(std::time::Instant::now);
-            if since.elapsed() > UNCOMMITTED_LIMIT {
-                break Ending::Failed("a process of the run died in the middle of writing an event".into());
-            }
-        } else {
-            uncommitted_since = None;
-        }
-        let pause = drained.uncommitted || drained.events >= BUSY_BATCH || std::env::var_os("FL_POLL").is_some();
-        if !pause && ring.announce_sleep() {
-            // An event arrived while we were saying we would sleep.
-            ring.announce_awake();
-            continue;
-        }
-        tokio::select! {
-            read = doorbell.read(&mut rings) => match read {
-                Ok(0) => {
-                    // Every process is gone: take what they committed last.
-                    match drain(run, config, &mut ring, numberer, &mut line) {
-                        Ok(drained) => cut_off = drained.uncommitted,
-                        Err(reason) => break Ending::Failed(reason),
-                    }
-                    break Ending::Eof;
-                }
-                Ok(n) if rings[..n].iter().all(|&b| b == ring::DOORBELL) => {}
-                Ok(_) => break Ending::Failed("a process of the run wrote to its stdout, which carries no events".into()),
-                Err(e) => break Ending::Failed(format!("reading the doorbell failed: {e}")),
-            },
-            _ = tokio::time::sleep(BUSY_PAUSE), if pause => {}
-            _ = &mut deadline => break Ending::Timeout,
-            _ = run.cancel.cancelled() => break Ending::Cancelled("the run was cancelled"),
-            _ = shutdown.cancelled() => break Ending::Cancelled("the server is shutting down"),
-        }
-        ring.announce_awake();
+    let stopped = tokio::select! {
+        finished = drainer.finished() => Ok(finished),
+        _ = &mut deadline => Err(Ending::Timeout),
+        _ = run.cancel.cancelled() => Err(Ending::Cancelled("the run was cancelled")),
+        _ = shutdown.cancelled() => Err(Ending::Cancelled("the server is shutting down")),
     };
-
+    let (ending, last_numberer) = match stopped {
+        Ok((finish, last_numberer)) => {
+            let ending = match finish {
+                drain::Finish::Eof { cut_off } => Ending::Eof { cut_off },
+                drain::Finish::Failed(reason) => Ending::Failed(reason),
+                drain::Finish::Stopped => Ending::Failed("the event reader stopped unasked".into()),
+            };
+            (ending, last_numberer)
+        }
+        // Events the run writes from here on are not read.
+        Err(ending) => (ending, drainer.stop().await.1),
+    };
+    *numberer = last_numberer;
     let status = match ending {
-        Ending::Eof => {
+        Ending::Eof { .. } => {
             killer.kill(Signal::SIGKILL);
             child.wait().await
         }
@@ -222,8 +184,8 @@ async fn drive(
         Ending::Failed(reason) => (Outcome::Failed, Some(reason)),
         Ending::Timeout => (Outcome::Timeout, Some(format!("the run took longer than {} s", config.run_timeout.as_secs_f64()))),
         Ending::Cancelled(reason) => (Outcome::Cancelled, Some(reason.into())),
-        Ending::Eof if cut_off => (Outcome::Failed, Some("the runner was cut off in the middle of an event".into())),
-        Ending::Eof => match status {
+        Ending::Eof { cut_off: true } => (Outcome::Failed, Some("the runner was cut off in the middle of an event".into())),
+        Ending::Eof { cut_off: false } => match status {
             Ok(s) if s.success() && numberer.last_seq() == 0 => {
                 (Outcome::Failed, Some("the runner exited without starting the run".into()))
             }
@@ -240,54 +202,6 @@ async fn drive(
             Err(e) => (Outcome::Failed, Some(format!("waiting for the runner failed: {e}"))),
         },
     }
-}
-
-/// What one drain of the ring took.
-struct Drained {
-    events: usize,
-    /// It stopped at a record a writer has reserved but not yet committed.
-    uncommitted: bool,
-}
-
-/// Moves the events committed to the ring into the log, as one batch.
-fn drain(
-    run: &Run,
-    config: &Config,
-    ring: &mut ring::Reader,
-    numberer: &mut Numberer,
-    line: &mut Vec<u8>,
-) -> Result<Drained, String> {
-    let mut batch = Vec::new();
-    let result = loop {
-        if batch.len() >= DRAIN_MAX {
-            break Ok(false);
-        }
-        line.clear();
-        match ring.next(line) {
-            Ok(Next::Event) => {
-                if numberer.last_seq() as usize >= config.max_events {
-                    break Err(format!("the run wrote more than {} events", config.max_events));
-                }
-                if numberer.bytes() >= config.max_event_bytes {
-                    break Err(format!("the run wrote more than {} bytes of events", config.max_event_bytes));
-                }
-                match numberer.accept(line) {
-                    Ok(event) => batch.push(event),
-                    Err(e) => break Err(e.to_string()),
-                }
-            }
-            Ok(Next::Empty) => break Ok(false),
-            Ok(Next::Uncommitted) => break Ok(true),
-            Err(e) => break Err(e.to_string()),
-        }
-    };
-    ring.release();
-    let events = batch.len();
-    // Events that arrived before a bad one still belong to the run.
-    if !batch.is_empty() {
-        run.log.append(batch);
-    }
-    result.map(|uncommitted| Drained { events, uncommitted })
 }
 
 /// Waits until the runner has exited, without reaping it (so its pid, the
