@@ -61,8 +61,7 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
 
     let stop = runs.clone();
     let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
-    let service = app_with_store(runs, Some(store)).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
+    let server = http::listen::serve(listener, app_with_store(runs, Some(store)), async move {
         shutdown_signal().await;
         tracing::info!("shutting down: cancelling runs");
         stop.shutdown().await;
@@ -71,9 +70,10 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     // Graceful shutdown waits for open connections; bound that wait so a
     // stuck client can't keep the process alive.
     tokio::select! {
-        result = server => result,
-        _ = async { let _ = drained_rx.await; tokio::time::sleep(SHUTDOWN_DRAIN).await } => Ok(()),
+        _ = server => {}
+        _ = async { let _ = drained_rx.await; tokio::time::sleep(SHUTDOWN_DRAIN).await } => {}
     }
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -28,10 +28,7 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let runs = Runs::new(Arc::new(config));
-        let app = crate::app(runs).into_make_service_with_connect_info::<SocketAddr>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let task = tokio::spawn(crate::http::listen::serve(listener, crate::app(runs), std::future::pending()));
         Ok(Server { addr, task })
     }
 }

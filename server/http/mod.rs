@@ -7,6 +7,7 @@ pub mod embed;
 pub mod error;
 pub mod headers;
 pub mod json;
+pub mod listen;
 pub mod pages;
 pub mod share;
 pub mod sse;

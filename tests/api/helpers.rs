@@ -43,8 +43,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind loopback");
     let addr = listener.local_addr().unwrap();
     let runs = Runs::new(Arc::new(config));
-    let app = forkline::app(runs.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("server runs") });
+    tokio::spawn(forkline::http::listen::serve(listener, forkline::app(runs.clone()), std::future::pending()));
     TestApp { addr, client: reqwest::Client::new(), runs }
 }
 

@@ -61,3 +61,13 @@ async fn healthz_answers() {
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("\"ok\":true"));
 }
+
+/// A browser on localhost sends every cookie other local apps set there; a
+/// big Cookie header must not cost a forkline page its answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_with_24_kib_of_cookies_is_answered() {
+    let app = crate::helpers::spawn_app().await;
+    let cookie = (0..6).map(|i| format!("app{i}={}", "x".repeat(4000))).collect::<Vec<_>>().join("; ");
+    let response = app.client.get(app.url("/healthz")).header("cookie", cookie).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
