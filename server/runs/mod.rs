@@ -337,17 +337,29 @@ impl Runs {
     /// Moves a run to the finished list and forgets the oldest finished runs
     /// beyond the retention count.
     fn retire(&self, id: &RunId, bytes: usize) {
-        let mut table = self.table.lock().expect("runs lock");
-        table.finished.push_back((id.clone(), bytes));
-        table.finished_bytes += bytes;
-        // Bounded by count and by bytes, so a few huge runs cannot fill the
-        // server's memory; the store still has them.
-        while table.finished.len() > self.config.keep_finished_runs
-            || (table.finished_bytes > self.config.keep_finished_bytes && table.finished.len() > 1)
+        let mut forgotten = Vec::new();
         {
-            let Some((old, old_bytes)) = table.finished.pop_front() else { break };
-            table.finished_bytes -= old_bytes;
-            table.runs.remove(&old);
+            let mut table = self.table.lock().expect("runs lock");
+            table.finished.push_back((id.clone(), bytes));
+            table.finished_bytes += bytes;
+            // Bounded by count and by bytes, so a few huge runs cannot fill the
+            // server's memory; the store still has them.
+            while table.finished.len() > self.config.keep_finished_runs
+                || (table.finished_bytes > self.config.keep_finished_bytes && table.finished.len() > 1)
+            {
+                let Some((old, old_bytes)) = table.finished.pop_front() else { break };
+                table.finished_bytes -= old_bytes;
+                forgotten.extend(table.runs.remove(&old));
+            }
+        }
+        // Freeing a big run's log (a million events is a million buffers)
+        // takes tens of ms: not under the table's lock, where every request
+        // would wait for it, and not on an async worker.
+        if !forgotten.is_empty() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => drop(runtime.spawn_blocking(move || drop(forgotten))),
+                Err(_) => drop(forgotten),
+            }
         }
     }
 
