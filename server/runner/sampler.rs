@@ -38,9 +38,12 @@
 //!
 //! Cost: the hot loop allocates nothing (paths are formatted into a reused
 //! buffer, each thread's stat file stays open and is re-read with `pread` at
-//! offset 0, directories stay open and are rewound); only an emitted event
-//! allocates. The sampler counts its passes, the time they took and the stat
-//! files it read into a shared page the runner reads after reaping it.
+//! offset 0, directories stay open and are rewound, and listed again only
+//! when the threads changed); only an emitted event allocates. A pass over
+//! one process is one `pread` per thread plus one of its children file. The
+//! sampler counts its passes, the time they took and the stat files it read
+//! into a shared page; the runner reads that after reaping it, and takes the
+//! sampler's CPU time from `wait4`.
 
 use std::collections::HashMap;
 use std::io::{self, Write as _};
@@ -48,7 +51,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
 use crate::clock;
@@ -66,8 +68,7 @@ mod slot {
     pub const THREADS_MAX: usize = 4;
     pub const THREADS_SEEN: usize = 5;
     pub const CHILDREN_FILES: usize = 6;
-    pub const CPU_NS: usize = 7;
-    pub const LEN: usize = 8;
+    pub const LEN: usize = 7;
 }
 
 /// Longest the runner waits for a stopped sampler before it kills it.
@@ -172,20 +173,29 @@ impl Sampler {
     pub fn stop(self) -> Report {
         let _ = signal::kill(self.pid, Signal::SIGTERM);
         let deadline = Instant::now() + STOP_LIMIT;
+        // Reaped with wait4, whose rusage is the sampler's CPU time: no clock
+        // read in the sampler's own loop.
+        // SAFETY: an all-zero rusage is a valid value to pass for output.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let mut status = 0;
         let clean = loop {
-            match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(_, 0)) => break true,
-                Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) => break false,
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(_) => break false,
-                Ok(_) if Instant::now() >= deadline => {
+            // SAFETY: wait4 writes only into `status` and `usage`.
+            let reaped = unsafe { libc::wait4(self.pid.as_raw(), &mut status, libc::WNOHANG, &mut usage) };
+            match reaped {
+                r if r == self.pid.as_raw() => break libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                0 if Instant::now() >= deadline => {
                     let _ = signal::kill(self.pid, Signal::SIGKILL);
-                    let _ = process::wait_for(self.pid);
+                    // SAFETY: as above, blocking this time.
+                    unsafe { libc::wait4(self.pid.as_raw(), &mut status, 0, &mut usage) };
                     break false;
                 }
-                Ok(_) => std::thread::sleep(Duration::from_micros(200)),
+                0 => std::thread::sleep(Duration::from_micros(200)),
+                _ if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => continue,
+                _ => break false,
             }
         };
+        let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+        let cpu_ns = ns(usage.ru_utime) + ns(usage.ru_stime);
         let s = self.stats.as_slice();
         let get = |i: usize| s[i].load(Ordering::Acquire);
         Report {
@@ -198,7 +208,7 @@ impl Sampler {
             events: get(slot::EVENTS),
             threads_max: get(slot::THREADS_MAX),
             threads_seen: get(slot::THREADS_SEEN),
-            cpu_ns: get(slot::CPU_NS),
+            cpu_ns,
             children_files: get(slot::CHILDREN_FILES) != 0,
             clean,
         }
@@ -223,6 +233,8 @@ fn install_stop_handler() {
 struct Fields {
     state: u8,
     pgrp: i32,
+    /// Threads in the whole process (field 20, the same in every thread's file).
+    threads: i64,
     utime: u64,
     stime: u64,
     cpu: i32,
@@ -232,7 +244,7 @@ struct Fields {
 /// may hold spaces and parentheses), numbered as in proc(5).
 fn parse_fields(line: &[u8]) -> Option<Fields> {
     let close = line.iter().rposition(|&b| b == b')')?;
-    let mut out = Fields { state: 0, pgrp: 0, utime: 0, stime: 0, cpu: -1 };
+    let mut out = Fields { state: 0, pgrp: 0, threads: 0, utime: 0, stime: 0, cpu: -1 };
     let mut seen = 0;
     for (i, field) in line[close + 1..].split(|&b| b == b' ' || b == b'\n').filter(|f| !f.is_empty()).enumerate() {
         match i + 3 {
@@ -240,6 +252,7 @@ fn parse_fields(line: &[u8]) -> Option<Fields> {
             5 => out.pgrp = parse_int(field)? as i32,
             14 => out.utime = parse_int(field)? as u64,
             15 => out.stime = parse_int(field)? as u64,
+            20 => out.threads = parse_int(field)?,
             39 => {
                 out.cpu = parse_int(field)? as i32;
                 seen = 39;
@@ -284,9 +297,10 @@ struct Track {
     gen: u32,
 }
 
-/// One process of the run: its open task directory.
+/// One process of the run: its open task directory and what it last listed.
 struct Proc {
     dir: *mut libc::DIR,
+    tids: Vec<i32>,
     gen: u32,
 }
 
@@ -434,11 +448,7 @@ impl<'a> Walker<'a> {
         s[slot::READS].store(self.reads, Ordering::Relaxed);
         s[slot::EVENTS].store(self.events, Ordering::Relaxed);
         s[slot::THREADS_MAX].store(self.threads_max, Ordering::Relaxed);
-        s[slot::THREADS_SEEN].store(self.threads_seen, Ordering::Relaxed);
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: writes only into our timespec.
-        unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-        s[slot::CPU_NS].store(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64, Ordering::Release);
+        s[slot::THREADS_SEEN].store(self.threads_seen, Ordering::Release);
     }
 
     /// Without children files: every process in /proc whose group is the
@@ -483,26 +493,68 @@ impl<'a> Walker<'a> {
     }
 
     /// Samples every thread of `pid` (and, with children files, queues its children).
+    ///
+    /// Listing `/proc/<pid>/task` costs two system calls, a sixth of a pass,
+    /// so it is skipped when the threads listed last time all still answer
+    /// and the process still counts that many (a thread that ended and one
+    /// that began between two passes would leave the count alone, but the
+    /// ended one no longer answers).
     fn visit(&mut self, pid: i32) {
         let gen = self.gen;
+        self.tids.clear();
         let dir = match self.procs.get_mut(&pid) {
             Some(p) => {
                 p.gen = gen;
-                // SAFETY: an open DIR of ours.
-                unsafe { libc::rewinddir(p.dir) };
-                p.dir
+                self.tids.extend_from_slice(&p.tids);
+                Some(p.dir)
             }
-            None => {
-                self.set_path(format_args!("/proc/{pid}/task"));
-                // SAFETY: NUL-terminated path.
-                let dir = unsafe { libc::opendir(self.path.as_ptr().cast()) };
-                if dir.is_null() {
-                    return;
-                }
-                self.procs.insert(pid, Proc { dir, gen });
-                dir
-            }
+            None => None,
         };
+        if let Some(dir) = dir {
+            let mut all_answered = true;
+            let mut counted = None;
+            for i in 0..self.tids.len() {
+                let tid = self.tids[i];
+                match self.sample(pid, tid) {
+                    Some(fields) if tid == pid => counted = Some(fields.threads),
+                    Some(_) => {}
+                    None => all_answered = false,
+                }
+            }
+            if all_answered && counted == Some(self.tids.len() as i64) {
+                self.queue_main_thread_children(pid);
+                return;
+            }
+            // SAFETY: an open DIR of ours.
+            unsafe { libc::rewinddir(dir) };
+            self.list_threads(dir);
+        } else {
+            self.set_path(format_args!("/proc/{pid}/task"));
+            // SAFETY: NUL-terminated path.
+            let dir = unsafe { libc::opendir(self.path.as_ptr().cast()) };
+            if dir.is_null() {
+                return;
+            }
+            self.procs.insert(pid, Proc { dir, tids: Vec::new(), gen });
+            self.list_threads(dir);
+        }
+        // Threads already sampled this pass (from the last listing) are not
+        // read twice.
+        for i in 0..self.tids.len() {
+            let tid = self.tids[i];
+            if self.threads.get(&tid).is_none_or(|track| track.pid != pid || track.gen != gen) {
+                self.sample(pid, tid);
+            }
+        }
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.tids.clear();
+            p.tids.extend_from_slice(&self.tids);
+        }
+        self.queue_main_thread_children(pid);
+    }
+
+    /// Reads the thread ids in `dir` (rewound) into `self.tids`.
+    fn list_threads(&mut self, dir: *mut libc::DIR) {
         self.tids.clear();
         loop {
             // SAFETY: an open DIR of ours; the entry is valid until the next readdir.
@@ -515,13 +567,12 @@ impl<'a> Walker<'a> {
                 self.tids.push(tid);
             }
         }
-        for i in 0..self.tids.len() {
-            let tid = self.tids[i];
-            self.sample(pid, tid);
-            // Only a main thread ever forks in a run (see the module's notes).
-            if self.children_files && tid == pid {
-                self.queue_children(pid, tid);
-            }
+    }
+
+    /// Only a main thread ever forks in a run (see the module's notes).
+    fn queue_main_thread_children(&mut self, pid: i32) {
+        if self.children_files {
+            self.queue_children(pid, pid);
         }
     }
 
@@ -555,20 +606,22 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn sample(&mut self, pid: i32, tid: i32) {
+    /// Reads one thread's stat file and emits a sample if its state or CPU
+    /// changed; returns what it read, or None when the thread is gone.
+    fn sample(&mut self, pid: i32, tid: i32) -> Option<Fields> {
         let t = emit::now();
         let known = self.threads.get(&tid).filter(|tr| tr.pid == pid).map(|tr| tr.fd);
         let (n, new_fd) = match known {
             Some(fd) if fd >= 0 => match pread0(fd, &mut self.buf) {
                 Some(n) => (n, None),
-                None => return, // gone: dropped at the end of the pass
+                None => return None, // gone: dropped at the end of the pass
             },
             _ => {
                 self.set_path(format_args!("/proc/{pid}/task/{tid}/stat"));
                 // SAFETY: NUL-terminated path; the descriptor is checked.
                 let fd = unsafe { libc::open(self.path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
                 if fd < 0 {
-                    return;
+                    return None;
                 }
                 let n = pread0(fd, &mut self.buf);
                 let keep = known.is_none() && self.open_fds < MAX_OPEN_FILES && n.is_some();
@@ -576,11 +629,11 @@ impl<'a> Walker<'a> {
                     // SAFETY: our own descriptor.
                     unsafe { libc::close(fd) };
                 }
-                let Some(n) = n else { return };
+                let n = n?;
                 (n, Some(if keep { fd } else { -1 }))
             }
         };
-        let Some(fields) = parse_fields(&self.buf[..n]) else { return };
+        let fields = parse_fields(&self.buf[..n])?;
         self.reads += 1;
         let gen = self.gen;
         match self.threads.get_mut(&tid) {
@@ -613,6 +666,7 @@ impl<'a> Walker<'a> {
                 self.events += 1;
             }
         }
+        Some(fields)
     }
 }
 
@@ -708,7 +762,7 @@ mod tests {
     fn parses_the_fields_it_needs_without_allocating() {
         let line = b"4242 (a (b) c) Z 17 4200 4200 0 -1 4194304 102 0 0 0 7 3 0 0 20 0 1 0 53631 3133440 417 18446744073709551615 1 2 3 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
         let f = parse_fields(line).unwrap();
-        assert_eq!(f, Fields { state: b'Z', pgrp: 4200, utime: 7, stime: 3, cpu: 1 });
+        assert_eq!(f, Fields { state: b'Z', pgrp: 4200, threads: 1, utime: 7, stime: 3, cpu: 1 });
         assert!(parse_fields(b"12 (x) S 1 2").is_none());
         assert!(parse_fields(b"").is_none());
     }
