@@ -7,7 +7,8 @@
 //! needs a `pre_exec` hook, which makes the standard library fork the whole
 //! multi-threaded server instead, stalling it for milliseconds per run.
 //! Closing the socket without a message tells an idle spare runner that no
-//! run is coming.
+//! run is coming. A runner started by hand may get its spec on a plain pipe
+//! instead; it then has no ring and writes its events to stdout.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -36,18 +37,24 @@ pub fn receive(socket: BorrowedFd<'_>, max: usize) -> std::io::Result<(Vec<u8>, 
     while !line.ends_with(b"\n") && line.len() < max {
         let mut space = nix::cmsg_space!([RawFd; 1]);
         let mut iov = [IoSliceMut::new(&mut chunk)];
-        let message = recvmsg::<()>(socket.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)?;
-        for control in message.cmsgs()? {
-            if let ControlMessageOwned::ScmRights(received) = control {
-                for raw in received {
-                    // SAFETY: the kernel just installed this fd for us.
-                    let owned = unsafe { OwnedFd::from_raw_fd(raw) };
-                    // Only the first is the ring; any other is closed here.
-                    fd.get_or_insert(owned);
+        let n = match recvmsg::<()>(socket.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC) {
+            Ok(message) => {
+                for control in message.cmsgs()? {
+                    if let ControlMessageOwned::ScmRights(received) = control {
+                        for raw in received {
+                            // SAFETY: the kernel just installed this fd for us.
+                            let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                            // Only the first is the ring; any other is closed here.
+                            fd.get_or_insert(owned);
+                        }
+                    }
                 }
+                message.bytes
             }
-        }
-        let n = message.bytes;
+            // A runner started by hand, its spec piped in: no ring comes.
+            Err(nix::errno::Errno::ENOTSOCK) => nix::unistd::read(socket.as_raw_fd(), &mut chunk)?,
+            Err(e) => return Err(e.into()),
+        };
         if n == 0 {
             break;
         }
@@ -71,6 +78,15 @@ mod tests {
         assert_eq!(line, b"{\"demo\":\"x\"}\n");
         let fd = fd.expect("an fd came along");
         assert_ne!(fd.as_raw_fd(), file.as_raw_fd(), "a new descriptor in the receiver");
+    }
+
+    #[test]
+    fn a_spec_on_a_plain_pipe_comes_without_a_ring() {
+        let (read, write) = nix::unistd::pipe().unwrap();
+        nix::unistd::write(&write, b"{}\n").unwrap();
+        drop(write);
+        let (line, fd) = receive(read.as_fd(), 1024).unwrap();
+        assert_eq!((line.as_slice(), fd.is_none()), (&b"{}\n"[..], true));
     }
 
     #[test]

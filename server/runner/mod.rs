@@ -5,7 +5,8 @@
 //! starts single-threaded and may fork freely, like CPython's forkserver. The
 //! runner is the lesson's `MainProcess`: it runs the demo's main program,
 //! forking children as the demo says, and writes events to the run's event
-//! ring (fd 3 from the server), with its stdout as the ring's doorbell.
+//! ring (shared memory from the server), with its stdout as the ring's
+//! doorbell.
 //!
 //! A runner is started before it has a run (a spare, so exec and start-up are
 //! paid ahead of time) and learns its run from one message on stdin: a

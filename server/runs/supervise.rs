@@ -133,29 +133,10 @@ async fn drive(
     let stderr = child.stderr.take().expect("stderr is piped");
     let last_words = tokio::spawn(keep_tail(stderr));
 
-    let mut drainer = match drain::start(run.clone(), config.clone(), ring, doorbell, std::mem::take(numberer)) {
-        Ok(drainer) => drainer,
-        Err(e) => return (Outcome::Failed, Some(format!("could not start reading the run's events: {e}"))),
-    };
-    let deadline = tokio::time::sleep(config.run_timeout);
-    tokio::pin!(deadline);
-    let stopped = tokio::select! {
-        finished = drainer.finished() => Ok(finished),
-        _ = &mut deadline => Err(Ending::Timeout),
-        _ = run.cancel.cancelled() => Err(Ending::Cancelled("the run was cancelled")),
-        _ = shutdown.cancelled() => Err(Ending::Cancelled("the server is shutting down")),
-    };
-    let (ending, last_numberer) = match stopped {
-        Ok((finish, last_numberer)) => {
-            let ending = match finish {
-                drain::Finish::Eof { cut_off } => Ending::Eof { cut_off },
-                drain::Finish::Failed(reason) => Ending::Failed(reason),
-                drain::Finish::Stopped => Ending::Failed("the event reader stopped unasked".into()),
-            };
-            (ending, last_numberer)
-        }
-        // Events the run writes from here on are not read.
-        Err(ending) => (ending, drainer.stop().await.1),
+    let (ending, last_numberer) = match drain::start(run.clone(), config.clone(), ring, doorbell, std::mem::take(numberer)) {
+        Ok(drainer) => watch(run, config, shutdown, drainer).await,
+        // Nothing was read: numbering starts again from the beginning.
+        Err(e) => (Ending::Failed(format!("could not start reading the run's events: {e}")), Numberer::default()),
     };
     *numberer = last_numberer;
     let status = match ending {
@@ -201,6 +182,31 @@ async fn drive(
             }
             Err(e) => (Outcome::Failed, Some(format!("waiting for the runner failed: {e}"))),
         },
+    }
+}
+
+/// Waits for the drain thread to see the run end, or for the run's time, a
+/// cancel or shutdown; then the numberer comes back from the thread.
+async fn watch(run: &Run, config: &Config, shutdown: &CancellationToken, mut drainer: drain::Drainer) -> (Ending, Numberer) {
+    let deadline = tokio::time::sleep(config.run_timeout);
+    tokio::pin!(deadline);
+    let stopped = tokio::select! {
+        finished = drainer.finished() => Ok(finished),
+        _ = &mut deadline => Err(Ending::Timeout),
+        _ = run.cancel.cancelled() => Err(Ending::Cancelled("the run was cancelled")),
+        _ = shutdown.cancelled() => Err(Ending::Cancelled("the server is shutting down")),
+    };
+    match stopped {
+        Ok((finish, numberer)) => {
+            let ending = match finish {
+                drain::Finish::Eof { cut_off } => Ending::Eof { cut_off },
+                drain::Finish::Failed(reason) => Ending::Failed(reason),
+                drain::Finish::Stopped => Ending::Failed("the event reader stopped unasked".into()),
+            };
+            (ending, numberer)
+        }
+        // Events the run writes from here on are not read.
+        Err(ending) => (ending, drainer.stop().await.1),
     }
 }
 
