@@ -164,13 +164,8 @@ impl Drain {
                 // SAFETY: reads into a live buffer from our own fd.
                 let n = unsafe { libc::read(doorbell, rings.as_mut_ptr().cast(), rings.len()) };
                 match n {
-                    0 => {
-                        // Every process is gone: take what they committed last.
-                        return match self.drain() {
-                            Ok(drained) => Finish::Eof { cut_off: drained.uncommitted },
-                            Err(reason) => Finish::Failed(reason),
-                        };
-                    }
+                    // Every process is gone: take all they committed last.
+                    0 => return self.drain_to_the_end(),
                     n if n > 0 => {
                         if rings[..n as usize].iter().any(|&b| b != ring::DOORBELL) {
                             return Finish::Failed("a process of the run wrote to its stdout, which carries no events".into());
@@ -181,6 +176,18 @@ impl Drain {
                         _ => return Finish::Failed(format!("reading the doorbell failed: {}", std::io::Error::last_os_error())),
                     },
                 }
+            }
+        }
+    }
+
+    /// After end-of-file: everything left in the ring, however many drains
+    /// that takes.
+    fn drain_to_the_end(&mut self) -> Finish {
+        loop {
+            match self.drain() {
+                Ok(drained) if drained.events >= DRAIN_MAX => continue,
+                Ok(drained) => return Finish::Eof { cut_off: drained.uncommitted },
+                Err(reason) => return Finish::Failed(reason),
             }
         }
     }
@@ -243,4 +250,47 @@ fn wait(doorbell: RawFd, stop: RawFd, timeout: Option<Duration>) -> Ready {
         return Ready { doorbell: false, stop: false };
     }
     Ready { doorbell: fds[0].revents != 0, stop: fds[1].revents != 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::FromRawFd;
+
+    fn a_run() -> (Arc<Run>, Arc<Config>) {
+        let demo = crate::demos::find("cpu_count").expect("cpu_count exists");
+        let params = demo.validate(&serde_json::json!({})).expect("defaults are valid");
+        (Arc::new(Run::new(demo, params)), Arc::new(Config::with_runner("/nonexistent".into())))
+    }
+
+    #[tokio::test]
+    async fn everything_committed_before_the_end_reaches_the_log_however_much() {
+        let (run, config) = a_run();
+        let reader = ring::Reader::create().unwrap();
+        // SAFETY: a dup of a descriptor we own, owned from here on.
+        let copy = unsafe { OwnedFd::from_raw_fd(libc::dup(reader.fd())) };
+        let writer = ring::Writer::from_fd(copy).unwrap();
+        let (doorbell, doorbell_writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let drainer = start(run.clone(), config, reader, doorbell, Numberer::default()).unwrap();
+        // Long enough for the thread to go to sleep on the doorbell.
+        tokio::time::sleep(ACTIVE_WINDOW * 4).await;
+        // Writers that ring somewhere else: the thread sleeps on while the
+        // ring fills with more than one drain takes.
+        let elsewhere = std::fs::File::create("/dev/null").unwrap();
+        let start_line = br#"{"t":1,"pid":2,"tid":2,"cpu":0,"kind":"run.start","demo":"cpu_count","params":{}}"#;
+        writer.push(start_line, elsewhere.as_raw_fd());
+        let events = DRAIN_MAX + 3000;
+        for i in 0..events {
+            let line = format!(r#"{{"t":{i},"pid":2,"tid":2,"cpu":0,"kind":"print","text":"{i}"}}"#);
+            writer.push(line.as_bytes(), elsewhere.as_raw_fd());
+        }
+        assert_eq!(run.log.len(), 0, "the thread slept through the writes");
+        // The last process goes: end-of-file on the doorbell.
+        drop(doorbell_writer);
+        let mut drainer = drainer;
+        let (finish, numberer) = drainer.finished().await;
+        assert!(matches!(finish, Finish::Eof { cut_off: false }), "{finish:?}");
+        assert_eq!(run.log.len(), events + 1);
+        assert_eq!(numberer.last_seq(), events as u64 + 1);
+    }
 }
