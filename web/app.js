@@ -13,21 +13,10 @@ import { buildParams } from './params.js';
 import { EventTable } from './table.js';
 import { buildLegend } from './legend.js';
 import { KernelNotes } from './kernelnotes.js';
+import { h } from './dom.js';
 
 /** @typedef {import('./api.js').Demo} Demo */
 
-/**
- * Tiny element builder: keeps the markup below readable without a framework.
- * @param {string} tag @param {Record<string, string>} [attrs] @param {(Node|string)[]} kids
- */
-function h(tag, attrs = {}, ...kids) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') el.className = v; else if (k === 'text') el.textContent = v; else el.setAttribute(k, v);
-  }
-  el.append(...kids);
-  return el;
-}
 
 const app = /** @type {HTMLElement} */ (document.getElementById('app'));
 const demoName = document.body.dataset.demo ?? '';

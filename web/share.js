@@ -4,20 +4,10 @@
 // surface — the form fields (#param-*) and #timeline's data-run-id and
 // data-state — so it stays out of app.js's way. Load it after app.js.
 
-'use strict';
+import { h } from './dom.js';
 
 const demo = document.body.dataset.demo ?? '';
 const app = document.getElementById('app');
-
-/** @param {string} tag @param {Record<string, string>} [attrs] @param {(Node|string)[]} kids */
-function h(tag, attrs = {}, ...kids) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') el.className = v; else if (k === 'text') el.textContent = v; else el.setAttribute(k, v);
-  }
-  el.append(...kids);
-  return el;
-}
 
 /** The form's current values as an embed query (`numbers=2,3&delay_ms=200`). */
 function currentQuery() {
