@@ -21,6 +21,15 @@ async function fastParams(page) {
   await page.fill('#param-delay_ms', FAST.delay_ms);
 }
 
+/** Opens the demo page and runs it once with the fast parameters, to the end. */
+async function runFast(page) {
+  await page.goto(`${server.url}/demos/${DEMO}`);
+  await page.waitForSelector('body[data-ready=true]');
+  await fastParams(page);
+  await page.click('#run');
+  await page.waitForSelector('#timeline[data-state=finished]', { timeout: 30000 });
+}
+
 const range = async (page) => ({
   start: Number(await page.getAttribute('#timeline', 'data-view-start')),
   end: Number(await page.getAttribute('#timeline', 'data-view-end')),
@@ -71,11 +80,7 @@ test('keyboard only: Tab to Run, Enter, then explore with keys', { timeout: 6000
 
 test('zoom and pan change the visible time range', { timeout: 60000 }, async () => {
   const page = await browser.ctx.newPage();
-  await page.goto(`${server.url}/demos/${DEMO}`);
-  await page.waitForSelector('body[data-ready=true]');
-  await fastParams(page);
-  await page.click('#run');
-  await page.waitForSelector('#timeline[data-state=finished]', { timeout: 30000 });
+  await runFast(page);
 
   const r0 = await range(page);
   await page.click('button[aria-label="Zoom in"]');
@@ -114,11 +119,7 @@ test('zoom and pan change the visible time range', { timeout: 60000 }, async () 
 test('the scrubber moves the highlighted source line, and console follows it', { timeout: 60000 }, async () => {
   const page = await browser.ctx.newPage();
   const errors = watchErrors(page);
-  await page.goto(`${server.url}/demos/${DEMO}`);
-  await page.waitForSelector('body[data-ready=true]');
-  await fastParams(page);
-  await page.click('#run');
-  await page.waitForSelector('#timeline[data-state=finished]', { timeout: 30000 });
+  await runFast(page);
   const total = await page.locator('#console li').count();
 
   const scrub = async (frac) => {
@@ -156,11 +157,7 @@ test('the scrubber moves the highlighted source line, and console follows it', {
 
 test('compare: two runs stacked on one time scale, each with its outcome', { timeout: 90000 }, async () => {
   const page = await browser.ctx.newPage();
-  await page.goto(`${server.url}/demos/${DEMO}`);
-  await page.waitForSelector('body[data-ready=true]');
-  await fastParams(page);
-  await page.click('#run');
-  await page.waitForSelector('#timeline[data-state=finished]', { timeout: 30000 });
+  await runFast(page);
   await page.fill('#param-delay_ms', '300');
   await page.click('#compare');
   await page.waitForFunction(() => document.querySelectorAll('#runs li').length === 2
@@ -209,11 +206,7 @@ for (const [name, viewport] of [['phone 375 px', { width: 375, height: 740 }], [
     };
     await page.goto(server.url + '/');
     await noSideways('catalog');
-    await page.goto(`${server.url}/demos/${DEMO}`);
-    await page.waitForSelector('body[data-ready=true]');
-    await fastParams(page);
-    await page.click('#run');
-    await page.waitForSelector('#timeline[data-state=finished]', { timeout: 30000 });
+    await runFast(page);
     await page.click('summary:has-text("Legend")');
     await page.click('summary:has-text("All events")');
     await page.waitForTimeout(100);
