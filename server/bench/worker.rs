@@ -1,6 +1,8 @@
 //! Worker start+join: fork of one demo worker to its reaping, timed inside
 //! the runner (events included, as a demo pays them), against Python's
-//! fork `Process.start()+join()`.
+//! fork `Process.start()+join()`. Two rows show what is left when the
+//! instrumentation is taken away: events off, and the bare system calls
+//! (`fork`, `_exit`, `waitpid`), the floor this machine's kernel sets.
 
 use serde_json::{json, Value};
 
@@ -13,27 +15,30 @@ const CASE: &str = "worker start+join";
 
 pub async fn measure(options: &Options, server: &Server, python: &Python) -> Vec<Row> {
     let joins = options.pick(10, 60);
-    let measured = |trace| async move {
-        match inside_runner(server, joins, trace).await {
+    let measured = |mode, trace| async move {
+        match inside_runner(server, joins, mode, trace).await {
             Ok(s) => (s, String::new()),
             Err(e) => (Vec::new(), format!("failed: {e}")),
         }
     };
-    let (samples, note) = measured(true).await;
+    let (samples, note) = measured("spawn", true).await;
     let ours = Row::new(CASE, "forkline fork → proc.exit → waitpid, in the runner", "µs", &samples, &note);
-    let (samples, note) = measured(false).await;
-    let silent = Row::new(CASE, "same, events off (the fork, exit and wait alone)", "µs", &samples, &note);
+    let (samples, note) = measured("spawn", false).await;
+    let silent = Row::new(CASE, "same, events off", "µs", &samples, &note);
+    let (samples, note) = measured("fork_floor", false).await;
+    let floor = Row::new(CASE, "bare fork → _exit → waitpid in the same runner (the kernel's floor)", "µs", &samples, &note);
     let (py, why) = match python.process_start_us("fork", options.pick(5, 60)).await {
         Ok(s) => (s, String::new()),
         Err(e) => (Vec::new(), e),
     };
     let theirs = Row::new(CASE, "Python Process.start()+join(), fork", "µs", &py, &why);
     let ratio = Row::ratio(CASE, "Python / forkline", Some(&theirs), Some(&ours), "target ≥ 10×");
-    vec![ours, silent, theirs, ratio]
+    let ceiling = Row::ratio(CASE, "Python / bare fork", Some(&theirs), Some(&floor), "the most any worker could reach here");
+    vec![ours, silent, floor, theirs, ratio, ceiling]
 }
 
-async fn inside_runner(server: &Server, joins: usize, trace: bool) -> std::io::Result<Vec<f64>> {
-    let params = json!({ "mode": "spawn", "joins": joins, "trace": trace, "sample": false });
+async fn inside_runner(server: &Server, joins: usize, mode: &str, trace: bool) -> std::io::Result<Vec<f64>> {
+    let params = json!({ "mode": mode, "joins": joins, "trace": trace, "sample": false });
     let id = client::start_run(server.addr, "bench_emit", params).await?;
     let seen = client::read_events(client::subscribe(server.addr, &id).await?, &[], true).await?;
     let data = seen.result_data().filter(|_| seen.ok).ok_or_else(|| std::io::Error::other("no result"))?;

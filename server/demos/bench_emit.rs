@@ -4,7 +4,8 @@
 //! P worker processes emit E events each (optionally after some CPU work per
 //! event, with tracing on or off) and reports the workers' wall time as
 //! measured inside the runner; `spawn` mode forks and joins one worker at a
-//! time and reports each start+join in nanoseconds. `queue`, `threads` and
+//! time and reports each start+join in nanoseconds; `fork_floor` does the same
+//! with bare `fork`, `_exit` and `waitpid`, the floor under any worker. `queue`, `threads` and
 //! `lock` live in their own files below `bench_emit/`. `hold_ms` keeps the run
 //! open afterwards so a benchmark can hold idle subscribers on it.
 
@@ -31,7 +32,7 @@ pub static DEMO: Demo = Demo {
     source_lines: &[],
     lesson_output: "",
     params: &[
-        Spec { name: "mode", help: "emit events, or time worker start+join", kind: Kind::Choice { default: "emit", options: &["emit", "spawn", "queue", "threads", "lock"] } },
+        Spec { name: "mode", help: "emit events, or time worker start+join", kind: Kind::Choice { default: "emit", options: &["emit", "spawn", "fork_floor", "queue", "threads", "lock"] } },
         Spec { name: "processes", help: "worker processes", kind: Kind::Int { default: 2, min: 1, max: 8 } },
         // 8 × 250,000 stays within the server's default 2,000,000 events per run.
         Spec { name: "events", help: "events per worker", kind: Kind::Int { default: 10_000, min: 0, max: 250_000 } },
@@ -49,6 +50,7 @@ pub static DEMO: Demo = Demo {
 fn run(params: &Params) -> Result<(), DemoError> {
     match params.choice("mode") {
         "spawn" => spawn_and_join(params.int("joins") as usize, params.bool("trace"))?,
+        "fork_floor" => fork_floor(params.int("joins") as usize)?,
         "queue" => queue::run(params)?,
         "threads" => threads::run(params)?,
         "lock" => lesson::lock(params)?,
@@ -88,6 +90,31 @@ fn emit_events(params: &Params) -> Result<(), DemoError> {
     let wall_ns = started.elapsed().as_nanos() as u64;
     emit::set_enabled(true);
     emit::result(format!("{processes} workers emitted {events} events each"), json!({ "wall_ns": wall_ns, "events": processes as u64 * events }));
+    Ok(())
+}
+
+/// What the kernel alone charges this runner for a worker: `fork`, `_exit`
+/// in the child at once, `waitpid`. No bookkeeping, no events, no
+/// `die_with_parent`: the floor under [`spawn_and_join`], and so under any
+/// instrumented worker, on this machine.
+fn fork_floor(joins: usize) -> Result<(), DemoError> {
+    let mut samples = Vec::with_capacity(joins);
+    for _ in 0..joins {
+        let started = Instant::now();
+        // SAFETY: the child calls only _exit, which is async-signal-safe, so
+        // this is sound even while the sampler's thread runs. `joins` is
+        // bounded by MAX_CHILDREN like every other way to fork.
+        match unsafe { libc::fork() } {
+            -1 => return Err(std::io::Error::last_os_error().into()),
+            // SAFETY: see above.
+            0 => unsafe { libc::_exit(0) },
+            child => {
+                process::wait_for(nix::unistd::Pid::from_raw(child))?;
+            }
+        }
+        samples.push(started.elapsed().as_nanos() as u64);
+    }
+    emit::result(format!("{joins} bare forks waited for"), json!({ "join_ns": samples }));
     Ok(())
 }
 

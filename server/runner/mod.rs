@@ -17,6 +17,7 @@ pub mod compute;
 pub mod emit;
 pub mod frame;
 pub mod gil;
+pub mod huge_code;
 pub mod limits;
 pub mod lock;
 pub mod pipe;
@@ -85,6 +86,9 @@ const EVENT_PIPE_BYTES: i32 = 1 << 20;
 pub fn main(args: RunnerArgs) -> i32 {
     process::die_with_parent(Pid::from_raw(args.server_pid));
     limits::apply();
+    // Before any fork or thread, and while this is still a spare runner,
+    // so the copying is paid ahead of any run.
+    huge_code::move_into_huge_pages();
 
     let Some((spec, ring)) = read_spec() else {
         return 0;
