@@ -5,6 +5,8 @@
 //! [`Event`] or the run fails. `docs/events.md` is the prose version of this file;
 //! keep the two in step.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 /// Largest event line (newline included) any process may write: one record
@@ -99,35 +101,40 @@ impl Outcome {
     }
 }
 
+/// A string in an event. Borrowed where the emitter names a thing with a
+/// literal (`"balance"`, `"MainProcess"`), so emitting allocates nothing;
+/// owned where it comes from elsewhere, and always owned once parsed.
+pub type Text = Cow<'static, str>;
+
 /// The kind-specific part of an event, tagged by `kind`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 pub enum Body {
     #[serde(rename = "run.start")]
     RunStart {
-        demo: String,
+        demo: Text,
         params: serde_json::Value,
     },
     #[serde(rename = "run.end")]
     RunEnd {
         outcome: Outcome,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        reason: Option<String>,
+        reason: Option<Text>,
     },
     #[serde(rename = "result")]
     Result {
-        text: String,
+        text: Text,
         #[serde(default)]
         data: serde_json::Value,
     },
     #[serde(rename = "proc.spawn")]
-    ProcSpawn { child: i32, name: String },
+    ProcSpawn { child: i32, name: Text },
     #[serde(rename = "proc.start")]
     ProcStart {
-        name: String,
+        name: Text,
         ppid: i32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        target: Option<String>,
+        target: Option<Text>,
     },
     #[serde(rename = "proc.exit")]
     ProcExit { code: i32 },
@@ -141,15 +148,15 @@ pub enum Body {
         signal: Option<i32>,
     },
     #[serde(rename = "thread.spawn")]
-    ThreadSpawn { child: i32, name: String },
+    ThreadSpawn { child: i32, name: Text },
     #[serde(rename = "thread.start")]
-    ThreadStart { name: String },
+    ThreadStart { name: Text },
     #[serde(rename = "thread.exit")]
     ThreadExit {},
     #[serde(rename = "thread.join")]
     ThreadJoin { phase: Phase, child: i32 },
     #[serde(rename = "print")]
-    Print { text: String },
+    Print { text: Text },
     #[serde(rename = "sleep")]
     Sleep {
         phase: Phase,
@@ -163,17 +170,17 @@ pub enum Body {
         work: Option<u64>,
     },
     #[serde(rename = "lock")]
-    Lock { phase: LockPhase, lock: String },
+    Lock { phase: LockPhase, lock: Text },
     #[serde(rename = "value")]
     Value {
         op: ValueOp,
-        name: String,
+        name: Text,
         value: i64,
     },
     #[serde(rename = "queue")]
     Queue {
         op: QueueOp,
-        queue: String,
+        queue: Text,
         msg: u64,
         #[serde(default)]
         value: serde_json::Value,
@@ -181,7 +188,7 @@ pub enum Body {
     #[serde(rename = "pipe")]
     Pipe {
         op: PipeOp,
-        end: String,
+        end: Text,
         msg: u64,
         #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
         value: serde_json::Value,
@@ -197,7 +204,7 @@ pub enum Body {
     #[serde(rename = "system")]
     System {
         phase: Phase,
-        command: String,
+        command: Text,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         status: Option<i32>,
     },
@@ -211,8 +218,8 @@ pub enum Body {
         of_ppid: Option<i32>,
         /// The sampled process's program name (`comm`), when it matters.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        name: Option<String>,
-        state: String,
+        name: Option<Text>,
+        state: Text,
         on_cpu: i32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         utime: Option<u64>,
@@ -220,7 +227,7 @@ pub enum Body {
         stime: Option<u64>,
     },
     #[serde(rename = "note")]
-    Note { text: String },
+    Note { text: Text },
 }
 
 impl Body {

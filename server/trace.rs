@@ -70,7 +70,7 @@ fn flow_side(body: &Body, pid: i32, tid: i32) -> Option<(FlowKey, bool, &'static
         Body::ProcJoin { phase: Phase::End, child, .. } => (FlowKey::Exit(*child), false, "join"),
         Body::ThreadExit {} => (FlowKey::ThreadExit(tid), true, "join"),
         Body::ThreadJoin { phase: Phase::End, child } => (FlowKey::ThreadExit(*child), false, "join"),
-        Body::Queue { op, queue, msg, .. } => (FlowKey::Queue(queue.clone(), *msg), *op == QueueOp::Put, "queue"),
+        Body::Queue { op, queue, msg, .. } => (FlowKey::Queue(queue.to_string(), *msg), *op == QueueOp::Put, "queue"),
         Body::Pipe { op, msg, .. } => (FlowKey::Pipe(*msg), *op == PipeOp::Send, "pipe"),
         _ => return None,
     })
@@ -132,12 +132,12 @@ impl Builder {
         let ts = us(e.t);
         match &e.body {
             Body::ProcStart { name, target, ppid } => {
-                self.process_names.insert(e.pid, name.clone());
+                self.process_names.insert(e.pid, name.to_string());
                 self.open(key, ts, "life", name, json!({ "target": target, "ppid": ppid }));
                 self.flows(key, flows, "start", json!({}), FLOW_SLICE_US);
             }
             Body::ThreadStart { name } => {
-                self.thread_names.insert(key, name.clone());
+                self.thread_names.insert(key, name.to_string());
                 self.open(key, ts, "life", name, json!({}));
                 self.flows(key, flows, "start", json!({}), FLOW_SLICE_US);
             }

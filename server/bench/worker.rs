@@ -15,23 +15,27 @@ const CASE: &str = "worker start+join";
 
 pub async fn measure(options: &Options, server: &Server, python: &Python) -> Vec<Row> {
     let joins = options.pick(10, 60);
-    let measured = |mode, trace| async move {
-        match inside_runner(server, joins, mode, trace).await {
-            Ok(s) => (s, String::new()),
-            Err(e) => (Vec::new(), format!("failed: {e}")),
+    // Rounds alternate the four sides, so a slow minute of the shared host
+    // falls on all of them alike instead of on whichever ran then.
+    let rounds = options.pick(1, 4);
+    let mut sides: [(Vec<f64>, String); 4] = Default::default();
+    for _ in 0..rounds {
+        for (i, (mode, trace)) in [("spawn", true), ("spawn", false), ("fork_floor", false)].into_iter().enumerate() {
+            match inside_runner(server, joins, mode, trace).await {
+                Ok(s) => sides[i].0.extend(s),
+                Err(e) => sides[i].1 = format!("failed: {e}"),
+            }
         }
-    };
-    let (samples, note) = measured("spawn", true).await;
-    let ours = Row::new(CASE, "forkline fork → proc.exit → waitpid, in the runner", "µs", &samples, &note);
-    let (samples, note) = measured("spawn", false).await;
-    let silent = Row::new(CASE, "same, events off", "µs", &samples, &note);
-    let (samples, note) = measured("fork_floor", false).await;
-    let floor = Row::new(CASE, "bare fork → _exit → waitpid in the same runner (the kernel's floor)", "µs", &samples, &note);
-    let (py, why) = match python.process_start_us("fork", options.pick(5, 60)).await {
-        Ok(s) => (s, String::new()),
-        Err(e) => (Vec::new(), e),
-    };
-    let theirs = Row::new(CASE, "Python Process.start()+join(), fork", "µs", &py, &why);
+        match python.process_start_us("fork", options.pick(5, joins)).await {
+            Ok(s) => sides[3].0.extend(s),
+            Err(e) => sides[3].1 = e,
+        }
+    }
+    let [(on, on_note), (off, off_note), (bare, bare_note), (py, py_note)] = sides;
+    let ours = Row::new(CASE, "forkline fork → proc.exit → waitpid, in the runner", "µs", &on, &on_note);
+    let silent = Row::new(CASE, "same, events off", "µs", &off, &off_note);
+    let floor = Row::new(CASE, "bare fork → _exit → waitpid in the same runner (the kernel's floor)", "µs", &bare, &bare_note);
+    let theirs = Row::new(CASE, "Python Process.start()+join(), fork", "µs", &py, &py_note);
     let ratio = Row::ratio(CASE, "Python / forkline", Some(&theirs), Some(&ours), "target ≥ 10×");
     let ceiling = Row::ratio(CASE, "Python / bare fork", Some(&theirs), Some(&floor), "the most any worker could reach here");
     vec![ours, silent, floor, theirs, ratio, ceiling]

@@ -73,7 +73,7 @@ fn emit_events(params: &Params) -> Result<(), DemoError> {
     emit::set_enabled(trace);
     let workers = (0..processes)
         .map(|i| {
-            process::spawn(&format!("worker-{i}"), Some("emit_events"), move || {
+            process::spawn(format!("worker-{i}"), Some("emit_events"), move || {
                 for n in 0..events {
                     if work > 0 {
                         compute::countdown(work);

@@ -228,7 +228,7 @@ fn threads_one_gil(setup: Setup) -> Result<(Sample, GilStats), DemoError> {
     for (i, &share) in setup.shares.iter().enumerate() {
         let gil = gil.clone();
         let io_ms = setup.io_ms;
-        let thread = process::spawn_thread(&format!("b{}", i + 1), move || {
+        let thread = process::spawn_thread(format!("b{}", i + 1), move || {
             gil.take();
             if io_ms > 0 {
                 gil.sleep_ms(io_ms);
@@ -262,7 +262,7 @@ fn processes(setup: Setup) -> Result<Sample, DemoError> {
     let (t, cpu) = (Instant::now(), compute::reaped_children_cpu_time());
     let mut children = Vec::new();
     for (i, &share) in setup.shares.iter().enumerate() {
-        children.push(process::spawn(&format!("p{}", i + 1), Some("countdown"), move || {
+        children.push(process::spawn(format!("p{}", i + 1), Some("countdown"), move || {
             let gil = Gil::new(setup.interval);
             gil.take();
             if setup.io_ms > 0 {
@@ -295,7 +295,7 @@ fn threads_no_gil(setup: Setup) -> Result<Sample, DemoError> {
     let mut threads = Vec::new();
     for (i, &share) in setup.shares.iter().enumerate() {
         let io_ms = setup.io_ms;
-        threads.push(process::spawn_thread(&format!("d{}", i + 1), move || {
+        threads.push(process::spawn_thread(format!("d{}", i + 1), move || {
             if io_ms > 0 {
                 process::sleep_ms(io_ms);
             }

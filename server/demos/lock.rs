@@ -214,7 +214,7 @@ fn run(params: &Params) -> Result<(), DemoError> {
     for i in 0..workers {
         let (target, delta) = if i % 2 == 0 { ("deposit", 1) } else { ("withdraw", -1) };
         let name = if workers == 2 { target[..1].to_owned() } else { format!("{}{}", &target[..1], i / 2 + 1) };
-        children.push(process::spawn(&name, Some(target), || update(&account, lock, delta, iterations, gap_us))?);
+        children.push(process::spawn(name, Some(target), || update(&account, lock, delta, iterations, gap_us))?);
     }
     let failed = process::join_all(children)?;
     if !failed.is_empty() {

@@ -168,7 +168,7 @@ fn run(params: &Params) -> Result<(), DemoError> {
     let lock = use_lock.then_some(&lock);
     let mut ws = Vec::new();
     for wid in 0..writers {
-        ws.push(process::spawn(&format!("w{wid}"), Some("writer"), || writer(&shared_end, wid, messages, size, lock))?);
+        ws.push(process::spawn(format!("w{wid}"), Some("writer"), || writer(&shared_end, wid, messages, size, lock))?);
     }
     // Only the writers hold the write end now: if they all die, we read EOF.
     drop(shared_end);
@@ -187,7 +187,7 @@ fn run(params: &Params) -> Result<(), DemoError> {
         corrupt += u64::from(whole.is_none());
         emit(Body::Pipe {
             op: PipeOp::Recv,
-            end: reader.name().to_owned(),
+            end: reader.name().to_owned().into(),
             msg: whole.map_or(0, |(wid, index)| msg_id(wid, index, messages)),
             value: serde_json::Value::Null,
             bytes: Some(n as u64),

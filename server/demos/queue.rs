@@ -84,7 +84,7 @@ fn run(params: &Params) -> Result<(), DemoError> {
 
     let mut children = Vec::new();
     for i in 1..=producers {
-        children.push(process::spawn(&format!("p{i}"), Some("calc_square"), || calc_square(&numbers, &q))?);
+        children.push(process::spawn(format!("p{i}"), Some("calc_square"), || calc_square(&numbers, &q))?);
     }
     let failed = process::join_all(children)?;
 

@@ -77,7 +77,7 @@ pub fn emit_at(t: u64, body: Body) {
         if line.len() > MAX_LINE {
             // Only reachable through a bug (texts are clipped): say so instead
             // of breaking the pipe's atomicity.
-            let note = Body::Note { text: format!("event {} too large, dropped", body.kind()) };
+            let note = Body::Note { text: format!("event {} too large, dropped", body.kind()).into() };
             write_line(&mut line, t, pid, tid, cpu, &note);
         }
         send(&line);
@@ -306,17 +306,17 @@ pub fn abandon_a_record() {
 
 /// `print(text)` in the lesson's programs.
 pub fn print(text: impl AsRef<str>) {
-    emit(Body::Print { text: clip_text(text.as_ref()) });
+    emit(Body::Print { text: clip_text(text.as_ref()).into() });
 }
 
 /// A teaching remark shown on the timeline.
 pub fn note(text: impl AsRef<str>) {
-    emit(Body::Note { text: clip_text(text.as_ref()) });
+    emit(Body::Note { text: clip_text(text.as_ref()).into() });
 }
 
 /// The demo's outcome in words and figures; the page shows `text` at the end.
 pub fn result(text: impl AsRef<str>, data: serde_json::Value) {
-    emit(Body::Result { text: clip_text(text.as_ref()), data });
+    emit(Body::Result { text: clip_text(text.as_ref()).into(), data });
 }
 
 #[cfg(test)]

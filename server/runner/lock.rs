@@ -14,7 +14,7 @@
 use std::cell::UnsafeCell;
 use std::io;
 
-use crate::event::{Body, LockPhase};
+use crate::event::{Body, LockPhase, Text};
 use crate::runner::emit::emit;
 use crate::runner::shm::{Shared, ShmSafe};
 
@@ -80,13 +80,13 @@ impl RawLock {
 /// `multiprocessing.Lock()`, named on the timeline, reporting every wait.
 pub struct Lock {
     raw: Shared<RawLock>,
-    name: String,
+    name: Text,
 }
 
 impl Lock {
     /// Must be created before the processes that share it are forked.
-    pub fn new(name: &str) -> io::Result<Lock> {
-        Ok(Lock { raw: RawLock::new_shared()?, name: name.to_owned() })
+    pub fn new(name: impl Into<Text>) -> io::Result<Lock> {
+        Ok(Lock { raw: RawLock::new_shared()?, name: name.into() })
     }
 
     /// `lock.acquire()`: a `wait` event, the real wait, then `acquire`.

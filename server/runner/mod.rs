@@ -120,7 +120,7 @@ pub fn main(args: RunnerArgs) -> i32 {
         }
     };
 
-    emit::emit(Body::RunStart { demo: demo.name.to_owned(), params: params.to_json() });
+    emit::emit(Body::RunStart { demo: demo.name.into(), params: params.to_json() });
     emit::emit(Body::ProcStart { name: "MainProcess".into(), ppid: nix::unistd::getppid().as_raw(), target: None });
     // The kernel sampler is forked now, while the runner is single-threaded
     // and before the demo runs; see sampler.rs.

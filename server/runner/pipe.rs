@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use serde_json::Value;
 
-use crate::event::{Body, PipeOp};
+use crate::event::{Body, PipeOp, Text};
 use crate::runner::emit::emit;
 use crate::runner::frame;
 use crate::runner::queue::for_event;
@@ -19,11 +19,11 @@ use crate::runner::queue::for_event;
 /// One end of a pipe, named on the timeline (`parent_conn`, `child_conn`, …).
 pub struct Connection {
     fd: OwnedFd,
-    name: String,
+    name: Text,
 }
 
 /// `Pipe()`: a duplex pair (socketpair). Create it before forking.
-pub fn duplex(a: &str, b: &str) -> io::Result<(Connection, Connection)> {
+pub fn duplex(a: &'static str, b: &'static str) -> io::Result<(Connection, Connection)> {
     use std::os::fd::FromRawFd;
     let mut fds = [-1; 2];
     // SAFETY: socketpair writes two descriptors into the array we own.
@@ -32,14 +32,14 @@ pub fn duplex(a: &str, b: &str) -> io::Result<(Connection, Connection)> {
     }
     // SAFETY: both descriptors were just created and are owned by nobody else.
     let (x, y) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    Ok((Connection { fd: x, name: a.to_owned() }, Connection { fd: y, name: b.to_owned() }))
+    Ok((Connection { fd: x, name: a.into() }, Connection { fd: y, name: b.into() }))
 }
 
 /// `Pipe(duplex=False)`: `(reader, writer)`, an ordinary pipe whose writes of
 /// at most PIPE_BUF bytes are atomic and larger ones are not.
-pub fn simplex(reader: &str, writer: &str) -> io::Result<(Connection, Connection)> {
+pub fn simplex(reader: &'static str, writer: &'static str) -> io::Result<(Connection, Connection)> {
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    Ok((Connection { fd: r, name: reader.to_owned() }, Connection { fd: w, name: writer.to_owned() }))
+    Ok((Connection { fd: r, name: reader.into() }, Connection { fd: w, name: writer.into() }))
 }
 
 impl Connection {

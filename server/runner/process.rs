@@ -22,7 +22,7 @@ use nix::unistd::{fork, ForkResult, Pid};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::event::{Body, Phase};
+use crate::event::{Body, Phase, Text};
 use crate::runner::emit::emit;
 use crate::runner::limits::MAX_CHILDREN;
 
@@ -33,7 +33,7 @@ static CHILDREN_FORKED: AtomicUsize = AtomicUsize::new(0);
 #[derive(Debug)]
 pub struct ChildProcess {
     pid: Pid,
-    name: String,
+    name: Text,
 }
 
 /// How a joined child ended.
@@ -98,7 +98,12 @@ pub fn wait_for(pid: Pid) -> std::io::Result<ExitStatus> {
 /// Must be called while the calling process is single-threaded (fork copies
 /// only the calling thread; a lock held by another thread would stay locked
 /// forever in the child).
-pub fn spawn(name: &str, target: Option<&str>, body: impl FnOnce() -> i32) -> std::io::Result<ChildProcess> {
+///
+/// The child moves `name` into its `proc.start` and `target` is a literal, so
+/// a fresh child allocates nothing to announce itself: each allocation there
+/// would copy a page it shares with its parent.
+pub fn spawn(name: impl Into<Text>, target: Option<&'static str>, body: impl FnOnce() -> i32) -> std::io::Result<ChildProcess> {
+    let name: Text = name.into();
     if CHILDREN_FORKED.fetch_add(1, Ordering::Relaxed) >= MAX_CHILDREN {
         return Err(std::io::Error::other(format!("a process of a run may fork at most {MAX_CHILDREN} children")));
     }
@@ -107,15 +112,16 @@ pub fn spawn(name: &str, target: Option<&str>, body: impl FnOnce() -> i32) -> st
     // above), so the child inherits no lock held by a thread that isn't there.
     match unsafe { fork() }? {
         ForkResult::Parent { child } => {
-            emit(Body::ProcSpawn { child: child.as_raw(), name: name.to_owned() });
-            Ok(ChildProcess { pid: child, name: name.to_owned() })
+            emit(Body::ProcSpawn { child: child.as_raw(), name: name.clone() });
+            Ok(ChildProcess { pid: child, name })
         }
         ForkResult::Child => {
             CHILDREN_FORKED.store(0, Ordering::Relaxed);
             die_with_parent(parent);
-            emit(Body::ProcStart { name: name.to_owned(), ppid: parent.as_raw(), target: target.map(str::to_owned) });
+            let panicked = || format!("{name} panicked");
+            emit(Body::ProcStart { name: name.clone(), ppid: parent.as_raw(), target: target.map(Text::Borrowed) });
             let code = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
-                emit(Body::Note { text: format!("{name} panicked") });
+                emit(Body::Note { text: panicked().into() });
                 1
             });
             exit_child(code)
@@ -172,10 +178,11 @@ impl<T> ChildThread<T> {
 ///
 /// The creator learns the new thread's tid before returning, so `thread.spawn`
 /// always names its child and precedes the child's `thread.start` in intent.
-pub fn spawn_thread<T: Send + 'static>(name: &str, body: impl FnOnce() -> T + Send + 'static) -> std::io::Result<ChildThread<T>> {
+pub fn spawn_thread<T: Send + 'static>(name: impl Into<Text>, body: impl FnOnce() -> T + Send + 'static) -> std::io::Result<ChildThread<T>> {
+    let name: Text = name.into();
     let (tid_tx, tid_rx) = std::sync::mpsc::sync_channel(1);
     let (go_tx, go_rx) = std::sync::mpsc::sync_channel::<()>(1);
-    let thread_name = name.to_owned();
+    let thread_name = name.clone();
     let handle = std::thread::Builder::new().name(name.chars().take(15).collect()).spawn(move || {
         let _ = tid_tx.send(crate::clock::current_tid());
         // Wait until the creator has announced us, so the page sees the spawn
@@ -187,7 +194,7 @@ pub fn spawn_thread<T: Send + 'static>(name: &str, body: impl FnOnce() -> T + Se
         value
     })?;
     let tid = tid_rx.recv().map_err(|_| std::io::Error::other("thread died before starting"))?;
-    emit(Body::ThreadSpawn { child: tid, name: name.to_owned() });
+    emit(Body::ThreadSpawn { child: tid, name });
     let _ = go_tx.send(());
     Ok(ChildThread { tid, handle })
 }

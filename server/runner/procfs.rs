@@ -7,7 +7,7 @@
 
 use std::io;
 
-use crate::event::Body;
+use crate::event::{Body, Text};
 
 /// The fields of `/proc/<pid>/stat` the demos use (see proc(5)).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,8 +34,8 @@ impl Stat {
             of_pid: self.pid,
             of_tid: self.pid,
             of_ppid: Some(self.ppid),
-            name: Some(self.comm.clone()),
-            state: self.state.to_string(),
+            name: Some(self.comm.clone().into()),
+            state: state_text(self.state),
             on_cpu: self.processor,
             utime: Some(self.utime),
             stime: Some(self.stime),
@@ -141,6 +141,13 @@ pub fn wait_single_threaded(limit: std::time::Duration) -> io::Result<()> {
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
+}
+
+/// A proc(5) state letter as event text, without allocating for the letters
+/// Linux uses: the sampler writes one per thread every few milliseconds.
+pub fn state_text(state: char) -> Text {
+    const LETTERS: [&str; 12] = ["R", "S", "D", "Z", "T", "t", "X", "x", "K", "W", "P", "I"];
+    LETTERS.into_iter().find(|l| l.starts_with(state)).map_or_else(|| Text::Owned(state.to_string()), Text::Borrowed)
 }
 
 #[cfg(test)]

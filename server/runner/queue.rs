@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
 
-use crate::event::{Body, QueueOp};
+use crate::event::{Body, QueueOp, Text};
 use crate::runner::emit::emit;
 use crate::runner::frame;
 use crate::runner::lock::RawLock;
@@ -36,7 +36,7 @@ const MAX_EVENT_VALUE: usize = 256;
 
 /// A cross-process queue. Create it before forking the processes that use it.
 pub struct Queue {
-    name: String,
+    name: Text,
     reader: OwnedFd,
     writer: OwnedFd,
     wlock: Shared<RawLock>,
@@ -46,14 +46,14 @@ pub struct Queue {
 }
 
 impl Queue {
-    pub fn new(name: &str) -> io::Result<Queue> {
+    pub fn new(name: impl Into<Text>) -> io::Result<Queue> {
         let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         // SAFETY: fcntl on a pipe we own; failure leaves the default 64 KiB.
         unsafe { libc::fcntl(writer.as_raw_fd(), libc::F_SETPIPE_SZ, QUEUE_PIPE_BYTES) };
         let next_msg = Shared::<AtomicU64>::zeroed()?;
         next_msg.store(1, Ordering::Relaxed);
         Ok(Queue {
-            name: name.to_owned(),
+            name: name.into(),
             reader,
             writer,
             wlock: RawLock::new_shared()?,

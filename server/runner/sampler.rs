@@ -698,7 +698,7 @@ fn emit_sample(t: u64, pid: i32, tid: i32, f: Fields) {
         Body::KernelSample {
             of_pid: pid,
             of_tid: tid,
-            state: char::from(f.state).to_string(),
+            state: crate::runner::procfs::state_text(char::from(f.state)),
             on_cpu: f.cpu,
             utime: Some(f.utime),
             stime: Some(f.stime),

@@ -68,7 +68,7 @@ pub fn system(command: &'static str) -> io::Result<SystemOutcome> {
     let (out_r, out_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     let parent = nix::unistd::getpid();
 
-    emit(Body::System { phase: Phase::Begin, command: command.to_owned(), status: None });
+    emit(Body::System { phase: Phase::Begin, command: command.to_owned().into(), status: None });
     // SAFETY: callers are single-threaded (see above); the child only calls
     // async-signal-safe functions after the fork besides emit, which is safe
     // here because no other thread existed to hold a lock.
@@ -101,7 +101,7 @@ pub fn system(command: &'static str) -> io::Result<SystemOutcome> {
                 (None, Some(libc::WTERMSIG(status)))
             };
             emit(Body::ProcJoin { phase: Phase::End, child: child.as_raw(), code, signal });
-            emit(Body::System { phase: Phase::End, command: command.to_owned(), status: Some(status) });
+            emit(Body::System { phase: Phase::End, command: command.to_owned().into(), status: Some(status) });
             Ok(watched)
         }
     }

@@ -75,7 +75,7 @@ pub(super) async fn supervise(
         pid: std::process::id() as i32,
         tid: clock::current_tid(),
         cpu: clock::current_cpu(),
-        body: Body::RunEnd { outcome, reason: reason.as_deref().map(clip_text) },
+        body: Body::RunEnd { outcome, reason: reason.as_deref().map(|r| clip_text(r).into()) },
     };
     run.log.append([numberer.server_event(end)]);
     run.log.close();
@@ -91,7 +91,7 @@ pub(super) fn end_unstarted(run: &Run, outcome: Outcome, reason: String) -> (Out
         pid: std::process::id() as i32,
         tid: clock::current_tid(),
         cpu: clock::current_cpu(),
-        body: Body::RunEnd { outcome, reason: Some(clip_text(&reason)) },
+        body: Body::RunEnd { outcome, reason: Some(clip_text(&reason).into()) },
     };
     run.log.append([Numberer::default().server_event(end)]);
     run.log.close();

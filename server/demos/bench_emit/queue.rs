@@ -24,7 +24,7 @@ pub fn run(params: &Params) -> Result<(), DemoError> {
     let started = Instant::now();
     let workers = (0..producers)
         .map(|i| {
-            process::spawn(&format!("producer-{i}"), Some("producer"), || {
+            process::spawn(format!("producer-{i}"), Some("producer"), || {
                 let pid = std::process::id();
                 for n in 0..messages {
                     if queue.put(&json!([pid, n, clock::monotonic_ns()])).is_err() {

@@ -22,7 +22,7 @@ pub fn run(params: &Params) -> Result<(), DemoError> {
     let started = Instant::now();
     let handles = (0..threads)
         .map(|i| {
-            process::spawn_thread(&format!("t{i}"), move || {
+            process::spawn_thread(format!("t{i}"), move || {
                 for n in 0..rounds {
                     compute::countdown(work);
                     emit::emit(Body::Compute { phase: Phase::Begin, work: Some(n) });
