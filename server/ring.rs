@@ -72,7 +72,11 @@ impl Mapping {
     fn map(fd: RawFd) -> std::io::Result<Mapping> {
         // SAFETY: a fresh shared mapping of a file we hold; checked for failure.
         let base = unsafe {
-            libc::mmap(std::ptr::null_mut(), Self::LEN, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0)
+            // Populated: the server and the runner map the whole ring now
+            // rather than a fault at a time (forked children still fault
+            // the pages in, since fork does not copy a shared mapping's page
+            // table, but only to map them).
+            libc::mmap(std::ptr::null_mut(), Self::LEN, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_POPULATE, fd, 0)
         };
         if base == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
@@ -179,6 +183,13 @@ impl Reader {
         // SAFETY: plain fcntl/ftruncate calls on our own fd.
         unsafe {
             if libc::ftruncate(fd, Mapping::LEN as libc::off_t) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // Allocates every page now, ahead of the run (spare runners get
+            // their ring early). Otherwise a demo's processes would take a
+            // page fault that allocates and zeroes a page every 4 KiB of
+            // events, inside whatever the demo was timing.
+            if libc::fallocate(fd, 0, 0, Mapping::LEN as libc::off_t) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             // The runner gets this same file: sealed, it can neither shrink it
