@@ -11,7 +11,7 @@
 //! Nothing here knows about HTTP: `http/` turns these types into responses.
 
 pub mod admission;
-mod drain;
+pub(crate) mod drain;
 pub mod id;
 pub mod ingest;
 pub mod log;
