@@ -119,7 +119,7 @@ fn write_line(line: &mut Vec<u8>, t: u64, pid: i32, tid: i32, cpu: i32, body: &B
     if !write_hot_body(line, body) {
         let body_at = line.len();
         // Serialising our own types into a Vec cannot fail.
-        serde_json::to_writer(&mut *line, body).expect("event serialises");
+        crate::event::write_body(line, body).expect("event serialises");
         // The body is an object that always has `kind`: its '{' becomes our ','.
         line[body_at] = b',';
     }

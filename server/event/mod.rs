@@ -5,9 +5,13 @@
 //! [`Event`] or the run fails. `docs/events.md` is the prose version of this file;
 //! keep the two in step.
 
+mod wire;
+
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
+
+pub use wire::write_body;
 
 /// Largest event line (newline included) any process may write: one record
 /// of the event ring, or, from a runner started by hand without a ring, one
@@ -18,11 +22,12 @@ pub const MAX_LINE: usize = 4096;
 /// line well under [`MAX_LINE`] after JSON escaping (which can grow text 6×).
 pub const MAX_TEXT: usize = 512;
 
-/// One event as it travels on the wire. `seq` is absent in the runner's lines
-/// and assigned by the server.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One event as it travels on the wire: one flat JSON object, the fields
+/// below and then `kind` and the body's fields. `seq` is absent in the
+/// runner's lines and assigned by the server. Its (de)serialisation is in
+/// [`wire`].
+#[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
     /// Nanoseconds since the run started (CLOCK_MONOTONIC).
     pub t: u64,
@@ -30,7 +35,6 @@ pub struct Event {
     pub tid: i32,
     /// `sched_getcpu()` of the emitting thread, -1 when unknown.
     pub cpu: i32,
-    #[serde(flatten)]
     pub body: Body,
 }
 
@@ -106,9 +110,11 @@ impl Outcome {
 /// owned where it comes from elsewhere, and always owned once parsed.
 pub type Text = Cow<'static, str>;
 
-/// The kind-specific part of an event, tagged by `kind`.
+/// The kind-specific part of an event. On the wire its variant is the
+/// event's `kind` and its fields sit beside the event's own (see [`wire`]);
+/// serde sees a plain enum of struct variants, so that [`wire`] can read an
+/// event in one pass instead of through serde's buffering of tagged enums.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind")]
 pub enum Body {
     #[serde(rename = "run.start")]
     RunStart {
