@@ -9,12 +9,18 @@
 //! them for our code, at several µs each under virtualisation: more than its
 //! events themselves.
 //!
-//! So at start-up, while single-threaded, the runner copies each 2 MiB stretch
-//! of its code into an anonymous 2 MiB (transparent huge) page and swaps it in
-//! at the same address with `mremap`. The bytes are the same; what changes is
-//! that the stretch is now anonymous memory held by one page-table entry,
-//! which fork copies along with the rest. `build.rs` links the binary with
-//! 2 MiB segment alignment so that every stretch of code lines up with one.
+//! So a spare runner, while single-threaded and waiting for its run, copies
+//! each 2 MiB stretch of its code into an anonymous 2 MiB (transparent huge)
+//! page and swaps it in at the same address with `mremap`. The bytes are the
+//! same; what changes is that the stretch is now anonymous memory held by one
+//! page-table entry, which fork copies along with the rest. `build.rs` links
+//! the binary with 2 MiB segment alignment so that every stretch of code
+//! lines up with one.
+//!
+//! A stretch takes about half a millisecond (the kernel zeroes the huge page,
+//! then we copy into it), so a run that arrives meanwhile must not wait for
+//! all of them: the caller says when to stop, and is asked before each one.
+//! Code goes first, read-only data after.
 //!
 //! Everything here is best effort. A stretch is left as it was when it shares
 //! its 2 MiB with anything but code of one protection, or when the kernel has
@@ -42,19 +48,23 @@ pub struct Moved {
     pub skipped: usize,
 }
 
-/// Moves every eligible 2 MiB stretch of this binary's code and read-only
-/// data into a huge page. Call only while the process is single-threaded.
-pub fn move_into_huge_pages() -> Moved {
+/// Moves the eligible 2 MiB stretches of this binary's code and read-only
+/// data into huge pages, one by one until `stop` says so. Call only while
+/// the process is single-threaded.
+pub fn move_into_huge_pages(stop: impl Fn() -> bool) -> Moved {
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
         return Moved::default();
     };
     let maps: Vec<Mapping> = maps.lines().filter_map(parse_line).collect();
-    let here = move_into_huge_pages as fn() -> Moved as usize;
+    let here = parse_line as fn(&str) -> Option<Mapping> as usize;
     let Some(ours) = maps.iter().find(|m| m.range.contains(&here)).map(|m| m.file.clone()) else {
         return Moved::default();
     };
     let mut moved = Moved::default();
     for chunk in eligible_chunks(&maps, &ours) {
+        if stop() {
+            break;
+        }
         let parts: Vec<Range<usize>> = maps
             .iter()
             .filter(|m| overlaps(&m.range, &chunk))
@@ -109,6 +119,8 @@ fn eligible_chunks(maps: &[Mapping], ours: &str) -> Vec<Range<usize>> {
         let inside: Vec<&Mapping> = maps.iter().filter(|m| overlaps(&m.range, chunk)).collect();
         inside.iter().all(|m| read_only(m)) && inside.windows(2).all(|w| w[0].perms == w[1].perms)
     });
+    // Code first: it is what a forked child would otherwise fault in most.
+    chunks.sort_by_key(|chunk| !maps.iter().any(|m| overlaps(&m.range, chunk) && m.perms == "r-xp"));
     chunks
 }
 
@@ -227,9 +239,15 @@ mod tests {
         ];
         let chunks = eligible_chunks(&maps, BIN);
         let starts: Vec<usize> = chunks.iter().map(|c| c.start / HUGE).collect();
-        // [0, 2 MiB) read-only data; [2, 10) MiB code; not [10, 12), which
-        // holds writable data too.
-        assert_eq!(starts, vec![0, 1, 2, 3, 4]);
+        // [2, 10) MiB code first, then [0, 2 MiB) read-only data; not
+        // [10, 12), which holds writable data too.
+        assert_eq!(starts, vec![1, 2, 3, 4, 0]);
+    }
+
+    #[test]
+    fn stops_when_asked() {
+        // Asked to stop before the first stretch: nothing is touched.
+        assert_eq!(move_into_huge_pages(|| true), Moved::default());
     }
 
     #[test]
@@ -255,7 +273,7 @@ mod tests {
         // SAFETY: the child calls only what it needs and leaves with _exit.
         match unsafe { libc::fork() } {
             0 => {
-                let moved = move_into_huge_pages();
+                let moved = move_into_huge_pages(|| false);
                 let still_runs = format!("{:?}", parse_line("0-1000 r--p 0 00:00 0")).len() > 10;
                 // A grandchild runs the moved code too.
                 // SAFETY: as above.

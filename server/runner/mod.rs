@@ -29,6 +29,7 @@ pub mod shell;
 pub mod shm;
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::Duration;
 
 use nix::unistd::Pid;
 
@@ -51,6 +52,19 @@ pub struct RunSpec {
     pub params: serde_json::Value,
     /// The run's time origin, CLOCK_MONOTONIC ns.
     pub origin_ns: u64,
+}
+
+/// How long a spare waits for its run before it moves its code into huge
+/// pages. Runs that come this close together (a burst, a benchmark) get a
+/// runner that skipped it.
+const IDLE_BEFORE_MOVING_CODE: Duration = Duration::from_millis(10);
+
+/// Whether the server writes to our stdin within `wait` (the run, or
+/// end-of-file when this spare is not needed after all).
+fn run_arrives_within(wait: Duration) -> bool {
+    let mut stdin = libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one pollfd we own.
+    unsafe { libc::poll(&mut stdin, 1, wait.as_millis() as libc::c_int) != 0 }
 }
 
 /// Longest spec line a runner reads: parameters are a few hundred bytes.
@@ -86,9 +100,13 @@ const EVENT_PIPE_BYTES: i32 = 1 << 20;
 pub fn main(args: RunnerArgs) -> i32 {
     process::die_with_parent(Pid::from_raw(args.server_pid));
     limits::apply();
-    // Before any fork or thread, and while this is still a spare runner,
-    // so the copying is paid ahead of any run.
-    huge_code::move_into_huge_pages();
+    // Before any fork or thread, while this is still a spare runner, and only
+    // once the server has not needed it for a while: the copying takes a CPU
+    // for a couple of milliseconds, which a run starting at the same moment
+    // on a small machine should not lose. It stops as soon as the run arrives.
+    if !run_arrives_within(IDLE_BEFORE_MOVING_CODE) {
+        huge_code::move_into_huge_pages(|| run_arrives_within(Duration::ZERO));
+    }
 
     let Some((spec, ring)) = read_spec() else {
         return 0;

@@ -18,7 +18,7 @@
 //!   ppoll on: doorbell (runner's stdout; end-of-file: every process is gone)
 //!             stop     (the supervising task dropped its end: timeout, cancel)
 //!   drain: ring ▶ Numberer (validate, number) ▶ EventLog
-//!   hands back (Finish, Numberer) when it ends
+//!   hands back (Finish, Numberer, the ring) when it ends
 //! ```
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -67,9 +67,14 @@ pub enum Finish {
 pub struct Drainer {
     /// Dropping this tells the thread to stop.
     stop: Option<OwnedFd>,
-    done: oneshot::Receiver<(Finish, Numberer)>,
+    done: oneshot::Receiver<Ended>,
     run: Arc<Run>,
 }
+
+/// What the thread hands back: how it ended, the numberer to go on with, and
+/// the ring, for another run once every process of this one is gone (none
+/// if the thread panicked).
+pub type Ended = (Finish, Numberer, Option<ring::Reader>);
 
 /// Starts the thread for `run`, reading `ring` and waiting on `doorbell`.
 pub fn start(run: Arc<Run>, config: Arc<Config>, ring: ring::Reader, doorbell: OwnedFd, numberer: Numberer) -> std::io::Result<Drainer> {
@@ -79,29 +84,29 @@ pub fn start(run: Arc<Run>, config: Arc<Config>, ring: ring::Reader, doorbell: O
     std::thread::Builder::new().name("forkline-drain".into()).spawn(move || {
         let mut drain = Drain { run: thread_run, config, ring, numberer, line: Vec::with_capacity(MAX_LINE) };
         let finish = drain.run(doorbell.as_raw_fd(), stop_read.as_raw_fd());
-        let _ = tx.send((finish, drain.numberer));
+        let _ = tx.send((finish, drain.numberer, Some(drain.ring)));
     })?;
     Ok(Drainer { stop: Some(stop_write), done, run })
 }
 
 impl Drainer {
     /// Waits for the thread to end on its own (end-of-file or a failure).
-    pub async fn finished(&mut self) -> (Finish, Numberer) {
+    pub async fn finished(&mut self) -> Ended {
         let result = (&mut self.done).await;
         self.outcome(result)
     }
 
     /// Tells the thread to stop and waits until it has.
-    pub async fn stop(mut self) -> (Finish, Numberer) {
+    pub async fn stop(mut self) -> Ended {
         drop(self.stop.take());
         let result = (&mut self.done).await;
         self.outcome(result)
     }
 
-    fn outcome(&self, result: Result<(Finish, Numberer), oneshot::error::RecvError>) -> (Finish, Numberer) {
+    fn outcome(&self, result: Result<Ended, oneshot::error::RecvError>) -> Ended {
         // The thread panicked: number on from what reached the log.
         result.unwrap_or_else(|_| {
-            (Finish::Failed("the server's event reader failed".into()), Numberer::resume(self.run.log.len() as u64))
+            (Finish::Failed("the server's event reader failed".into()), Numberer::resume(self.run.log.len() as u64), None)
         })
     }
 }
@@ -288,7 +293,7 @@ mod tests {
         // The last process goes: end-of-file on the doorbell.
         drop(doorbell_writer);
         let mut drainer = drainer;
-        let (finish, numberer) = drainer.finished().await;
+        let (finish, numberer, _) = drainer.finished().await;
         assert!(matches!(finish, Finish::Eof { cut_off: false }), "{finish:?}");
         assert_eq!(run.log.len(), events + 1);
         assert_eq!(numberer.last_seq(), events as u64 + 1);

@@ -9,6 +9,8 @@
 //!                          PDEATHSIG armed, idle: no demo code has run
 //!   take()   → the spare if it is still alive, else a freshly started runner
 //!   refill() → start the next spare (after the run that took one has begun)
+//!   rings: event rings of finished runs, reset, for the next runners
+//!   recycle(ring) → keep a finished run's ring (all its writers gone)
 //! ```
 //!
 //! A spare belongs to no run, so it is not a process any run created; it is
@@ -33,9 +35,15 @@ pub struct Runner {
     pub doorbell: std::os::fd::OwnedFd,
 }
 
+/// Rings kept for reuse: enough for the runs of a burst, 2 MiB each.
+const RINGS_KEPT: usize = 4;
+
 #[derive(Default)]
 pub struct Spare {
     slot: Mutex<Option<Runner>>,
+    /// A new ring's pages cost half a millisecond of CPU to allocate and
+    /// zero, a reused one's nothing.
+    rings: Mutex<Vec<ring::Reader>>,
     /// Set at shutdown: no more spares.
     closed: std::sync::atomic::AtomicBool,
 }
@@ -52,7 +60,27 @@ impl Spare {
                 return Ok(runner);
             }
         }
-        start(config)
+        start(config, self.ring())
+    }
+
+    /// Keeps the ring of a run whose processes are all gone, for a later run.
+    pub fn recycle(&self, mut ring: ring::Reader) {
+        ring.reset();
+        let mut rings = self.rings.lock().expect("rings lock");
+        if rings.len() < RINGS_KEPT {
+            rings.push(ring);
+        }
+    }
+
+    /// A ring for a new runner: a reused one if there is one, else a new one
+    /// whose pages are allocated in idle time.
+    fn ring(&self) -> std::io::Result<ring::Reader> {
+        if let Some(ring) = self.rings.lock().expect("rings lock").pop() {
+            return Ok(ring);
+        }
+        let ring = ring::Reader::create()?;
+        allocate_in_idle_time(ring.page_allocator()?);
+        Ok(ring)
     }
 
     /// Starts the next spare, unless there is one or the server is stopping.
@@ -63,7 +91,7 @@ impl Spare {
         }
         let mut slot = self.slot.lock().expect("spare lock");
         if slot.is_none() {
-            match start(config) {
+            match start(config, self.ring()) {
                 Ok(runner) => *slot = Some(runner),
                 Err(e) => tracing::warn!("could not start a spare runner: {e}"),
             }
@@ -87,9 +115,9 @@ impl Spare {
     }
 }
 
-/// Execs a runner that waits on stdin for its run, and makes its ring.
-fn start(config: &Config) -> std::io::Result<Runner> {
-    let ring = ring::Reader::create()?;
+/// Execs a runner that waits on stdin for its run, which will come with `ring`.
+fn start(config: &Config, ring: std::io::Result<ring::Reader>) -> std::io::Result<Runner> {
+    let ring = ring?;
     let (handoff, runner_end) = UnixStream::pair()?;
     // Close-on-exec both: the runner gets the write end as its stdout only.
     let (doorbell, runner_stdout) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
@@ -113,4 +141,19 @@ fn start(config: &Config) -> std::io::Result<Runner> {
     // processes as its only holders, so end-of-file means they are all gone.
     drop(command);
     Ok(Runner { child, ring, handoff, doorbell })
+}
+
+/// Runs `allocate` on a thread of its own that gets a CPU only when no other
+/// thread wants one (SCHED_IDLE): zeroing a new spare's ring takes half a
+/// millisecond of CPU, right when the run that took the last spare starts.
+fn allocate_in_idle_time(allocate: impl FnOnce() + Send + 'static) {
+    let spawned = std::thread::Builder::new().name("forkline-ring".into()).spawn(move || {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: sets this thread's own policy; lowering it needs no privilege.
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+        allocate();
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("could not start a thread to allocate a ring: {e}");
+    }
 }

@@ -34,6 +34,7 @@ use super::Run;
 use crate::clock;
 use crate::config::{Config, KILL_GRACE};
 use crate::handoff;
+use crate::ring;
 use crate::event::{clip_text, Body, Event, Outcome};
 use crate::runner::RunSpec;
 
@@ -66,7 +67,7 @@ pub(super) async fn supervise(
     let refill = (spare.clone(), config.clone());
     tokio::spawn(async move { refill.0.refill(&refill.1) });
     let (outcome, reason) = match started {
-        Ok(runner) => drive(&run, &config, &shutdown, runner, &mut numberer).await,
+        Ok(runner) => drive(&run, &config, &spare, &shutdown, runner, &mut numberer).await,
         Err(e) => (Outcome::Failed, Some(format!("could not start the runner: {e}"))),
     };
     let end = Event {
@@ -120,6 +121,7 @@ async fn start_runner(run: &Run, config: &Config, spare: &Spare, origin: u64) ->
 async fn drive(
     run: &Arc<Run>,
     config: &Arc<Config>,
+    spare: &Spare,
     shutdown: &CancellationToken,
     runner: Runner,
     numberer: &mut Numberer,
@@ -133,10 +135,10 @@ async fn drive(
     let stderr = child.stderr.take().expect("stderr is piped");
     let last_words = tokio::spawn(keep_tail(stderr));
 
-    let (ending, last_numberer) = match drain::start(run.clone(), config.clone(), ring, doorbell, std::mem::take(numberer)) {
+    let (ending, last_numberer, ring) = match drain::start(run.clone(), config.clone(), ring, doorbell, std::mem::take(numberer)) {
         Ok(drainer) => watch(run, config, shutdown, drainer).await,
         // Nothing was read: numbering starts again from the beginning.
-        Err(e) => (Ending::Failed(format!("could not start reading the run's events: {e}")), Numberer::default()),
+        Err(e) => (Ending::Failed(format!("could not start reading the run's events: {e}")), Numberer::default(), None),
     };
     *numberer = last_numberer;
     let status = match ending {
@@ -155,7 +157,12 @@ async fn drive(
     // The runner's children were killed with it and handed to us (the server
     // is a child subreaper): reap them so nothing of the run is left, not even
     // a zombie, by the time run.end goes out.
-    reap_group(pgid).await;
+    let emptied = reap_group(pgid).await;
+    // With every process that could write to it gone, the ring can serve
+    // another run.
+    if let Some(ring) = ring.filter(|_| emptied) {
+        spare.recycle(ring);
+    }
     // The group is empty and the runner reaped: its id may be reused from now
     // on, so the guard must not fire again.
     killer.disarm();
@@ -186,8 +193,8 @@ async fn drive(
 }
 
 /// Waits for the drain thread to see the run end, or for the run's time, a
-/// cancel or shutdown; then the numberer comes back from the thread.
-async fn watch(run: &Run, config: &Config, shutdown: &CancellationToken, mut drainer: drain::Drainer) -> (Ending, Numberer) {
+/// cancel or shutdown; then the numberer and the ring come back from the thread.
+async fn watch(run: &Run, config: &Config, shutdown: &CancellationToken, mut drainer: drain::Drainer) -> (Ending, Numberer, Option<ring::Reader>) {
     let deadline = tokio::time::sleep(config.run_timeout);
     tokio::pin!(deadline);
     let stopped = tokio::select! {
@@ -197,16 +204,19 @@ async fn watch(run: &Run, config: &Config, shutdown: &CancellationToken, mut dra
         _ = shutdown.cancelled() => Err(Ending::Cancelled("the server is shutting down")),
     };
     match stopped {
-        Ok((finish, numberer)) => {
+        Ok((finish, numberer, ring)) => {
             let ending = match finish {
                 drain::Finish::Eof { cut_off } => Ending::Eof { cut_off },
                 drain::Finish::Failed(reason) => Ending::Failed(reason),
                 drain::Finish::Stopped => Ending::Failed("the event reader stopped unasked".into()),
             };
-            (ending, numberer)
+            (ending, numberer, ring)
         }
         // Events the run writes from here on are not read.
-        Err(ending) => (ending, drainer.stop().await.1),
+        Err(ending) => {
+            let (_, numberer, ring) = drainer.stop().await;
+            (ending, numberer, ring)
+        }
     }
 }
 
@@ -230,8 +240,9 @@ fn has_exited(pid: u32) -> bool {
 }
 
 /// Reaps every process of the group that was re-parented to the server, until
-/// the group has no member left (bounded by [`REAP_LIMIT`]).
-async fn reap_group(pgid: Pid) {
+/// the group has no member left (bounded by [`REAP_LIMIT`]); says whether it
+/// got there.
+async fn reap_group(pgid: Pid) -> bool {
     let deadline = tokio::time::Instant::now() + REAP_LIMIT;
     loop {
         loop {
@@ -241,8 +252,11 @@ async fn reap_group(pgid: Pid) {
             }
         }
         // Signal 0 probes: ESRCH once no process (zombies included) is left.
-        if killpg(pgid, None) == Err(nix::errno::Errno::ESRCH) || tokio::time::Instant::now() >= deadline {
-            return;
+        if killpg(pgid, None) == Err(nix::errno::Errno::ESRCH) {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
         }
         let _ = killpg(pgid, Signal::SIGKILL);
         tokio::time::sleep(Duration::from_millis(1)).await;

@@ -55,3 +55,43 @@ async fn a_spare_killed_while_idle_is_replaced_and_the_run_still_starts() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ring_reused_after_a_cancelled_flood_carries_only_the_new_runs_events() {
+    bounded(async {
+        let app = spawn_app().await;
+        // Two processes flooding the ring when the run is cancelled: events
+        // committed but never read are left in it, and its ring is kept for
+        // a later run.
+        let flood = app.start("bench_emit", json!({"processes": 2, "events": 50_000, "work": 2000})).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        app.client.delete(app.url(&format!("/api/runs/{flood}"))).send().await.unwrap();
+        let flooded = app.events(&flood).await;
+        assert_eq!(flooded.last().unwrap()["outcome"], "cancelled");
+        assert!(flooded.iter().any(|e| e["kind"] == "compute"), "the flood was flowing");
+        // (run.end is the server's own event, the same pid in every run.)
+        let flood_pids: Vec<i64> = flooded.iter().filter(|e| e["kind"] != "run.end").filter_map(|e| e["pid"].as_i64()).collect();
+
+        // The next runners get rings back from finished runs (the third
+        // gets the flood's): what they carry must be their own run's events,
+        // numbered from 1, and nothing of the flood. (That a reader never
+        // takes a length word the flood left for a record is the ring's own
+        // unit test: here the timing to meet one cannot be forced.)
+        for _ in 0..3 {
+            let run = app.run("process", json!({"numbers": [2, 3], "delay_ms": 0})).await;
+            run.assert_ok();
+            for (i, e) in run.events.iter().enumerate() {
+                assert_eq!(e["seq"], i as u64 + 1, "numbered without a gap");
+                assert_ne!(e["kind"], "compute", "an event of the flood: {e}");
+                assert!(!flood_pids.contains(&e["pid"].as_i64().unwrap()), "a pid of the flood: {e}");
+            }
+            // p1 and p2 run at once, so only each one's own order is fixed.
+            let mut prints = run.prints();
+            assert_eq!(prints.pop().as_deref(), Some("Done!"));
+            prints.sort();
+            assert_eq!(prints, ["cube 27", "cube 8", "square 4", "square 9"]);
+            assert_no_process_left(&run);
+        }
+    })
+    .await;
+}
