@@ -1,6 +1,7 @@
 //! Idle server: the real binary exec'd as `forkline serve`: time from exec to
-//! `/healthz` answering, resident memory once it answers, and the memory each
-//! idle SSE subscriber adds (the fan-out target's per-subscriber budget).
+//! `/healthz` answering, resident memory once it answers (the server's, and
+//! its spare runner's beside it), and the memory each idle SSE subscriber
+//! adds (the fan-out target's per-subscriber budget).
 //!
 //! A separate process, so the figures are the server's alone, not the
 //! benchmark's client sockets too.
@@ -20,7 +21,7 @@ const CASE: &str = "idle server";
 
 pub async fn measure(options: &Options) -> Vec<Row> {
     let reps = options.pick(2, 10);
-    let (mut ready_ms, mut rss_mib) = (Vec::new(), Vec::new());
+    let (mut ready_ms, mut rss_mib, mut spare_mib, mut both_mib) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut note = String::new();
     let mut per_subscriber = Vec::new();
     for i in 0..reps {
@@ -28,7 +29,12 @@ pub async fn measure(options: &Options) -> Vec<Row> {
             Ok((mut child, addr, ms)) => {
                 ready_ms.push(ms);
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                rss_mib.extend(rss_kib(&child).map(|k| k as f64 / 1024.0));
+                rss_mib.extend(child.id().and_then(rss_kib).map(|k| k as f64 / 1024.0));
+                if let (Some(server), Some(spare)) = (child.id(), spare_pid(addr).await) {
+                    spare_mib.extend(memory_kib(spare, "/status", "VmRSS:").map(|k| k as f64 / 1024.0));
+                    let pss = |pid| memory_kib(pid, "/smaps_rollup", "Pss:");
+                    both_mib.extend(pss(server).zip(pss(spare)).map(|(a, b)| (a + b) as f64 / 1024.0));
+                }
                 if i == 0 {
                     match subscriber_kib(options, &child, addr).await {
                         Ok(kib) => per_subscriber.push(kib),
@@ -45,6 +51,8 @@ pub async fn measure(options: &Options) -> Vec<Row> {
     vec![
         Row::new(CASE, "exec → /healthz answers", "ms", &ready_ms, "target ≤ 100 ms"),
         Row::new(CASE, "resident memory after start", "MiB", &rss_mib, "target ≤ 20 MB"),
+        Row::new(CASE, "its spare runner, idle, beside it", "MiB", &spare_mib, "a separate process; its code in huge pages (huge_code.rs)"),
+        Row::new(CASE, "server and spare together, shared pages counted once (PSS)", "MiB", &both_mib, ""),
         Row::new("fan-out", &format!("server memory per idle subscriber ({subscribers} on one run)"), "KiB", &per_subscriber, if note.is_empty() { "target ≤ 16 KiB" } else { &note }),
     ]
 }
@@ -88,12 +96,12 @@ async fn subscriber_kib(options: &Options, child: &Child, addr: SocketAddr) -> s
     // One subscriber first, so the run's own memory is in the baseline.
     let mut streams = vec![settled(client::subscribe(addr, &id).await?).await?];
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let before = rss_kib(child).ok_or_else(|| std::io::Error::other("no RSS"))?;
+    let before = child.id().and_then(rss_kib).ok_or_else(|| std::io::Error::other("no RSS"))?;
     for _ in 0..subscribers {
         streams.push(settled(client::subscribe(addr, &id).await?).await?);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let after = rss_kib(child).ok_or_else(|| std::io::Error::other("no RSS"))?;
+    let after = child.id().and_then(rss_kib).ok_or_else(|| std::io::Error::other("no RSS"))?;
     let _ = client::request(addr, "DELETE", &format!("/api/runs/{id}"), None).await;
     drop(streams);
     Ok(after.saturating_sub(before) as f64 / subscribers as f64)
@@ -114,7 +122,21 @@ async fn settled(mut stream: tokio::net::TcpStream) -> std::io::Result<tokio::ne
     Ok(stream)
 }
 
-fn rss_kib(child: &Child) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()?)).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
+/// The spare runner's pid, once it has had time to move its code into huge
+/// pages (it waits 10 ms for a run first).
+async fn spare_pid(addr: SocketAddr) -> Option<u32> {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (_, body) = client::request(addr, "GET", "/healthz", None).await.ok()?;
+    let health: serde_json::Value = serde_json::from_slice(&body).ok()?;
+    u32::try_from(health["spare_runner_pid"].as_u64()?).ok()
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    memory_kib(pid, "/status", "VmRSS:")
+}
+
+/// A `<field> <n> kB` line of `/proc/<pid><file>`.
+fn memory_kib(pid: u32, file: &str, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}{file}")).ok()?;
+    text.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.split_whitespace().next()?.parse().ok())
 }

@@ -3,11 +3,11 @@
 //!
 //! fork copies the page tables of anonymous memory, but not those of a file
 //! mapping: the kernel leaves them for the child to fault back in. The
-//! binary's code and read-only data are file mappings, so a freshly forked
-//! demo worker owns none of them, and every 64 KiB of code it runs is a page
-//! fault. A worker that only starts, reports and exits took 35 faults, 19 of
-//! them for our code, at several µs each under virtualisation: more than its
-//! events themselves.
+//! binary's code is a file mapping, so a freshly forked demo worker owns none
+//! of it, and every 64 KiB of code it runs is a page fault. A worker that
+//! only starts, reports and exits took 35 faults, 15 of them for our code
+//! (4 more for read-only data), at several µs each under virtualisation:
+//! more than its events themselves.
 //!
 //! So a spare runner, while single-threaded and waiting for its run, copies
 //! each 2 MiB stretch of its code into an anonymous 2 MiB (transparent huge)
@@ -20,11 +20,12 @@
 //! A stretch takes about half a millisecond (the kernel zeroes the huge page,
 //! then we copy into it), so a run that arrives meanwhile must not wait for
 //! all of them: the caller says when to stop, and is asked before each one.
-//! Code goes first, read-only data after.
+//! Each stretch is also 2 MiB of memory per runner (a runner's children
+//! share it), which is why read-only data, worth 4 faults, is left alone.
 //!
 //! Everything here is best effort. A stretch is left as it was when it shares
-//! its 2 MiB with anything but code of one protection, or when the kernel has
-//! no huge page to give (a copy in 4 KiB pages would make every fork copy
+//! its 2 MiB with anything but our code, or when the kernel has no huge page
+//! to give (a copy in 4 KiB pages would make every fork copy
 //! thousands of entries instead, which is slower than the faults it saves).
 
 use std::ops::Range;
@@ -48,9 +49,9 @@ pub struct Moved {
     pub skipped: usize,
 }
 
-/// Moves the eligible 2 MiB stretches of this binary's code and read-only
-/// data into huge pages, one by one until `stop` says so. Call only while
-/// the process is single-threaded.
+/// Moves the eligible 2 MiB stretches of this binary's code into huge pages,
+/// one by one until `stop` says so. Call only while the process is
+/// single-threaded.
 pub fn move_into_huge_pages(stop: impl Fn() -> bool) -> Moved {
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
         return Moved::default();
@@ -70,12 +71,11 @@ pub fn move_into_huge_pages(stop: impl Fn() -> bool) -> Moved {
             .filter(|m| overlaps(&m.range, &chunk))
             .map(|m| m.range.start.max(chunk.start)..m.range.end.min(chunk.end))
             .collect();
-        let executable = maps.iter().any(|m| overlaps(&m.range, &chunk) && m.perms.contains('x'));
-        // SAFETY: the chunk holds only our own read-only file mappings (checked
-        // by eligible_chunks) and the process is single-threaded (the caller's
-        // promise), so replacing them by a byte-for-byte copy changes nothing
+        // SAFETY: the chunk holds only our own code (checked by
+        // eligible_chunks) and the process is single-threaded (the caller's
+        // promise), so replacing it by a byte-for-byte copy changes nothing
         // any code can observe.
-        match unsafe { swap_in_huge_copy(chunk.start, &parts, executable) } {
+        match unsafe { swap_in_huge_copy(chunk.start, &parts) } {
             Ok(()) => moved.chunks += 1,
             Err(_) => moved.skipped += 1,
         }
@@ -98,14 +98,13 @@ fn overlaps(a: &Range<usize>, b: &Range<usize>) -> bool {
     a.start < b.end && b.start < a.end
 }
 
-/// The 2 MiB-aligned stretches that touch our read-only mappings (code
-/// `r-xp`, read-only data `r--p`) and hold nothing else: no mapping of
-/// another file, nothing writable, and one protection throughout, since
-/// one huge page has one. Gaps between segments are fine.
+/// The 2 MiB-aligned stretches that touch our code (`r-xp`) and hold
+/// nothing else (one huge page has one protection); gaps between segments
+/// are fine.
 fn eligible_chunks(maps: &[Mapping], ours: &str) -> Vec<Range<usize>> {
-    let read_only = |m: &Mapping| m.file == ours && (m.perms == "r-xp" || m.perms == "r--p");
+    let code = |m: &Mapping| m.file == ours && m.perms == "r-xp";
     let mut chunks: Vec<Range<usize>> = Vec::new();
-    for m in maps.iter().filter(|m| read_only(m)) {
+    for m in maps.iter().filter(|m| code(m)) {
         let mut at = m.range.start / HUGE * HUGE;
         while at < m.range.end {
             let chunk = at..at + HUGE;
@@ -117,10 +116,8 @@ fn eligible_chunks(maps: &[Mapping], ours: &str) -> Vec<Range<usize>> {
     }
     chunks.retain(|chunk| {
         let inside: Vec<&Mapping> = maps.iter().filter(|m| overlaps(&m.range, chunk)).collect();
-        inside.iter().all(|m| read_only(m)) && inside.windows(2).all(|w| w[0].perms == w[1].perms)
+        inside.iter().all(|m| code(m))
     });
-    // Code first: it is what a forked child would otherwise fault in most.
-    chunks.sort_by_key(|chunk| !maps.iter().any(|m| overlaps(&m.range, chunk) && m.perms == "r-xp"));
     chunks
 }
 
@@ -128,9 +125,9 @@ fn eligible_chunks(maps: &[Mapping], ours: &str) -> Vec<Range<usize>> {
 /// moves that page over `at`, replacing whatever was there.
 ///
 /// # Safety
-/// `parts` must be readable, everything in the 2 MiB at `at` must be
-/// read-only memory nobody writes, and no other thread may run meanwhile.
-unsafe fn swap_in_huge_copy(at: usize, parts: &[Range<usize>], executable: bool) -> std::io::Result<()> {
+/// `parts` must be readable, everything in the 2 MiB at `at` must be code
+/// nobody writes, and no other thread may run meanwhile.
+unsafe fn swap_in_huge_copy(at: usize, parts: &[Range<usize>]) -> std::io::Result<()> {
     let copy = HugeRegion::new()?;
     for part in parts {
         // SAFETY: the source is readable (our own mapping, the caller says);
@@ -142,9 +139,8 @@ unsafe fn swap_in_huge_copy(at: usize, parts: &[Range<usize>], executable: bool)
     // builds one now if the first touch did not get one; where it fails or
     // is unknown, the copy is dropped.
     copy.advise(libc::MADV_COLLAPSE)?;
-    let prot = libc::PROT_READ | if executable { libc::PROT_EXEC } else { 0 };
     // SAFETY: our own region, its whole length.
-    if unsafe { libc::mprotect(copy.at.cast(), HUGE, prot) } != 0 {
+    if unsafe { libc::mprotect(copy.at.cast(), HUGE, libc::PROT_READ | libc::PROT_EXEC) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
     // SAFETY: moves our region over `at`. Code running from the old mapping
@@ -239,9 +235,8 @@ mod tests {
         ];
         let chunks = eligible_chunks(&maps, BIN);
         let starts: Vec<usize> = chunks.iter().map(|c| c.start / HUGE).collect();
-        // [2, 10) MiB code first, then [0, 2 MiB) read-only data; not
-        // [10, 12), which holds writable data too.
-        assert_eq!(starts, vec![1, 2, 3, 4, 0]);
+        // [2, 10) MiB: the code, with gaps before and after it.
+        assert_eq!(starts, vec![1, 2, 3, 4]);
     }
 
     #[test]
@@ -251,7 +246,7 @@ mod tests {
     }
 
     #[test]
-    fn leaves_stretches_shared_with_other_protections_or_files() {
+    fn leaves_stretches_shared_with_anything_but_our_code() {
         // Packed segments (4 KiB alignment): only the 2 MiB wholly inside
         // the code are taken.
         let maps = [
