@@ -123,9 +123,9 @@ async fn settled(mut stream: tokio::net::TcpStream) -> std::io::Result<tokio::ne
 }
 
 /// The spare runner's pid, once it has had time to move its code into huge
-/// pages (it waits 10 ms for a run first).
+/// pages (it does so while the CPUs are idle, checking every 10 ms).
 async fn spare_pid(addr: SocketAddr) -> Option<u32> {
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let (_, body) = client::request(addr, "GET", "/healthz", None).await.ok()?;
     let health: serde_json::Value = serde_json::from_slice(&body).ok()?;
     u32::try_from(health["spare_runner_pid"].as_u64()?).ok()

@@ -29,7 +29,7 @@ pub async fn measure(options: &Options, server: &Server) -> Vec<Row> {
 
     // Short runs (tens of ms): more of them, for a steadier fastest.
     let lock = json!({ "mode": "lock", "sample": false });
-    let (on, off) = on_and_off(server, &lock, options.pick(3, 15)).await;
+    let (on, off) = on_and_off(server, &lock, options.pick(3, 40)).await;
     rows.push(on.named("lock demo (lesson; use_lock, 2 × 1000 updates, 5 events each), events on"));
     rows.push(off.named("same lock demo, emit off"));
     let n = rows.len();

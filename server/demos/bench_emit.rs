@@ -21,7 +21,7 @@ use super::params::{Kind, Spec};
 use super::{Demo, DemoError, Params};
 use crate::event::{Body, Phase};
 use crate::runner::limits::MAX_CHILDREN;
-use crate::runner::{compute, emit, process};
+use crate::runner::{compute, emit, huge_code, process};
 
 pub static DEMO: Demo = Demo {
     name: "bench_emit",
@@ -114,7 +114,7 @@ fn fork_floor(joins: usize) -> Result<(), DemoError> {
         }
         samples.push(started.elapsed().as_nanos() as u64);
     }
-    emit::result(format!("{joins} bare forks waited for"), json!({ "join_ns": samples }));
+    emit::result(format!("{joins} bare forks waited for"), json!({ "join_ns": samples, "huge_code": huge_code::moved_chunks() }));
     Ok(())
 }
 
@@ -128,6 +128,6 @@ fn spawn_and_join(joins: usize, trace: bool) -> Result<(), DemoError> {
         samples.push(started.elapsed().as_nanos() as u64);
     }
     emit::set_enabled(true);
-    emit::result(format!("{joins} workers started and joined"), json!({ "join_ns": samples }));
+    emit::result(format!("{joins} workers started and joined"), json!({ "join_ns": samples, "huge_code": huge_code::moved_chunks() }));
     Ok(())
 }

@@ -42,6 +42,15 @@ struct Mapping {
     file: String,
 }
 
+/// Stretches moved in this process (and so in its forks) so far.
+static MOVED_CHUNKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many 2 MiB stretches of code this process runs from huge pages: the
+/// benchmark reports it beside what it measures in a runner.
+pub fn moved_chunks() -> usize {
+    MOVED_CHUNKS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// What the remapping did, for tests and the bench to look at.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Moved {
@@ -52,7 +61,7 @@ pub struct Moved {
 /// Moves the eligible 2 MiB stretches of this binary's code into huge pages,
 /// one by one until `stop` says so. Call only while the process is
 /// single-threaded.
-pub fn move_into_huge_pages(stop: impl Fn() -> bool) -> Moved {
+pub fn move_into_huge_pages(mut stop: impl FnMut() -> bool) -> Moved {
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
         return Moved::default();
     };
@@ -76,7 +85,10 @@ pub fn move_into_huge_pages(stop: impl Fn() -> bool) -> Moved {
         // promise), so replacing it by a byte-for-byte copy changes nothing
         // any code can observe.
         match unsafe { swap_in_huge_copy(chunk.start, &parts) } {
-            Ok(()) => moved.chunks += 1,
+            Ok(()) => {
+                moved.chunks += 1;
+                MOVED_CHUNKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             Err(_) => moved.skipped += 1,
         }
     }

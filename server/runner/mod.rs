@@ -18,6 +18,7 @@ pub mod emit;
 pub mod frame;
 pub mod gil;
 pub mod huge_code;
+pub mod idle_cpus;
 pub mod limits;
 pub mod lock;
 pub mod pipe;
@@ -54,10 +55,10 @@ pub struct RunSpec {
     pub origin_ns: u64,
 }
 
-/// How long a spare waits for its run before it moves its code into huge
-/// pages. Runs that come this close together (a burst, a benchmark) get a
-/// runner that skipped it.
-const IDLE_BEFORE_MOVING_CODE: Duration = Duration::from_millis(10);
+/// How long a spare watches the CPUs before it decides they are idle enough
+/// to move its next stretch of code. A run that arrives first gets a runner
+/// that skipped the rest.
+const IDLE_CHECK: Duration = Duration::from_millis(10);
 
 /// Whether the server writes to our stdin within `wait` (the run, or
 /// end-of-file when this spare is not needed after all).
@@ -100,13 +101,19 @@ const EVENT_PIPE_BYTES: i32 = 1 << 20;
 pub fn main(args: RunnerArgs) -> i32 {
     process::die_with_parent(Pid::from_raw(args.server_pid));
     limits::apply();
-    // Before any fork or thread, while this is still a spare runner, and only
-    // once the server has not needed it for a while: the copying takes a CPU
-    // for a couple of milliseconds, which a run starting at the same moment
-    // on a small machine should not lose. It stops as soon as the run arrives.
-    if !run_arrives_within(IDLE_BEFORE_MOVING_CODE) {
-        huge_code::move_into_huge_pages(|| run_arrives_within(Duration::ZERO));
-    }
+    // Before any fork or thread, while this is still a spare runner waiting
+    // for its run, and only while the machine is otherwise idle: each stretch
+    // of code takes half a millisecond of CPU, which a run in progress must
+    // not lose. It stops as soon as the run arrives.
+    let mut cpus = idle_cpus::IdleMeter::default();
+    huge_code::move_into_huge_pages(|| loop {
+        if run_arrives_within(IDLE_CHECK) {
+            return true;
+        }
+        if cpus.idle_since_last() {
+            return false;
+        }
+    });
 
     let Some((spec, ring)) = read_spec() else {
         return 0;
