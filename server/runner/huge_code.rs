@@ -67,7 +67,9 @@ pub fn move_into_huge_pages(mut stop: impl FnMut() -> bool) -> Moved {
     };
     let maps: Vec<Mapping> = maps.lines().filter_map(parse_line).collect();
     let here = parse_line as fn(&str) -> Option<Mapping> as usize;
-    let Some(ours) = maps.iter().find(|m| m.range.contains(&here)).map(|m| m.file.clone()) else {
+    // Our binary, by device and inode; inode 0 is no file at all (our code
+    // already moved, or not in a file to begin with).
+    let Some(ours) = maps.iter().find(|m| m.range.contains(&here)).map(|m| m.file.clone()).filter(|f| !f.ends_with(" 0")) else {
         return Moved::default();
     };
     let mut moved = Moved::default();
