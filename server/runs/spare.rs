@@ -60,7 +60,7 @@ impl Spare {
                 return Ok(runner);
             }
         }
-        start(config, self.ring())
+        self.ring().and_then(|ring| start(config, ring))
     }
 
     /// Keeps the ring of a run whose processes are all gone, for a later run.
@@ -91,7 +91,7 @@ impl Spare {
         }
         let mut slot = self.slot.lock().expect("spare lock");
         if slot.is_none() {
-            match start(config, self.ring()) {
+            match self.ring().and_then(|ring| start(config, ring)) {
                 Ok(runner) => *slot = Some(runner),
                 Err(e) => tracing::warn!("could not start a spare runner: {e}"),
             }
@@ -116,8 +116,7 @@ impl Spare {
 }
 
 /// Execs a runner that waits on stdin for its run, which will come with `ring`.
-fn start(config: &Config, ring: std::io::Result<ring::Reader>) -> std::io::Result<Runner> {
-    let ring = ring?;
+fn start(config: &Config, ring: ring::Reader) -> std::io::Result<Runner> {
     let (handoff, runner_end) = UnixStream::pair()?;
     // Close-on-exec both: the runner gets the write end as its stdout only.
     let (doorbell, runner_stdout) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
