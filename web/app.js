@@ -104,6 +104,9 @@ let focus = 'live';
 let demo = null;
 
 let pending = false;
+/** A state for the timeline's data-state, set once the frame after it has drawn
+ * everything (so whoever waits for "finished" sees the whole run on the page). */
+let stateAfterDraw = /** @type {string|null} */ (null);
 let lastFrame = 0;
 function request() {
   if (pending) return;
@@ -160,6 +163,10 @@ function frame(/** @type {number} */ ts) {
   syncLanes();
   syncCores();
   kernelNotes.sync(runs);
+  if (stateAfterDraw) {
+    view.dataset.state = stateAfterDraw;
+    stateAfterDraw = null;
+  }
   if (live || playing) request(); else lastFrame = 0;
 }
 
@@ -285,6 +292,7 @@ function follow(ref, params, compare) {
   setActive(model);
   view.dataset.runId = ref.id;
   view.dataset.state = 'running';
+  stateAfterDraw = null;
   renderRunsList();
   stopBtn.hidden = false;
   status.textContent = `Running ${model.label}…`;
@@ -314,7 +322,8 @@ function finished(model) {
     stopBtn.hidden = true;
     runBtn.removeAttribute('disabled');
     compareBtn.removeAttribute('disabled');
-    view.dataset.state = 'finished';
+    stateAfterDraw = 'finished';
+    request();
     replay.setEnd(Math.max(...runs.map((r) => r.endT)));
   }
   status.textContent = `${model.label} ${model.end?.outcome === 'ok' ? 'finished' : `ended: ${model.end?.outcome}`} · ${model.events.length} events`;
