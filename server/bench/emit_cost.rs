@@ -60,8 +60,10 @@ fn emit_into_ring(events: u64, reps: usize) -> std::io::Result<Vec<f64>> {
     if copy < 0 {
         return Err(std::io::Error::last_os_error());
     }
+    // As a runner does, so emit commits as it does there.
+    let joined = ring::join_server_barriers();
     // SAFETY: a fresh descriptor nobody else owns.
-    emit::use_ring(ring::Writer::from_fd(unsafe { OwnedFd::from_raw_fd(copy) })?);
+    emit::use_ring(ring::Writer::from_fd(unsafe { OwnedFd::from_raw_fd(copy) }, joined)?);
     let done = Arc::new(AtomicBool::new(false));
     let stop = done.clone();
     let drain = std::thread::spawn(move || {

@@ -5,13 +5,15 @@
 //! [`Event`] or the run fails. `docs/events.md` is the prose version of this file;
 //! keep the two in step.
 
+pub mod compact;
+mod line;
 mod wire;
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-pub use wire::write_body;
+pub use line::write_line;
 
 /// Largest event line (newline included) any process may write: one record
 /// of the event ring, or, from a runner started by hand without a ring, one

@@ -40,7 +40,7 @@ impl Serialize for Event {
 
 /// Appends `body` as a JSON object, `{"kind":…,` then its fields`}`: what the
 /// emitter splices after an event's own fields.
-pub fn write_body(out: &mut Vec<u8>, body: &Body) -> serde_json::Result<()> {
+pub(super) fn write_body(out: &mut Vec<u8>, body: &Body) -> serde_json::Result<()> {
     let mut serializer = serde_json::Serializer::new(out);
     let mut map = serializer.serialize_map(None)?;
     body.serialize(KindFirst(&mut map))?;

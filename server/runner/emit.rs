@@ -1,9 +1,11 @@
 //! The event writer: how every process and thread of a run reports what it did.
 //!
-//! Each event is serialised into a per-thread buffer and appended to the
-//! run's event ring (shared memory every process inherits; see
-//! [`crate::ring`]) without a system call. The runner's stdout, which all of
-//! them share, is the ring's doorbell. A runner started without a ring (by
+//! Each event is appended to the run's event ring (shared memory every
+//! process inherits; see [`crate::ring`]) without a system call: the kinds
+//! demos emit in their tight loops as compact records
+//! ([`crate::event::compact`]), the rest as JSON lines serialised into a
+//! per-thread buffer. The runner's stdout, which all of them share, is the
+//! ring's doorbell. A runner started without a ring (by
 //! hand) writes each event as one line to stdout instead, with one `write()`
 //! of at most PIPE_BUF bytes, which the kernel makes atomic.
 
@@ -13,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Once, OnceLock};
 
 use crate::clock;
-use crate::event::{clip_text, Body, MAX_LINE};
+use crate::event::{clip_text, compact, write_line, Body, MAX_LINE};
 use crate::ring;
 
 /// The run's time origin (CLOCK_MONOTONIC ns), set once by the runner before
@@ -71,176 +73,43 @@ pub fn emit_at(t: u64, body: Body) {
     }
     let (pid, tid) = ids();
     let cpu = clock::current_cpu();
+    if let Some(ring) = RING.get() {
+        let mut record = compact::Record::new();
+        if compact::encode(&mut record, t, pid, tid, cpu, &body) {
+            ring.push(record.as_bytes(), EVENT_FD);
+            return;
+        }
+    }
     LINE.with(|line| {
         let mut line = line.borrow_mut();
         write_line(&mut line, t, pid, tid, cpu, &body);
-        if line.len() > MAX_LINE {
+        // The newline a pipe write adds must fit too.
+        if line.len() >= MAX_LINE {
             // Only reachable through a bug (texts are clipped): say so instead
             // of breaking the pipe's atomicity.
             let note = Body::Note { text: format!("event {} too large, dropped", body.kind()).into() };
             write_line(&mut line, t, pid, tid, cpu, &note);
         }
-        send(&line);
+        send(&mut line);
     });
 }
 
-/// Sends one serialised line (ending in a newline): into the ring without
-/// its newline, or to the pipe as it is.
-fn send(line: &[u8]) {
+/// Sends one serialised event: into the ring as it is, or to the pipe as a
+/// line (with its newline added).
+fn send(line: &mut Vec<u8>) {
     match RING.get() {
-        Some(ring) => ring.push(&line[..line.len() - 1], EVENT_FD),
-        None => write_all_once(line),
+        Some(ring) => ring.push(line, EVENT_FD),
+        None => {
+            line.push(b'\n');
+            write_all_once(line);
+        }
     }
 }
 
 /// Sends bytes as if they were an event, unchecked: only the fault demo
 /// uses this, to prove the server refuses what is not one.
 pub fn send_raw(bytes: &[u8]) {
-    let mut line = bytes.to_vec();
-    line.push(b'\n');
-    send(&line);
-}
-
-/// Serialises one event as a line, exactly as `serde_json` writes an
-/// [`Event`] without `seq`, but without going through `#[serde(flatten)]`,
-/// whose map-buffering serializer was most of an event's cost: the fixed
-/// fields are written by hand and the body's own object is spliced after them.
-fn write_line(line: &mut Vec<u8>, t: u64, pid: i32, tid: i32, cpu: i32, body: &Body) {
-    let mut digits = itoa::Buffer::new();
-    line.clear();
-    line.extend_from_slice(b"{\"t\":");
-    line.extend_from_slice(digits.format(t).as_bytes());
-    line.extend_from_slice(b",\"pid\":");
-    line.extend_from_slice(digits.format(pid).as_bytes());
-    line.extend_from_slice(b",\"tid\":");
-    line.extend_from_slice(digits.format(tid).as_bytes());
-    line.extend_from_slice(b",\"cpu\":");
-    line.extend_from_slice(digits.format(cpu).as_bytes());
-    if !write_hot_body(line, body) {
-        let body_at = line.len();
-        // Serialising our own types into a Vec cannot fail.
-        crate::event::write_body(line, body).expect("event serialises");
-        // The body is an object that always has `kind`: its '{' becomes our ','.
-        line[body_at] = b',';
-    }
-    line.push(b'\n');
-}
-
-/// The kinds demos emit most, written field by field: serde's path for an
-/// internally tagged enum was half an event's cost (48–68 ns of about 190).
-/// Leaf values (names, texts, enum words, JSON values) still go through
-/// serde_json, so escaping is its own; the test below holds every kind here
-/// to the bytes serde writes. Returns false, having written nothing, for any
-/// other kind.
-fn write_hot_body(line: &mut Vec<u8>, body: &Body) -> bool {
-    let hot = matches!(
-        body,
-        Body::Value { .. }
-            | Body::Lock { .. }
-            | Body::Gil { .. }
-            | Body::Compute { .. }
-            | Body::Sleep { .. }
-            | Body::Queue { .. }
-            | Body::Print { .. }
-            | Body::KernelSample { .. }
-    );
-    if !hot {
-        return false;
-    }
-    fn key(line: &mut Vec<u8>, name: &str) {
-        line.extend_from_slice(b",\"");
-        line.extend_from_slice(name.as_bytes());
-        line.extend_from_slice(b"\":");
-    }
-    fn leaf(line: &mut Vec<u8>, value: &impl serde::Serialize) {
-        serde_json::to_writer(&mut *line, value).expect("event serialises");
-    }
-    fn int(line: &mut Vec<u8>, n: impl itoa::Integer) {
-        line.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-    }
-    key(line, "kind");
-    line.push(b'"');
-    line.extend_from_slice(body.kind().as_bytes());
-    line.push(b'"');
-    match body {
-        Body::Value { op, name, value } => {
-            key(line, "op");
-            leaf(line, op);
-            key(line, "name");
-            leaf(line, name);
-            key(line, "value");
-            int(line, *value);
-        }
-        Body::Lock { phase, lock } => {
-            key(line, "phase");
-            leaf(line, phase);
-            key(line, "lock");
-            leaf(line, lock);
-        }
-        Body::Gil { phase } => {
-            key(line, "phase");
-            leaf(line, phase);
-        }
-        Body::Compute { phase, work } => {
-            key(line, "phase");
-            leaf(line, phase);
-            if let Some(work) = work {
-                key(line, "work");
-                int(line, *work);
-            }
-        }
-        Body::Sleep { phase, ms } => {
-            key(line, "phase");
-            leaf(line, phase);
-            if let Some(ms) = ms {
-                key(line, "ms");
-                int(line, *ms);
-            }
-        }
-        Body::Queue { op, queue, msg, value } => {
-            key(line, "op");
-            leaf(line, op);
-            key(line, "queue");
-            leaf(line, queue);
-            key(line, "msg");
-            int(line, *msg);
-            key(line, "value");
-            leaf(line, value);
-        }
-        Body::Print { text } => {
-            key(line, "text");
-            leaf(line, text);
-        }
-        Body::KernelSample { of_pid, of_tid, of_ppid, name, state, on_cpu, utime, stime } => {
-            key(line, "of_pid");
-            int(line, *of_pid);
-            key(line, "of_tid");
-            int(line, *of_tid);
-            if let Some(ppid) = of_ppid {
-                key(line, "of_ppid");
-                int(line, *ppid);
-            }
-            if let Some(name) = name {
-                key(line, "name");
-                leaf(line, name);
-            }
-            key(line, "state");
-            leaf(line, state);
-            key(line, "on_cpu");
-            int(line, *on_cpu);
-            if let Some(utime) = utime {
-                key(line, "utime");
-                int(line, *utime);
-            }
-            if let Some(stime) = stime {
-                key(line, "stime");
-                int(line, *stime);
-            }
-        }
-        _ => unreachable!("only the kinds matched above"),
-    }
-    line.push(b'}');
-    true
+    send(&mut bytes.to_vec());
 }
 
 /// Bumped in a child after every fork, so cached ids are read afresh there.
@@ -322,49 +191,6 @@ pub fn result(text: impl AsRef<str>, data: serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Event, Phase};
-
-    #[test]
-    fn lines_are_exactly_what_serde_writes_for_an_event() {
-        use crate::event::{GilPhase, LockPhase, QueueOp, ValueOp};
-        let odd = "a \"quoted\"\nline\\ \u{1} \u{7f} é ✓ </script>";
-        let bodies = [
-            Body::Compute { phase: Phase::Begin, work: Some(7) },
-            Body::Compute { phase: Phase::End, work: None },
-            Body::Sleep { phase: Phase::Begin, ms: Some(500) },
-            Body::Sleep { phase: Phase::End, ms: None },
-            Body::ThreadExit {},
-            Body::Print { text: odd.into() },
-            Body::Result { text: "r".into(), data: serde_json::json!({ "x": [1, 2] }) },
-            Body::Value { op: ValueOp::Read, name: odd.into(), value: -200 },
-            Body::Value { op: ValueOp::Write, name: "balance".into(), value: i64::MAX },
-            Body::Lock { phase: LockPhase::Acquire, lock: "lock".into() },
-            Body::Lock { phase: LockPhase::Wait, lock: odd.into() },
-            Body::Gil { phase: GilPhase::DropRequest },
-            Body::Queue { op: QueueOp::Put, queue: "q".into(), msg: 3, value: serde_json::json!(9) },
-            Body::Queue { op: QueueOp::Get, queue: odd.into(), msg: u64::MAX, value: serde_json::json!({"a": [1, "b", null]}) },
-            Body::Queue { op: QueueOp::Get, queue: "q".into(), msg: 0, value: serde_json::Value::Null },
-            Body::KernelSample { of_pid: 1, of_tid: 2, of_ppid: None, name: None, state: "R".into(), on_cpu: -1, utime: None, stime: None },
-            Body::KernelSample {
-                of_pid: 1,
-                of_tid: 2,
-                of_ppid: Some(9),
-                name: Some(odd.into()),
-                state: "Z".into(),
-                on_cpu: 1,
-                utime: Some(5),
-                stime: Some(u64::MAX),
-            },
-        ];
-        let mut line = Vec::new();
-        for body in bodies {
-            write_line(&mut line, 12, 34, 56, -1, &body);
-            let event = Event { seq: None, t: 12, pid: 34, tid: 56, cpu: -1, body };
-            let mut expected = serde_json::to_vec(&event).unwrap();
-            expected.push(b'\n');
-            assert_eq!(String::from_utf8_lossy(&line), String::from_utf8_lossy(&expected));
-        }
-    }
 
     #[test]
     fn a_forked_child_reports_its_own_pid() {

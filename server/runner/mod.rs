@@ -101,6 +101,8 @@ const EVENT_PIPE_BYTES: i32 = 1 << 20;
 pub fn main(args: RunnerArgs) -> i32 {
     process::die_with_parent(Pid::from_raw(args.server_pid));
     limits::apply();
+    // Off the run's path: registering takes the kernel a fifth of a millisecond.
+    let joined_barriers = crate::ring::join_server_barriers();
     // Before any fork or thread, while this is still a spare runner waiting
     // for its run, and only while the machine is otherwise idle: each stretch
     // of code takes half a millisecond of CPU, which a run in progress must
@@ -118,7 +120,7 @@ pub fn main(args: RunnerArgs) -> i32 {
     let Some((spec, ring)) = read_spec() else {
         return 0;
     };
-    match ring.map(crate::ring::Writer::from_fd) {
+    match ring.map(|fd| crate::ring::Writer::from_fd(fd, joined_barriers)) {
         Some(Ok(ring)) => emit::use_ring(ring),
         Some(Err(e)) => {
             eprintln!("the event ring is not usable: {e}");

@@ -274,7 +274,7 @@ mod tests {
         let reader = ring::Reader::create().unwrap();
         // SAFETY: a dup of a descriptor we own, owned from here on.
         let copy = unsafe { OwnedFd::from_raw_fd(libc::dup(reader.fd())) };
-        let writer = ring::Writer::from_fd(copy).unwrap();
+        let writer = ring::Writer::from_fd(copy, ring::join_server_barriers()).unwrap();
         let (doorbell, doorbell_writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
         let drainer = start(run.clone(), config, reader, doorbell, Numberer::default()).unwrap();
         // Long enough for the thread to go to sleep on the doorbell.

@@ -4,11 +4,13 @@
 //! A runner is trusted to run the demo, not to be well-formed: a record that
 //! is not one event on one line, or claims to be something only the server
 //! may say (`seq`, `run.end`), ends the run as failed with that reason (the
-//! ring itself refuses records that are too long; see crate::ring).
+//! ring itself refuses records that are too long; see crate::ring). A compact
+//! record (crate::event::compact) is checked field by field and expanded to
+//! the JSON line its writer would otherwise have written.
 
 use bytes::Bytes;
 
-use crate::event::{Body, Event};
+use crate::event::{compact, Body, Event};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IngestError {
@@ -25,12 +27,14 @@ pub enum IngestError {
 pub struct Numberer {
     last_seq: u64,
     bytes: usize,
+    /// A compact record's JSON line, reused from one record to the next.
+    expanded: Vec<u8>,
 }
 
 impl Numberer {
     /// Numbers on after `last_seq` events (whose bytes are not counted again).
     pub fn resume(last_seq: u64) -> Self {
-        Numberer { last_seq, bytes: 0 }
+        Numberer { last_seq, ..Numberer::default() }
     }
 
     pub fn last_seq(&self) -> u64 {
@@ -42,9 +46,13 @@ impl Numberer {
         self.bytes
     }
 
-    /// Checks one runner line and returns it as stored: the same JSON with
-    /// `"seq":N` spliced in front, so the runner's bytes are kept verbatim.
+    /// Checks one runner record and returns it as stored: a JSON line with
+    /// `"seq":N` spliced in front, so the runner's bytes are kept verbatim;
+    /// a compact record as the JSON line it stands for.
     pub fn accept(&mut self, line: &[u8]) -> Result<Bytes, IngestError> {
+        if line.first() == Some(&compact::TAG) {
+            return self.accept_compact(line);
+        }
         // Line breaks are JSON whitespace but would split an SSE frame and
         // the JSON Lines export; our emitter never writes one.
         if memchr::memchr2(b'\n', b'\r', line).is_some() {
@@ -67,6 +75,17 @@ impl Numberer {
         self.last_seq += 1;
         self.bytes += line.len();
         Ok(numbered(self.last_seq, body))
+    }
+
+    /// A compact record is never `run.start`, so it can never come first.
+    fn accept_compact(&mut self, record: &[u8]) -> Result<Bytes, IngestError> {
+        compact::expand(record, &mut self.expanded).map_err(|e| IngestError::Malformed(e.to_string()))?;
+        if self.last_seq == 0 {
+            return Err(IngestError::NoStart);
+        }
+        self.last_seq += 1;
+        self.bytes += self.expanded.len();
+        Ok(numbered(self.last_seq, &self.expanded[1..]))
     }
 
     /// Serialises an event the server itself writes (`run.end`) with the next seq.
@@ -117,7 +136,20 @@ mod tests {
         let seq = br#"{"seq":9,"t":1,"pid":2,"tid":2,"cpu":0,"kind":"print","text":""}"#;
         assert!(matches!(n.accept(seq), Err(IngestError::Forbidden(_))));
         assert!(matches!(n.accept(b"garbage"), Err(IngestError::Malformed(_))));
+        assert!(matches!(n.accept(&[compact::TAG, 2, 0]), Err(IngestError::Malformed(_))));
         assert_eq!(n.last_seq(), 1);
     }
-}
 
+    #[test]
+    fn a_compact_record_is_stored_as_the_json_line_it_stands_for() {
+        let body = Body::Lock { phase: crate::event::LockPhase::Acquire, lock: "lock".into() };
+        let mut record = compact::Record::new();
+        assert!(compact::encode(&mut record, 7, 2, 3, 1, &body));
+        let mut n = Numberer::default();
+        assert_eq!(n.accept(record.as_bytes()), Err(IngestError::NoStart));
+        n.accept(START).unwrap();
+        let stored = n.accept(record.as_bytes()).unwrap();
+        assert_eq!(&stored[..], br#"{"seq":2,"t":7,"pid":2,"tid":3,"cpu":1,"kind":"lock","phase":"acquire","lock":"lock"}"#);
+        assert_eq!(n.bytes(), START.len() + stored.len() - br#""seq":2,"#.len());
+    }
+}
