@@ -25,9 +25,15 @@ const CASE: &str = "emit cost";
 pub fn measure(options: &Options) -> Vec<Row> {
     let events = options.pick(20_000, 500_000);
     let reps = options.pick(3, 7);
-    let emit_row = match emit_into_ring(events, reps) {
-        Ok(ns) => Row::new(CASE, "emit() of one event into the event ring", "ns/event", &ns, "target ≤ 1,000 ns"),
-        Err(e) => Row::skipped(CASE, "emit() into the event ring", &format!("could not make a ring: {e}")),
+    let (emit_row, json_row) = match emit_into_ring(events, reps) {
+        Ok((compact, json)) => (
+            Row::new(CASE, "emit() of one event into the event ring", "ns/event", &compact, "target ≤ 1,000 ns; a compute event (a compact record)"),
+            Row::new(CASE, "emit() of a print event (written as JSON)", "ns/event", &json, "the kinds without a compact record"),
+        ),
+        Err(e) => {
+            let skipped = Row::skipped(CASE, "emit() into the event ring", &format!("could not make a ring: {e}"));
+            (skipped.clone(), skipped)
+        }
     };
     let line = sample_line();
     let writes = with_stdout_drained(|| {
@@ -47,13 +53,14 @@ pub fn measure(options: &Options) -> Vec<Row> {
         Err(e) => Row::skipped(CASE, "write() to a pipe", &format!("could not redirect stdout: {e}")),
     };
     let ratio = Row::ratio(CASE, "emit / bare write", Some(&emit_row), Some(&write_row), "below 1: cheaper than the system call alone");
-    vec![emit_row, write_row, ratio]
+    vec![emit_row, json_row, write_row, ratio]
 }
 
-/// ns per emit, `reps` times over `events` events, into a ring a thread drains.
-/// The ring stays this process's for good (emit's ring is set once): the
-/// benchmark emits nothing else.
-fn emit_into_ring(events: u64, reps: usize) -> std::io::Result<Vec<f64>> {
+/// ns per emit, `reps` times over `events` events, into a ring a thread
+/// drains: of an event the ring takes as a compact record, then of one it
+/// takes as a JSON line. The ring stays this process's for good (emit's ring
+/// is set once): the benchmark emits nothing else.
+fn emit_into_ring(events: u64, reps: usize) -> std::io::Result<(Vec<f64>, Vec<f64>)> {
     let mut reader = ring::Reader::create()?;
     // SAFETY: dup of a descriptor we own, owned from here on.
     let copy = unsafe { libc::dup(reader.fd()) };
@@ -76,18 +83,22 @@ fn emit_into_ring(events: u64, reps: usize) -> std::io::Result<Vec<f64>> {
             }
         }
     });
-    let ns = (0..reps)
-        .map(|_| {
-            let started = Instant::now();
-            for n in 0..events {
-                emit::emit(Body::Compute { phase: Phase::Begin, work: Some(n) });
-            }
-            started.elapsed().as_nanos() as f64 / events as f64
-        })
-        .collect();
+    let per_event = |body: &dyn Fn(u64) -> Body| -> Vec<f64> {
+        (0..reps)
+            .map(|_| {
+                let started = Instant::now();
+                for n in 0..events {
+                    emit::emit(body(n));
+                }
+                started.elapsed().as_nanos() as f64 / events as f64
+            })
+            .collect()
+    };
+    let compact = per_event(&|n| Body::Compute { phase: Phase::Begin, work: Some(n) });
+    let json = per_event(&|_| Body::Print { text: "square 4".into() });
     done.store(true, Ordering::Relaxed);
     let _ = drain.join();
-    Ok(ns)
+    Ok((compact, json))
 }
 
 /// A line exactly as long as the events emitted above.
