@@ -20,6 +20,16 @@
 //!   drain: ring ▶ Numberer (validate, number) ▶ EventLog
 //!   hands back (Finish, Numberer, the ring) when it ends
 //! ```
+//!
+//! A poll is only as timely as the scheduler lets it be. The thread asks for
+//! a short time slice (Linux 6.12's custom slices for ordinary threads; an
+//! older kernel ignores the request): it needs the CPU for microseconds at a
+//! time, and with the default slice (1.4 ms here) a woken poll could wait
+//! behind a demo process's whole slice. It gets no more CPU than before, only
+//! sooner. At a run's start, while runner, sampler, first worker and the next
+//! spare share two CPUs, the first worker's `proc.start` was read 1.15–1.31 ms
+//! after the run's origin without it and 0.98–1.02 ms with it (p50 of 50 runs,
+//! three A/B pairs).
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
@@ -82,6 +92,7 @@ pub fn start(run: Arc<Run>, config: Arc<Config>, ring: ring::Reader, doorbell: O
     let (tx, done) = oneshot::channel();
     let thread_run = run.clone();
     std::thread::Builder::new().name("forkline-drain".into()).spawn(move || {
+        ask_for_a_short_slice();
         let mut drain = Drain { run: thread_run, config, ring, numberer, line: Vec::with_capacity(MAX_LINE) };
         let finish = drain.run(doorbell.as_raw_fd(), stop_read.as_raw_fd());
         let _ = tx.send((finish, drain.numberer, Some(drain.ring)));
@@ -232,6 +243,31 @@ impl Drain {
         }
         result.map(|uncommitted| Drained { events, uncommitted })
     }
+}
+
+/// The time slice this thread asks for: the shortest the kernel grants.
+const SLICE: Duration = Duration::from_micros(100);
+
+/// Asks the scheduler to give this thread the CPU soon after it wakes, in
+/// slices of [`SLICE`] (see the module's docs), keeping its nice value. A
+/// refusal (an older kernel, a sandbox) leaves it as it was.
+fn ask_for_a_short_slice() {
+    // SAFETY: errno and getpriority concern only the calling thread.
+    let nice = unsafe {
+        *libc::__errno_location() = 0;
+        libc::getpriority(libc::PRIO_PROCESS, 0)
+    };
+    if nice == -1 && std::io::Error::last_os_error().raw_os_error() != Some(0) {
+        return;
+    }
+    // SAFETY: all-zero is a valid sched_attr; the fields that matter are set below.
+    let mut attr: libc::sched_attr = unsafe { std::mem::zeroed() };
+    attr.size = std::mem::size_of::<libc::sched_attr>() as u32;
+    attr.sched_policy = libc::SCHED_OTHER as u32;
+    attr.sched_nice = nice;
+    attr.sched_runtime = SLICE.as_nanos() as u64;
+    // SAFETY: applies to the calling thread (0); the kernel reads `size` bytes of attr.
+    unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const libc::sched_attr, 0) };
 }
 
 struct Ready {
