@@ -63,7 +63,9 @@ async fn a_ring_reused_after_a_cancelled_flood_carries_only_the_new_runs_events(
         // Two processes flooding the ring when the run is cancelled: events
         // committed but never read are left in it, and its ring is kept for
         // a later run.
-        let flood = app.start("bench_emit", json!({"processes": 2, "events": 50_000, "work": 2000})).await;
+        // About a second and a half of flooding: long enough to be cancelled
+        // mid-flood however fast the machine or the build.
+        let flood = app.start("bench_emit", json!({"processes": 2, "events": 250_000, "work": 20_000})).await;
         tokio::time::sleep(Duration::from_millis(150)).await;
         app.client.delete(app.url(&format!("/api/runs/{flood}"))).send().await.unwrap();
         let flooded = app.events(&flood).await;
