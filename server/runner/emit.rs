@@ -5,9 +5,9 @@
 //! demos emit in their tight loops as compact records
 //! ([`crate::event::compact`]), the rest as JSON lines serialised into a
 //! per-thread buffer. The runner's stdout, which all of them share, is the
-//! ring's doorbell. A runner started without a ring (by
-//! hand) writes each event as one line to stdout instead, with one `write()`
-//! of at most PIPE_BUF bytes, which the kernel makes atomic.
+//! ring's doorbell. A runner started without a ring (by hand) writes each
+//! event as one JSON line to stdout instead, with one `write()` of at most
+//! PIPE_BUF bytes, which the kernel makes atomic.
 
 use std::cell::{Cell, RefCell};
 use std::io::Write as _;
