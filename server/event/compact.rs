@@ -1,12 +1,16 @@
 //! Compact ring records: the kinds demos emit inside their tightest loops,
-//! in 32 bytes plus a name instead of about 100 bytes of JSON.
+//! and the two every new process emits, in 32 bytes plus a name instead of
+//! about 100 bytes of JSON.
 //!
 //! The `lock` lesson demo emits five events per update of a shared balance,
 //! four of them while holding the lock, so whatever an event costs its
 //! writer is paid inside the critical section. Measured in that demo,
 //! writing the JSON line cost as much as 2.5% of its wall time and copying
 //! it into the ring (two fresh cache lines per event) about 3%. A compact
-//! record is written with a few stores and takes one cache line.
+//! record is written with a few stores and takes one cache line. A freshly
+//! forked worker's `proc.start` and `proc.exit` are compact too: written on
+//! the stack, they need no copy-on-write of the heap page of the line
+//! buffer, a page fault worth a few microseconds of a worker's start.
 //!
 //! The ring is the only place these records exist. The server expands each
 //! one into the same JSON line the writer would otherwise have written
@@ -19,14 +23,18 @@
 //! offset  size  field
 //!  0      1     TAG (0x01: never the first byte of a JSON line)
 //!  1      1     kind   1 value · 2 lock · 3 gil · 4 compute · 5 sleep
-//!  2      1     op or phase, by kind (the order of the enum's variants)
-//!  3      1     1 when `number` is present, else 0
+//!                      6 proc.start · 7 proc.exit
+//!  2      1     op or phase, by kind (the order of the enum's variants); 0
+//!  3      1     flags: 1 `number` is present; 2 a second text follows
 //!  4      4     cpu   i32 LE
 //!  8      4     pid   i32 LE
 //! 12      4     tid   i32 LE
 //! 16      8     t     u64 LE
-//! 24      8     number: value (i64) · work, ms (u64) · 0
-//! 32      n     name (UTF-8; value and lock only), n ≤ MAX_NAME
+//! 24      8     number: value (i64) · work, ms (u64) · ppid, code (i32 as
+//!               i64) · 0 when absent
+//! 32      n     texts (UTF-8), n ≤ MAX_TEXTS: the name (value, lock,
+//!               proc.start); with flag 2, [length of the name: u8][name]
+//!               [target] (proc.start with a target)
 //! ```
 
 use super::{Body, GilPhase, LockPhase, Phase, Text, ValueOp};
@@ -34,16 +42,20 @@ use super::{Body, GilPhase, LockPhase, Phase, Text, ValueOp};
 /// The first byte of every compact record. A JSON line starts with `{`.
 pub const TAG: u8 = 0x01;
 const HEADER: usize = 32;
-/// Longest name a compact record carries; an event with a longer one is
+/// Most text bytes a compact record carries; an event with longer texts is
 /// written as JSON.
-pub const MAX_NAME: usize = 96;
-const LONGEST: usize = HEADER + MAX_NAME;
+pub const MAX_TEXTS: usize = 96;
+const LONGEST: usize = HEADER + MAX_TEXTS;
+const NUMBER: u8 = 1;
+const SECOND_TEXT: u8 = 2;
 
 const VALUE: u8 = 1;
 const LOCK: u8 = 2;
 const GIL: u8 = 3;
 const COMPUTE: u8 = 4;
 const SLEEP: u8 = 5;
+const PROC_START: u8 = 6;
+const PROC_EXIT: u8 = 7;
 
 /// One encoded record, on the writer's stack.
 pub struct Record {
@@ -70,29 +82,48 @@ impl Default for Record {
 /// Encodes the event into `record` if its kind has a compact form; returns
 /// false (and leaves `record` as it was) for every other event.
 pub fn encode(record: &mut Record, t: u64, pid: i32, tid: i32, cpu: i32, body: &Body) -> bool {
-    let (kind, code, number, name): (u8, u8, Option<u64>, &str) = match body {
-        Body::Value { op, name, value } => (VALUE, *op as u8, Some(*value as u64), name),
-        Body::Lock { phase, lock } => (LOCK, *phase as u8, None, lock),
-        Body::Gil { phase } => (GIL, *phase as u8, None, ""),
-        Body::Compute { phase, work } => (COMPUTE, *phase as u8, *work, ""),
-        Body::Sleep { phase, ms } => (SLEEP, *phase as u8, *ms, ""),
+    let widen = |n: i32| i64::from(n) as u64;
+    let (kind, code, number, name, second): (u8, u8, Option<u64>, &str, Option<&str>) = match body {
+        Body::Value { op, name, value } => (VALUE, *op as u8, Some(*value as u64), name, None),
+        Body::Lock { phase, lock } => (LOCK, *phase as u8, None, lock, None),
+        Body::Gil { phase } => (GIL, *phase as u8, None, "", None),
+        Body::Compute { phase, work } => (COMPUTE, *phase as u8, *work, "", None),
+        Body::Sleep { phase, ms } => (SLEEP, *phase as u8, *ms, "", None),
+        Body::ProcStart { name, ppid, target } => (PROC_START, 0, Some(widen(*ppid)), name, target.as_deref()),
+        Body::ProcExit { code } => (PROC_EXIT, 0, Some(widen(*code)), "", None),
         _ => return false,
     };
-    if name.len() > MAX_NAME {
+    let texts = match second {
+        Some(second) if name.len() <= usize::from(u8::MAX) => 1 + name.len() + second.len(),
+        Some(_) => return false,
+        None => name.len(),
+    };
+    if texts > MAX_TEXTS {
         return false;
     }
     let bytes = &mut record.bytes;
     bytes[0] = TAG;
     bytes[1] = kind;
     bytes[2] = code;
-    bytes[3] = u8::from(number.is_some());
+    bytes[3] = if number.is_some() { NUMBER } else { 0 } | if second.is_some() { SECOND_TEXT } else { 0 };
     bytes[4..8].copy_from_slice(&cpu.to_le_bytes());
     bytes[8..12].copy_from_slice(&pid.to_le_bytes());
     bytes[12..16].copy_from_slice(&tid.to_le_bytes());
     bytes[16..24].copy_from_slice(&t.to_le_bytes());
     bytes[24..32].copy_from_slice(&number.unwrap_or(0).to_le_bytes());
-    bytes[HEADER..HEADER + name.len()].copy_from_slice(name.as_bytes());
-    record.len = HEADER + name.len();
+    let mut at = HEADER;
+    let mut put = |text: &[u8]| {
+        bytes[at..at + text.len()].copy_from_slice(text);
+        at += text.len();
+    };
+    if let Some(second) = second {
+        put(&[name.len() as u8]);
+        put(name.as_bytes());
+        put(second.as_bytes());
+    } else {
+        put(name.as_bytes());
+    }
+    record.len = HEADER + texts;
     true
 }
 
@@ -107,7 +138,7 @@ pub enum CompactError {
     Code { kind: &'static str, code: u8 },
     #[error("a compact {0} record whose fields do not fit its kind")]
     Fields(&'static str),
-    #[error("a compact record whose name is not UTF-8")]
+    #[error("a compact record whose text is not UTF-8")]
     Name,
 }
 
@@ -119,23 +150,42 @@ pub fn expand(record: &[u8], line: &mut Vec<u8>) -> Result<(), CompactError> {
     }
     let i32_at = |at: usize| i32::from_le_bytes(record[at..at + 4].try_into().expect("4 bytes"));
     let u64_at = |at: usize| u64::from_le_bytes(record[at..at + 8].try_into().expect("8 bytes"));
-    let (kind, code, present) = (record[1], record[2], record[3]);
+    let (kind, code, flags) = (record[1], record[2], record[3]);
     let (cpu, pid, tid, t, number) = (i32_at(4), i32_at(8), i32_at(12), u64_at(16), u64_at(24));
-    let name = &record[HEADER..];
-    let number = match present {
-        0 if number == 0 => None,
-        1 => Some(number),
-        _ => return Err(CompactError::Fields(kind_name(kind)?)),
+    let misfit = || CompactError::Fields(kind_name(kind).unwrap_or("?"));
+    kind_name(kind)?;
+    if flags & !(NUMBER | SECOND_TEXT) != 0 {
+        return Err(misfit());
+    }
+    let number = match (flags & NUMBER != 0, number) {
+        (true, n) => Some(n),
+        (false, 0) => None,
+        (false, _) => return Err(misfit()),
     };
-    let owned_name = || -> Result<Text, CompactError> { Ok(std::str::from_utf8(name).map_err(|_| CompactError::Name)?.to_owned().into()) };
+    let texts = &record[HEADER..];
+    let (name, second) = if flags & SECOND_TEXT != 0 {
+        let (&len, rest) = texts.split_first().ok_or_else(misfit)?;
+        let (name, second) = rest.split_at_checked(usize::from(len)).ok_or_else(misfit)?;
+        (name, Some(second))
+    } else {
+        (texts, None)
+    };
+    let text = |bytes: &[u8]| -> Result<Text, CompactError> { Ok(std::str::from_utf8(bytes).map_err(|_| CompactError::Name)?.to_owned().into()) };
+    // An i32 field travels sign-extended; anything else was not written by encode.
+    let narrow = |n: u64| i32::try_from(n as i64).map_err(|_| misfit());
     let bad_code = || CompactError::Code { kind: kind_name(kind).unwrap_or("?"), code };
-    let body = match (kind, number, name.is_empty()) {
-        (VALUE, Some(value), _) => Body::Value { op: value_op(code).ok_or_else(bad_code)?, name: owned_name()?, value: value as i64 },
-        (LOCK, None, _) => Body::Lock { phase: lock_phase(code).ok_or_else(bad_code)?, lock: owned_name()? },
-        (GIL, None, true) => Body::Gil { phase: gil_phase(code).ok_or_else(bad_code)? },
-        (COMPUTE, work, true) => Body::Compute { phase: phase(code).ok_or_else(bad_code)?, work },
-        (SLEEP, ms, true) => Body::Sleep { phase: phase(code).ok_or_else(bad_code)?, ms },
-        _ => return Err(CompactError::Fields(kind_name(kind)?)),
+    let body = match (kind, number, name.is_empty(), second) {
+        (VALUE, Some(value), _, None) => Body::Value { op: value_op(code).ok_or_else(bad_code)?, name: text(name)?, value: value as i64 },
+        (LOCK, None, _, None) => Body::Lock { phase: lock_phase(code).ok_or_else(bad_code)?, lock: text(name)? },
+        (GIL, None, true, None) => Body::Gil { phase: gil_phase(code).ok_or_else(bad_code)? },
+        (COMPUTE, work, true, None) => Body::Compute { phase: phase(code).ok_or_else(bad_code)?, work },
+        (SLEEP, ms, true, None) => Body::Sleep { phase: phase(code).ok_or_else(bad_code)?, ms },
+        (PROC_START | PROC_EXIT, _, _, _) if code != 0 => return Err(bad_code()),
+        (PROC_START, Some(ppid), _, target) => {
+            Body::ProcStart { name: text(name)?, ppid: narrow(ppid)?, target: target.map(text).transpose()? }
+        }
+        (PROC_EXIT, Some(code), true, None) => Body::ProcExit { code: narrow(code)? },
+        _ => return Err(misfit()),
     };
     super::write_line(line, t, pid, tid, cpu, &body);
     Ok(())
@@ -148,6 +198,8 @@ fn kind_name(kind: u8) -> Result<&'static str, CompactError> {
         GIL => "gil",
         COMPUTE => "compute",
         SLEEP => "sleep",
+        PROC_START => "proc.start",
+        PROC_EXIT => "proc.exit",
         _ => return Err(CompactError::Kind(kind)),
     })
 }
@@ -196,6 +248,14 @@ mod tests {
                 bodies.push(Body::Sleep { phase, ms: n });
             }
         }
+        for target in [None, Some("square"), Some(""), Some("é ✓ \"x\"")] {
+            for (name, ppid) in [("worker-0", 4321), ("", 1), ("MainProcess", i32::MAX), ("p\u{1}", i32::MIN)] {
+                bodies.push(Body::ProcStart { name: name.into(), ppid, target: target.map(Text::Borrowed) });
+            }
+        }
+        for code in [0, 1, -1, i32::MIN, i32::MAX] {
+            bodies.push(Body::ProcExit { code });
+        }
         bodies
     }
 
@@ -223,7 +283,9 @@ mod tests {
     fn other_kinds_and_long_names_stay_json() {
         let mut record = Record::new();
         assert!(!encode(&mut record, 1, 2, 3, 0, &Body::Print { text: "hi".into() }));
-        let long = Body::Lock { phase: LockPhase::Wait, lock: "x".repeat(MAX_NAME + 1).into() };
+        let long = Body::Lock { phase: LockPhase::Wait, lock: "x".repeat(MAX_TEXTS + 1).into() };
+        assert!(!encode(&mut record, 1, 2, 3, 0, &long));
+        let long = Body::ProcStart { name: "p".into(), ppid: 1, target: Some("x".repeat(MAX_TEXTS - 1).into()) };
         assert!(!encode(&mut record, 1, 2, 3, 0, &long));
         assert!(record.as_bytes().is_empty());
     }
@@ -249,6 +311,21 @@ mod tests {
         assert_eq!(expand(&with(1, GIL), &mut line), Err(CompactError::Fields("gil")));
         assert_eq!(expand(&with(1, VALUE), &mut line), Err(CompactError::Fields("value")));
         assert!(expand(&good, &mut line).is_ok());
+
+        // proc.exit has no op, and its code is an i32.
+        assert!(encode(&mut record, 1, 2, 3, 0, &Body::ProcExit { code: -1 }));
+        let mut exit = record.as_bytes().to_vec();
+        exit[2] = 1;
+        assert_eq!(expand(&exit, &mut line), Err(CompactError::Code { kind: "proc.exit", code: 1 }));
+        exit[2] = 0;
+        exit[24..32].copy_from_slice(&(i64::from(i32::MIN) - 1).to_le_bytes());
+        assert_eq!(expand(&exit, &mut line), Err(CompactError::Fields("proc.exit")));
+        // A second text whose stated length runs past the record.
+        let start = Body::ProcStart { name: "w".into(), ppid: 1, target: Some("t".into()) };
+        assert!(encode(&mut record, 1, 2, 3, 0, &start));
+        let mut start = record.as_bytes().to_vec();
+        start[HEADER] = 3;
+        assert_eq!(expand(&start, &mut line), Err(CompactError::Fields("proc.start")));
     }
 
     proptest! {
@@ -257,17 +334,19 @@ mod tests {
         /// very same bytes, or is refused.
         #[test]
         fn any_record_expands_to_the_event_it_encodes_or_is_refused(
-            kind in 0u8..7,
+            kind in 0u8..9,
             code in 0u8..5,
-            present in 0u8..3,
+            flags in 0u8..5,
             fields in any::<[u8; 28]>(),
             zero_number in any::<bool>(),
             name in prop_oneof![
                 proptest::collection::vec(any::<u8>(), 0..140),
                 "[a-z ]{0,100}".prop_map(String::into_bytes),
+                // A length byte, then two texts.
+                (0u8..12, "[a-z]{0,20}").prop_map(|(len, rest)| [vec![len], rest.into_bytes()].concat()),
             ],
         ) {
-            let mut record = vec![TAG, kind, code, present];
+            let mut record = vec![TAG, kind, code, flags];
             record.extend_from_slice(&fields);
             if zero_number {
                 record[24..32].fill(0);
