@@ -139,7 +139,7 @@ pub enum CompactError {
     #[error("a compact {0} record whose fields do not fit its kind")]
     Fields(&'static str),
     #[error("a compact record whose text is not UTF-8")]
-    Name,
+    NotUtf8,
 }
 
 /// Replaces `line` with the JSON line of the event in `record` (a record
@@ -170,7 +170,7 @@ pub fn expand(record: &[u8], line: &mut Vec<u8>) -> Result<(), CompactError> {
     } else {
         (texts, None)
     };
-    let text = |bytes: &[u8]| -> Result<Text, CompactError> { Ok(std::str::from_utf8(bytes).map_err(|_| CompactError::Name)?.to_owned().into()) };
+    let text = |bytes: &[u8]| -> Result<Text, CompactError> { Ok(std::str::from_utf8(bytes).map_err(|_| CompactError::NotUtf8)?.to_owned().into()) };
     // An i32 field travels sign-extended; anything else was not written by encode.
     let narrow = |n: u64| i32::try_from(n as i64).map_err(|_| misfit());
     let bad_code = || CompactError::Code { kind: kind_name(kind).unwrap_or("?"), code };
@@ -306,7 +306,7 @@ mod tests {
         assert_eq!(expand(&with(2, 3), &mut line), Err(CompactError::Code { kind: "lock", code: 3 }));
         assert_eq!(expand(&with(3, 1), &mut line), Err(CompactError::Fields("lock")));
         assert_eq!(expand(&with(3, 2), &mut line), Err(CompactError::Fields("lock")));
-        assert_eq!(expand(&with(HEADER, 0xff), &mut line), Err(CompactError::Name));
+        assert_eq!(expand(&with(HEADER, 0xff), &mut line), Err(CompactError::NotUtf8));
         // A gil record carries no name; a value record always has a number.
         assert_eq!(expand(&with(1, GIL), &mut line), Err(CompactError::Fields("gil")));
         assert_eq!(expand(&with(1, VALUE), &mut line), Err(CompactError::Fields("value")));
