@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::interpreters::Interpreter;
+
 /// Where forkline listens unless told otherwise: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Wall-clock bound of one run, from runner start to `run.end`.
@@ -83,6 +85,14 @@ pub struct Config {
     /// Origins allowed to call `/api/*` from their pages (CORS). `None`:
     /// the same list as `frame_ancestors`.
     pub cors_origins: Option<Vec<Origin>>,
+    /// The interpreters the CPython engine may run, found at start
+    /// (`--python`); empty: the CPython engine is not offered.
+    pub pythons: Vec<Interpreter>,
+    /// Why interpreters that were asked for are not offered (shown on the
+    /// page when none is).
+    pub python_problems: Vec<String>,
+    /// Where the Python tracer lives (`forkline_boot.py`, `forkline_trace/`).
+    pub tracer_dir: PathBuf,
 }
 
 /// Where the run store lives.
@@ -202,6 +212,9 @@ impl Config {
             retention: Retention::default(),
             frame_ancestors: Vec::new(),
             cors_origins: None,
+            pythons: crate::interpreters::default_interpreters(),
+            python_problems: Vec::new(),
+            tracer_dir: default_tracer_dir(),
         }
     }
 
@@ -214,6 +227,12 @@ impl Config {
 /// One run per CPU: demos are about cores, so more would only slow each other.
 pub fn default_max_active_runs() -> usize {
     std::thread::available_parallelism().map(usize::from).unwrap_or(1)
+}
+
+/// The `python/` folder of this source tree: the tracer every CPython run
+/// loads, read from disk like the page.
+pub fn default_tracer_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/python"))
 }
 
 /// The `web/` folder of this source tree, so `cargo run` serves the page as it

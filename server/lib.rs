@@ -11,6 +11,7 @@ pub mod demos;
 pub mod event;
 pub mod handoff;
 pub mod http;
+pub mod interpreters;
 pub mod replay;
 pub mod ring;
 pub mod runner;

@@ -92,6 +92,13 @@ struct ServeArgs {
     /// defaults to the --frame-ancestors list.
     #[arg(long, env = "FORKLINE_CORS_ORIGINS", value_parser = config::parse_origin_list)]
     cors_origins: Option<config::OriginList>,
+    /// Python interpreters the CPython engine offers, paths or names on PATH
+    /// (repeatable, or comma-separated); the first is the default.
+    #[arg(long = "python", env = "FORKLINE_PYTHON", value_delimiter = ',', default_value = forkline::interpreters::DEFAULT_PYTHON)]
+    pythons: Vec<String>,
+    /// Folder holding the Python tracer (forkline_boot.py, forkline_trace/).
+    #[arg(long, env = "FORKLINE_TRACER_DIR", default_value_os_t = config::default_tracer_dir())]
+    tracer_dir: PathBuf,
 }
 
 #[derive(Args)]
@@ -156,6 +163,17 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    // Before the runtime starts its threads: each probe starts an interpreter.
+    let (pythons, problems) = forkline::interpreters::discover(&args.pythons);
+    for python in &pythons {
+        tracing::info!(python = %python.path.display(), "the CPython engine offers {}", python.label);
+    }
+    for problem in &problems {
+        tracing::warn!("{problem}");
+    }
+    if pythons.is_empty() {
+        tracing::warn!("no Python interpreter found: only the native engine is offered");
+    }
     let config = Config {
         listen: args.listen,
         web_dir: args.web_dir,
@@ -179,6 +197,9 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         },
         frame_ancestors: args.frame_ancestors.0,
         cors_origins: args.cors_origins.map(|l| l.0),
+        pythons,
+        python_problems: problems.iter().map(ToString::to_string).collect(),
+        tracer_dir: args.tracer_dir,
     };
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match runtime.block_on(forkline::serve(config)) {

@@ -312,10 +312,13 @@ impl Restored {
     /// `None` when the saved run's demo no longer exists.
     pub fn from_saved(saved: SavedRun) -> Option<Restored> {
         let demo = demos::find(&saved.demo)?;
+        let engine = saved.events.first().map(|start| engine_of(start)).unwrap_or("native");
         let summary = Summary {
             id: saved.id,
             demo: demo.name,
             params: saved.params,
+            engine,
+            python: None,
             status: Status::Finished,
             outcome: Some(saved.outcome),
             reason: saved.reason,
@@ -325,6 +328,19 @@ impl Restored {
             finished_at_ms: Some(saved.finished_at_ms),
         };
         Some(Restored { demo, summary, log: EventLog::closed_with(saved.events) })
+    }
+}
+
+/// Which engine ran a saved run, as its `run.start` says.
+fn engine_of(run_start: &[u8]) -> &'static str {
+    #[derive(serde::Deserialize)]
+    struct Start<'a> {
+        #[serde(borrow)]
+        engine: Option<&'a str>,
+    }
+    match serde_json::from_slice::<Start>(run_start) {
+        Ok(Start { engine: Some("cpython") }) => "cpython",
+        _ => "native",
     }
 }
 

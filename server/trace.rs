@@ -213,7 +213,10 @@ impl Builder {
                 let args = json!({ "end": end, "msg": msg, "value": value, "bytes": bytes, "corrupt": corrupt });
                 self.message(key, ts, flows, &format!("{end}.{verb} #{msg}"), args);
             }
-            Body::Print { text } => self.instant(key, ts, &format!("print: {text}"), json!({ "text": text })),
+            Body::Print { text, stream } => self.instant(key, ts, &format!("print: {text}"), json!({ "text": text, "stream": stream })),
+            Body::Exception { type_name, message, line } => {
+                self.instant(key, ts, &format!("{type_name}: {message}"), json!({ "type": type_name, "message": message, "line": line }))
+            }
             Body::Note { text } => self.instant(key, ts, &format!("note: {text}"), json!({ "text": text })),
             Body::Value { op, name, value } => {
                 let verb = if *op == ValueOp::Read { "read" } else { "write" };
@@ -226,7 +229,12 @@ impl Builder {
                 self.see(sampled);
                 self.instant(sampled, ts, &format!("state {state} on cpu {on_cpu}"), json!({ "state": state, "cpu": on_cpu }))
             }
-            Body::RunStart { demo, params } => self.global(key, ts, &format!("run.start {demo}"), json!({ "params": params })),
+            Body::RunStart { demo, params, engine, interpreter, .. } => self.global(
+                key,
+                ts,
+                &format!("run.start {demo}"),
+                json!({ "params": params, "engine": engine, "interpreter": interpreter }),
+            ),
             Body::RunEnd { outcome, reason } => {
                 self.global(key, ts, &format!("run.end {}", outcome.as_str()), json!({ "reason": reason }))
             }

@@ -49,7 +49,12 @@ pub async fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&V
 
 /// `POST /api/runs`; returns the run id.
 pub async fn start_run(addr: SocketAddr, demo: &str, params: Value) -> std::io::Result<String> {
-    let (status, body) = request(addr, "POST", "/api/runs", Some(&serde_json::json!({ "demo": demo, "params": params }))).await?;
+    start_run_with(addr, &serde_json::json!({ "demo": demo, "params": params })).await
+}
+
+/// `POST /api/runs` with a whole request body (an engine, say); returns the run id.
+pub async fn start_run_with(addr: SocketAddr, request_body: &Value) -> std::io::Result<String> {
+    let (status, body) = request(addr, "POST", "/api/runs", Some(request_body)).await?;
     let body: Value = serde_json::from_slice(&body).map_err(|e| invalid(e.to_string()))?;
     match (status, body["id"].as_str()) {
         (201, Some(id)) => Ok(id.to_owned()),

@@ -95,7 +95,7 @@ fn emit_into_ring(events: u64, reps: usize) -> std::io::Result<(Vec<f64>, Vec<f6
             .collect()
     };
     let compact = per_event(&|n| Body::Compute { phase: Phase::Begin, work: Some(n) });
-    let json = per_event(&|_| Body::Print { text: "square 4".into() });
+    let json = per_event(&|_| Body::Print { text: "square 4".into(), stream: None });
     done.store(true, Ordering::Relaxed);
     let _ = drain.join();
     Ok((compact, json))

@@ -11,6 +11,7 @@
 //! the idle-server case execs the binary as a separate server.
 
 mod client;
+mod cpython;
 mod emit_cost;
 mod fanout;
 mod idle;
@@ -51,7 +52,7 @@ pub struct Options {
 }
 
 /// The cases by the names `--case` takes, in table order.
-pub const CASES: &[&str] = &["emit", "throughput", "run-start", "worker", "queue", "overhead", "sampler", "fanout", "idle"];
+pub const CASES: &[&str] = &["emit", "throughput", "run-start", "worker", "queue", "overhead", "sampler", "fanout", "cpython", "idle"];
 
 impl Options {
     pub fn new(exe: PathBuf, quick: bool) -> Self {
@@ -130,6 +131,9 @@ pub async fn run(options: &Options) -> Report {
         }
         if options.wants("fanout") {
             report.extend(fanout::measure(options, &server).await);
+        }
+        if options.wants("cpython") {
+            report.extend(cpython::measure(options, &server).await);
         }
     }
     if options.wants("idle") {

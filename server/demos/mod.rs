@@ -5,6 +5,7 @@
 //! as the lesson's `MainProcess`, forking and threading for real through
 //! [`crate::runner::process`] and reporting through [`crate::runner::emit`].
 
+pub mod cpython;
 pub mod params;
 
 mod address_space;

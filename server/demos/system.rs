@@ -10,7 +10,7 @@ use crate::runner::shell;
 
 /// The only commands that can reach the shell. The request picks one by its
 /// text, and the text run is this table's, never the request's.
-const COMMANDS: &[&str] = &[
+pub(super) const COMMANDS: &[&str] = &[
     "echo hello",
     "true",
     "false",

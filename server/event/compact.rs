@@ -282,7 +282,7 @@ mod tests {
     #[test]
     fn other_kinds_and_long_names_stay_json() {
         let mut record = Record::new();
-        assert!(!encode(&mut record, 1, 2, 3, 0, &Body::Print { text: "hi".into() }));
+        assert!(!encode(&mut record, 1, 2, 3, 0, &Body::Print { text: "hi".into(), stream: None }));
         let long = Body::Lock { phase: LockPhase::Wait, lock: "x".repeat(MAX_TEXTS + 1).into() };
         assert!(!encode(&mut record, 1, 2, 3, 0, &long));
         let long = Body::ProcStart { name: "p".into(), ppid: 1, target: Some("x".repeat(MAX_TEXTS - 1).into()) };

@@ -110,9 +110,13 @@ fn write_hot_body(line: &mut Vec<u8>, body: &Body) -> bool {
             key(line, "value");
             leaf(line, value);
         }
-        Body::Print { text } => {
+        Body::Print { text, stream } => {
             key(line, "text");
             leaf(line, text);
+            if let Some(stream) = stream {
+                key(line, "stream");
+                leaf(line, stream);
+            }
         }
         Body::KernelSample { of_pid, of_tid, of_ppid, name, state, on_cpu, utime, stime } => {
             key(line, "of_pid");
@@ -161,7 +165,8 @@ mod tests {
             Body::Sleep { phase: Phase::Begin, ms: Some(500) },
             Body::Sleep { phase: Phase::End, ms: None },
             Body::ThreadExit {},
-            Body::Print { text: odd.into() },
+            Body::Print { text: odd.into(), stream: None },
+            Body::Print { text: odd.into(), stream: Some("stderr".into()) },
             Body::Result { text: "r".into(), data: serde_json::json!({ "x": [1, 2] }) },
             Body::Value { op: ValueOp::Read, name: odd.into(), value: -200 },
             Body::Value { op: ValueOp::Write, name: "balance".into(), value: i64::MAX },

@@ -122,6 +122,19 @@ pub enum Body {
     RunStart {
         demo: Text,
         params: serde_json::Value,
+        /// `cpython` when a real interpreter runs the demo's program; absent
+        /// for the native engine (the runner itself is `MainProcess`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        engine: Option<Text>,
+        /// The interpreter, as people name it: `CPython 3.11.7`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        interpreter: Option<Text>,
+        /// The program's file name in tracebacks (`lock.py`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<Text>,
+        /// The exact program that ran, parameters written in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<Text>,
     },
     #[serde(rename = "run.end")]
     RunEnd {
@@ -164,7 +177,12 @@ pub enum Body {
     #[serde(rename = "thread.join")]
     ThreadJoin { phase: Phase, child: i32 },
     #[serde(rename = "print")]
-    Print { text: Text },
+    Print {
+        text: Text,
+        /// `stderr` for a line written to standard error; absent for stdout.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stream: Option<Text>,
+    },
     #[serde(rename = "sleep")]
     Sleep {
         phase: Phase,
@@ -236,6 +254,17 @@ pub enum Body {
     },
     #[serde(rename = "note")]
     Note { text: Text },
+    /// An exception nothing caught, in the thread that raised it (the
+    /// CPython engine); its traceback follows as `print` lines on stderr.
+    #[serde(rename = "exception")]
+    Exception {
+        #[serde(rename = "type")]
+        type_name: Text,
+        message: Text,
+        /// The program's line where it was raised (innermost frame in the program).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        line: Option<u32>,
+    },
 }
 
 impl Body {
@@ -265,6 +294,7 @@ impl Body {
             Body::System { .. } => "system",
             Body::KernelSample { .. } => "kernel.sample",
             Body::Note { .. } => "note",
+            Body::Exception { .. } => "exception",
         }
     }
 }
@@ -290,7 +320,7 @@ mod tests {
     fn print_event_round_trips_with_kind_tag() {
         let line = r#"{"t":5,"pid":10,"tid":11,"cpu":0,"kind":"print","text":"square 4"}"#;
         let event: Event = serde_json::from_str(line).unwrap();
-        assert_eq!(event.body, Body::Print { text: "square 4".into() });
+        assert_eq!(event.body, Body::Print { text: "square 4".into(), stream: None });
         assert_eq!(event.seq, None);
         let back = serde_json::to_string(&event).unwrap();
         assert!(back.contains(r#""kind":"print""#), "{back}");

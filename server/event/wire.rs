@@ -385,7 +385,7 @@ mod tests {
     #[test]
     fn escaped_keys_and_kinds_are_read_like_plain_ones() {
         let line = r#"{"t":1,"pid":2,"tid":2,"cpu":0,"ki\u006ed":"pr\u0069nt","te\u0078t":"a\"b"}"#;
-        assert_eq!(parse(line).unwrap().body, Body::Print { text: "a\"b".into() });
+        assert_eq!(parse(line).unwrap().body, Body::Print { text: "a\"b".into(), stream: None });
     }
 
     #[test]

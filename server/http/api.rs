@@ -12,8 +12,10 @@ use super::client::ClientAddr;
 use super::error::{ApiError, Result};
 use super::json::ApiJson;
 use super::AppState;
-use crate::demos::{self, params, Demo};
-use crate::runs::{Run, RunId, Summary};
+use crate::config::Config;
+use crate::demos::{self, cpython, params, Demo, Params};
+use crate::interpreters::Interpreter;
+use crate::runs::{Engine, Run, RunId, Summary};
 use crate::store::Found;
 
 /// A demo as `/api/demos` lists it.
@@ -28,6 +30,60 @@ pub struct DemoInfo {
     lesson_output: &'static str,
     /// The demo's own parameters, then the common ones (sampler).
     params: Vec<params::Spec>,
+    /// The engines that can run it, the page's default first.
+    engines: Vec<&'static str>,
+    /// The demo under the CPython engine, where this server offers one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpython: Option<CpythonInfo>,
+    /// Why the CPython engine is not offered for a demo that has a program.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpython_missing: Option<String>,
+}
+
+/// A demo's Python program as the CPython engine runs it.
+#[derive(Serialize)]
+pub struct CpythonInfo {
+    file: &'static str,
+    /// The program with its default parameters written in.
+    source: &'static str,
+    notes: &'static str,
+    /// This engine's parameters, then the common ones.
+    params: Vec<params::Spec>,
+    /// The interpreters offered, the default first.
+    interpreters: Vec<Interpreter>,
+}
+
+impl DemoInfo {
+    fn new(d: &'static Demo, config: &Config) -> Self {
+        let program = cpython::program(d.name);
+        let offered = program.filter(|_| !config.pythons.is_empty());
+        let cpython_missing = match (program, offered) {
+            (Some(_), None) => Some(no_python_reason(config)),
+            _ => None,
+        };
+        let mut info = DemoInfo::from(d);
+        if let Some(p) = offered {
+            info.engines.insert(0, "cpython");
+            info.cpython = Some(CpythonInfo {
+                file: p.file,
+                source: p.template,
+                notes: p.notes,
+                params: p.all_params(),
+                interpreters: config.pythons.clone(),
+            });
+        }
+        info.cpython_missing = cpython_missing;
+        info
+    }
+}
+
+/// Why no interpreter is offered, in words for the page.
+pub fn no_python_reason(config: &Config) -> String {
+    if config.python_problems.is_empty() {
+        "no Python interpreter was found on this server (see --python)".to_owned()
+    } else {
+        format!("no Python interpreter is offered: {}", config.python_problems.join("; "))
+    }
 }
 
 impl From<&'static Demo> for DemoInfo {
@@ -41,13 +97,17 @@ impl From<&'static Demo> for DemoInfo {
             source_lines: d.source_lines.iter().copied().collect(),
             lesson_output: d.lesson_output,
             params: d.all_params(),
+            engines: vec!["native"],
+            cpython: None,
+            cpython_missing: None,
         }
     }
 }
 
 pub async fn list_demos(State(state): State<AppState>) -> Json<Vec<DemoInfo>> {
     let with_hidden = state.runs.config().hidden_demos;
-    Json(demos::all().filter(|d| !d.hidden || with_hidden).map(DemoInfo::from).collect())
+    let config = state.runs.config();
+    Json(demos::all().filter(|d| !d.hidden || with_hidden).map(|d| DemoInfo::new(d, config)).collect())
 }
 
 /// `POST /api/runs` body.
@@ -57,6 +117,12 @@ pub struct CreateRun {
     demo: String,
     #[serde(default)]
     params: serde_json::Value,
+    /// `native` (the default, as before engines existed) or `cpython`.
+    #[serde(default)]
+    engine: Option<String>,
+    /// Which offered interpreter (its id, e.g. `3.11.7`); the first by default.
+    #[serde(default)]
+    python: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -79,8 +145,8 @@ pub async fn create_run(
     let demo = demos::find(&body.demo)
         .filter(|d| !d.hidden || state.runs.config().hidden_demos)
         .ok_or_else(|| ApiError::unknown_demo(&body.demo))?;
-    let params = demo.validate(&body.params)?;
-    let run = state.runs.start(demo, params, client)?;
+    let (engine, params) = choose_engine(demo, &body, state.runs.config())?;
+    let run = state.runs.start(demo, params, engine, client)?;
     let created = Created {
         id: run.id.to_string(),
         events_url: format!("/api/runs/{}/events", run.id),
@@ -91,6 +157,34 @@ pub async fn create_run(
     };
     let location = created.status_url.clone();
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(created)).into_response())
+}
+
+/// The engine a request asks for, and its parameters validated for that
+/// engine's program. Anything unknown is a 422 naming its field.
+fn choose_engine(demo: &'static Demo, body: &CreateRun, config: &Config) -> Result<(Engine, Params)> {
+    let invalid = |field: &str, message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_parameter", message).with_field(field);
+    match body.engine.as_deref() {
+        None | Some("native") => {
+            if body.python.is_some() {
+                return Err(invalid("python", "python applies only to the cpython engine".into()));
+            }
+            Ok((Engine::Native, demo.validate(&body.params)?))
+        }
+        Some("cpython") => {
+            let program = cpython::program(demo.name)
+                .ok_or_else(|| invalid("engine", format!("{} has no Python program; use the native engine", demo.name)))?;
+            let interpreter = match body.python.as_deref() {
+                _ if config.pythons.is_empty() => return Err(invalid("engine", no_python_reason(config))),
+                None => config.pythons[0].clone(),
+                Some(id) => config.pythons.iter().find(|p| p.id == id).cloned().ok_or_else(|| {
+                    let offered: Vec<&str> = config.pythons.iter().map(|p| p.id.as_str()).collect();
+                    invalid("python", format!("python must be one of {}", offered.join(", ")))
+                })?,
+            };
+            Ok((Engine::Cpython(interpreter), program.validate(&body.params)?))
+        }
+        Some(_) => Err(invalid("engine", "engine must be native or cpython".into())),
+    }
 }
 
 pub async fn get_run(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Summary>> {

@@ -73,6 +73,8 @@ async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) ->
         "waiting_runs": runs.waiting(),
         // A runner started ahead of the next run: a server process, not a run's.
         "spare_runner_pid": runs.spare_pid(),
+        // What the CPython engine may run; empty when it is not offered.
+        "pythons": runs.config().pythons,
     }))
 }
 

@@ -49,6 +49,12 @@ pub fn set_origin(origin_ns: u64) {
     ORIGIN_NS.store(origin_ns, Ordering::Relaxed);
 }
 
+/// The run's time origin (CLOCK_MONOTONIC ns), for a program that stamps
+/// its own events (the CPython tracer).
+pub fn origin_ns() -> u64 {
+    ORIGIN_NS.load(Ordering::Relaxed)
+}
+
 /// Turns writing events on or off (off: the benchmark's "events discarded").
 pub fn set_enabled(enabled: bool) {
     ENABLED.store(enabled, Ordering::Relaxed);
@@ -110,6 +116,24 @@ fn send(line: &mut Vec<u8>) {
 /// uses this, to prove the server refuses what is not one.
 pub fn send_raw(bytes: &[u8]) {
     send(&mut bytes.to_vec());
+}
+
+/// Passes on one line another program wrote as an event (the CPython
+/// tracer's, see [`crate::runner::cpython`]), unchecked: the server checks
+/// it exactly as it checks ours. Empty lines carry nothing and are dropped.
+pub fn relay(line: &[u8]) {
+    if line.is_empty() {
+        return;
+    }
+    match RING.get() {
+        Some(ring) => ring.push(line, EVENT_FD),
+        None => {
+            let mut with_newline = Vec::with_capacity(line.len() + 1);
+            with_newline.extend_from_slice(line);
+            with_newline.push(b'\n');
+            write_all_once(&with_newline);
+        }
+    }
 }
 
 /// Bumped in a child after every fork, so cached ids are read afresh there.
@@ -175,7 +199,7 @@ pub fn abandon_a_record() {
 
 /// `print(text)` in the lesson's programs.
 pub fn print(text: impl AsRef<str>) {
-    emit(Body::Print { text: clip_text(text.as_ref()).into() });
+    emit(Body::Print { text: clip_text(text.as_ref()).into(), stream: None });
 }
 
 /// A teaching remark shown on the timeline.

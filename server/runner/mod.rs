@@ -14,6 +14,7 @@
 //! stdin is closed for good.
 
 pub mod compute;
+pub mod cpython;
 pub mod emit;
 pub mod frame;
 pub mod gil;
@@ -49,10 +50,26 @@ pub struct RunnerArgs {
 #[serde(deny_unknown_fields)]
 pub struct RunSpec {
     pub demo: String,
-    /// The validated parameters (validated again here).
+    /// The validated parameters (validated again here, for the engine's own list).
     pub params: serde_json::Value,
     /// The run's time origin, CLOCK_MONOTONIC ns.
     pub origin_ns: u64,
+    /// Set when a real interpreter runs the demo's Python program instead
+    /// of the runner running the native demo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpython: Option<CpythonSpec>,
+}
+
+/// Which interpreter runs a CPython run, and where its tracer is.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpythonSpec {
+    /// The interpreter's executable (its `sys.executable`).
+    pub python: std::path::PathBuf,
+    /// What people call it: `CPython 3.11.7`.
+    pub label: String,
+    /// The folder holding `forkline_boot.py` and the `forkline_trace` package.
+    pub tracer_dir: std::path::PathBuf,
 }
 
 /// How long a spare watches the CPUs before it decides they are idle enough
@@ -137,6 +154,19 @@ pub fn main(args: RunnerArgs) -> i32 {
         eprintln!("unknown demo {:?}", spec.demo);
         return 2;
     };
+    if let Some(cpython) = &spec.cpython {
+        let Some(program) = demos::cpython::program(demo.name) else {
+            eprintln!("{} has no Python program", demo.name);
+            return 2;
+        };
+        return match program.validate(&spec.params) {
+            Ok(params) => self::cpython::main(demo, program, &params, cpython),
+            Err(e) => {
+                eprintln!("{e}");
+                2
+            }
+        };
+    }
     // The server validated these already; validating again costs nothing and
     // means a runner started by hand can't be made to run out of bounds.
     let params = match demo.validate(&spec.params) {
@@ -147,7 +177,7 @@ pub fn main(args: RunnerArgs) -> i32 {
         }
     };
 
-    emit::emit(Body::RunStart { demo: demo.name.into(), params: params.to_json() });
+    emit::emit(Body::RunStart { demo: demo.name.into(), params: params.to_json(), engine: None, interpreter: None, file: None, source: None });
     emit::emit(Body::ProcStart { name: "MainProcess".into(), ppid: nix::unistd::getppid().as_raw(), target: None });
     // The kernel sampler is forked now, while the runner is single-threaded
     // and before the demo runs; see sampler.rs.

@@ -120,7 +120,7 @@ mod tests {
         let second = n.accept(PRINT).unwrap();
         let event: Event = serde_json::from_slice(&second).unwrap();
         assert_eq!(event.seq, Some(2));
-        assert_eq!(event.body, Body::Print { text: "hi".into() });
+        assert_eq!(event.body, Body::Print { text: "hi".into(), stream: None });
     }
 
     #[test]

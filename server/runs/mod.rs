@@ -33,6 +33,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::demos::{Demo, Params};
 use crate::event::Outcome;
+use crate::interpreters::Interpreter;
 pub use id::RunId;
 pub use log::EventLog;
 
@@ -55,12 +56,38 @@ struct RunState {
     finished_at_ms: Option<u64>,
 }
 
+/// What runs a demo: forkline's own processes (the runner is `MainProcess`),
+/// or a real CPython interpreter running the demo's Python program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Engine {
+    Native,
+    Cpython(Interpreter),
+}
+
+impl Engine {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Engine::Native => "native",
+            Engine::Cpython(_) => "cpython",
+        }
+    }
+
+    /// The interpreter's id, for the CPython engine.
+    pub fn python(&self) -> Option<&str> {
+        match self {
+            Engine::Native => None,
+            Engine::Cpython(interpreter) => Some(&interpreter.id),
+        }
+    }
+}
+
 /// One run of one demo.
 #[derive(Debug)]
 pub struct Run {
     pub id: RunId,
     pub demo: &'static Demo,
     pub params: Params,
+    pub engine: Engine,
     pub created_at_ms: u64,
     pub log: EventLog,
     state: Mutex<RunState>,
@@ -96,6 +123,11 @@ pub struct Summary {
     pub id: String,
     pub demo: &'static str,
     pub params: serde_json::Value,
+    /// `native` or `cpython`.
+    pub engine: &'static str,
+    /// The interpreter's id, for the CPython engine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
@@ -110,11 +142,12 @@ pub struct Summary {
 }
 
 impl Run {
-    fn new(demo: &'static Demo, params: Params) -> Self {
+    fn new(demo: &'static Demo, params: Params, engine: Engine) -> Self {
         Run {
             id: RunId::random(),
             demo,
             params,
+            engine,
             created_at_ms: now_ms(),
             log: EventLog::default(),
             state: Mutex::new(RunState {
@@ -159,6 +192,8 @@ impl Run {
             id: self.id.to_string(),
             demo: self.demo.name,
             params: self.params.to_json(),
+            engine: self.engine.name(),
+            python: self.engine.python().map(str::to_owned),
             status: state.status,
             outcome: state.outcome,
             reason: state.reason.clone(),
@@ -254,13 +289,20 @@ impl Runs {
         &self.config
     }
 
-    /// Admits a run of `demo` with already-validated `params` for `client`:
-    /// it starts as soon as a slot is free, in arrival order.
-    pub fn start(self: &Arc<Self>, demo: &'static Demo, params: Params, client: Option<IpAddr>) -> Result<Arc<Run>, StartError> {
+    /// Admits a run of `demo` on `engine` with already-validated `params`
+    /// (validated for that engine) for `client`: it starts as soon as a slot
+    /// is free, in arrival order.
+    pub fn start(
+        self: &Arc<Self>,
+        demo: &'static Demo,
+        params: Params,
+        engine: Engine,
+        client: Option<IpAddr>,
+    ) -> Result<Arc<Run>, StartError> {
         if self.shutdown.is_cancelled() {
             return Err(StartError::ShuttingDown);
         }
-        let run = Arc::new(Run::new(demo, params));
+        let run = Arc::new(Run::new(demo, params, engine));
         let ticket = self.admission.reserve(&run.id, client)?;
         self.table.lock().expect("runs lock").runs.insert(run.id.clone(), run.clone());
         let runs = self.clone();

@@ -36,7 +36,7 @@ use crate::config::{Config, KILL_GRACE};
 use crate::handoff;
 use crate::ring;
 use crate::event::{clip_text, Body, Event, Outcome};
-use crate::runner::RunSpec;
+use crate::runner::{CpythonSpec, RunSpec};
 
 /// How much of the runner's stderr is kept to explain a failure.
 const STDERR_KEEP: usize = 4096;
@@ -103,7 +103,15 @@ pub(super) fn end_unstarted(run: &Run, outcome: Outcome, reason: String) -> (Out
 /// event ring, in one message on the runner's stdin, which is then closed.
 async fn start_runner(run: &Run, config: &Config, spare: &Spare, origin: u64) -> std::io::Result<Runner> {
     let mut runner = spare.take(config)?;
-    let spec = RunSpec { demo: run.demo.name.to_owned(), params: run.params.to_json(), origin_ns: origin };
+    let cpython = match &run.engine {
+        super::Engine::Native => None,
+        super::Engine::Cpython(interpreter) => Some(CpythonSpec {
+            python: interpreter.path.clone(),
+            label: interpreter.label.clone(),
+            tracer_dir: config.tracer_dir.clone(),
+        }),
+    };
+    let spec = RunSpec { demo: run.demo.name.to_owned(), params: run.params.to_json(), origin_ns: origin, cpython };
     let mut line = serde_json::to_vec(&spec).expect("a spec serialises");
     line.push(b'\n');
     // One small message into an empty socket buffer: it does not block.

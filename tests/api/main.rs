@@ -6,6 +6,8 @@ mod address_space;
 mod admission;
 mod bad_input;
 mod bench_smoke;
+mod cpython;
+mod cpython_lesson;
 mod cpu_count;
 mod demo_pages;
 mod faults;

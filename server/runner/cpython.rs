@@ -1,0 +1,207 @@
+//! The CPython engine inside the runner: a real interpreter runs the demo's
+//! Python program with forkline's tracer loaded (`python/forkline_trace/`),
+//! and the runner passes the tracer's events on into the run's event ring.
+//!
+//! ```text
+//! runner (not part of the program: it has no lane)
+//!   ├─ fork ─▶ kernel sampler (as for every run)
+//!   └─ fork+exec ─▶ python -I -B forkline_boot.py  (MainProcess; PDEATHSIG=KILL, same pgid)
+//!                     ├─ Process-1 …  (fork, spawn or forkserver: every one loads the tracer)
+//!                     └─ each writes one JSON line per event, one write() each, to fd 3:
+//!                        the event pipe, whose read end only the runner holds
+//!   runner: read the pipe ▶ one ring record per line ▶ server (validates every line)
+//! ```
+//!
+//! Why a pipe and not the ring: the tracer is Python and the standard library
+//! only, which has no atomic add on shared memory. A write of at most PIPE_BUF
+//! bytes to a pipe is atomic, so each event arrives whole and in the order it
+//! was written, from every process, and the runner keeps that order.
+//!
+//! The interpreter is started with `-I` (no user site-packages, no `PYTHON*`
+//! variables, no script folder on `sys.path`) and `-B`, its environment
+//! cleared but for what the tracer needs; the program comes in an
+//! environment variable, so nothing is written to disk. stdin and stdout are
+//! /dev/null (everything the program prints reaches the page as `print`
+//! events, from the tracer); stderr is the runner's, for the interpreter's own
+//! fatal errors, which then explain a failed run.
+//!
+//! The pipe's end-of-file means every process holding the write end is gone.
+//! The run ends when the interpreter has exited and the pipe is at
+//! end-of-file; processes that outlive both are the server's to kill, with
+//! the rest of the process group, as for every run.
+
+use std::io::Read as _;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
+use std::process::{Command, Stdio};
+
+use crate::demos::cpython::Program;
+use crate::demos::{Demo, Params};
+use crate::event::{Body, MAX_LINE};
+use crate::runner::{emit, limits, sampler, CpythonSpec};
+
+/// Where the interpreter finds its event pipe.
+const EVENT_FD: i32 = 3;
+/// Biggest pipe we ask for: room for a burst while the runner relays.
+const EVENT_PIPE_BYTES: i32 = 1 << 20;
+/// How long an interpreter may take to exit once the event pipe is closed
+/// before the runner decides the program closed the pipe itself.
+const EXIT_AFTER_EOF: std::time::Duration = std::time::Duration::from_millis(500);
+/// The longest program that still fits, escaped, in the `run.start` line
+/// beside the parameters; the lesson's programs are under 2 KB.
+const MAX_SOURCE_IN_EVENT: usize = 2800;
+
+/// Runs `program` under `spec`'s interpreter; returns the runner's exit code.
+pub fn main(demo: &Demo, program: &Program, params: &Params, spec: &CpythonSpec) -> i32 {
+    let source = program.render(params);
+    emit::emit(Body::RunStart {
+        demo: demo.name.into(),
+        params: params.to_json(),
+        engine: Some("cpython".into()),
+        interpreter: Some(spec.label.clone().into()),
+        file: Some(program.file.into()),
+        source: (source.len() <= MAX_SOURCE_IN_EVENT).then(|| source.clone().into()),
+    });
+    let sampler = params.bool("sample").then(|| {
+        let interval = std::time::Duration::from_micros(params.int("sample_interval_us") as u64);
+        sampler::start(interval).map_err(|e| emit::note(format!("the kernel sampler did not start: {e}"))).ok()
+    });
+    let outcome = run_interpreter(program, &source, spec);
+    if let Some(report) = sampler.flatten().map(sampler::Sampler::stop) {
+        emit::note(report.text());
+    }
+    match outcome {
+        Ok(Ended { status, closed_early }) => {
+            let (text, code, signal) = match (status.code(), status.signal()) {
+                (Some(code), _) => (format!("{} exited with code {code}", program.file), Some(code), None),
+                (None, Some(signal)) => (format!("{} was killed by signal {signal}", program.file), None, Some(signal)),
+                _ => (format!("{} ended", program.file), None, None),
+            };
+            emit::result(text, serde_json::json!({ "exit_code": code, "signal": signal, "interpreter": spec.label }));
+            if closed_early {
+                eprintln!("the program closed forkline's event channel (fd {EVENT_FD}) while it was still running");
+                return 1;
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("could not run {}: {e}", spec.python.display());
+            1
+        }
+    }
+}
+
+struct Ended {
+    status: std::process::ExitStatus,
+    /// The event pipe reached end-of-file while the interpreter still ran:
+    /// the program closed the tracer's channel, so events were lost.
+    closed_early: bool,
+}
+
+fn run_interpreter(program: &Program, source: &str, spec: &CpythonSpec) -> std::io::Result<Ended> {
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    // SAFETY: fcntl on a pipe we own; failure only leaves the default size.
+    unsafe { libc::fcntl(write_end.as_raw_fd(), libc::F_SETPIPE_SZ, EVENT_PIPE_BYTES) };
+    let runner = nix::unistd::getpid();
+    let write_fd = write_end.as_raw_fd();
+    let mut command = Command::new(&spec.python);
+    command
+        .arg("-I")
+        .arg("-B")
+        .arg(spec.tracer_dir.join("forkline_boot.py"))
+        .env_clear()
+        .env("FORKLINE_EVENT_FD", EVENT_FD.to_string())
+        .env("FORKLINE_ORIGIN_NS", emit::origin_ns().to_string())
+        .env("FORKLINE_PROGRAM", source)
+        .env("FORKLINE_PROGRAM_FILE", program.file)
+        .env("FORKLINE_TRACER_DIR", &spec.tracer_dir)
+        .env("PATH", "/usr/bin:/bin")
+        .env("LANG", "C.UTF-8")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    // SAFETY: the runner is single-threaded (the sampler is a process), so
+    // the forked child may do anything before exec; it only makes system
+    // calls on its own descriptors and limits.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::dup2(write_fd, EVENT_FD) < 0 || libc::fcntl(EVENT_FD, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != runner.as_raw() {
+                libc::_exit(1);
+            }
+            limits::allow_shared_memory_files();
+            Ok(())
+        });
+    }
+    let mut child = command.spawn()?;
+    // Only the interpreter and what it starts hold the write end now, so
+    // end-of-file means they all let go of it.
+    drop(write_end);
+    relay_until_eof(read_end);
+    // An interpreter that is exiting closes the pipe a moment before it is
+    // a zombie; one still running a while later closed it on purpose.
+    let deadline = std::time::Instant::now() + EXIT_AFTER_EOF;
+    let closed_early = loop {
+        match child.try_wait()? {
+            Some(_) => break false,
+            None if std::time::Instant::now() >= deadline => break true,
+            None => std::thread::sleep(std::time::Duration::from_millis(1)),
+        }
+    };
+    let status = child.wait()?;
+    Ok(Ended { status, closed_early })
+}
+
+/// Passes every line of the pipe on as one event, until end-of-file. A line
+/// longer than any event is passed on cut to one byte more than the longest
+/// the server accepts, so the server fails the run and says why; the rest
+/// of it is skipped.
+fn relay_until_eof(pipe: OwnedFd) {
+    let mut pipe = std::fs::File::from(pipe);
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut pending: Vec<u8> = Vec::with_capacity(MAX_LINE + 1);
+    let mut skipping = false;
+    loop {
+        let n = match pipe.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let mut chunk = &buffer[..n];
+        while let Some(newline) = memchr::memchr(b'\n', chunk) {
+            let (line, rest) = (&chunk[..newline], &chunk[newline + 1..]);
+            if !skipping {
+                if pending.is_empty() {
+                    emit::relay(cut(line));
+                } else {
+                    pending.extend_from_slice(line);
+                    emit::relay(cut(&pending));
+                }
+            }
+            pending.clear();
+            skipping = false;
+            chunk = rest;
+        }
+        if !skipping {
+            pending.extend_from_slice(chunk);
+            if pending.len() > MAX_LINE {
+                emit::relay(cut(&pending));
+                pending.clear();
+                skipping = true;
+            }
+        }
+    }
+    if !skipping && !pending.is_empty() {
+        // A last line without its newline: a process died mid-write, or
+        // someone wrote garbage. The server judges it.
+        emit::relay(cut(&pending));
+    }
+}
+
+fn cut(line: &[u8]) -> &[u8] {
+    &line[..line.len().min(MAX_LINE + 1)]
+}
