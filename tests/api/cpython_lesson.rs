@@ -132,19 +132,21 @@ fn span_of(run: &FinishedRun, pid: i64) -> (u64, u64) {
 }
 
 #[tokio::test]
-async fn sleeping_threads_overlap_so_done_in_is_about_four_delays_not_eight() {
+async fn sleeping_threads_overlap_so_done_in_is_four_delays_not_eight() {
     bounded(async {
         let app = spawn_app().await;
         if !has_python(&app) {
             return;
         }
-        let run = app.run_cpython("threads", json!({})).await;
+        // Long sleeps, so a loaded machine's few milliseconds of delay cannot
+        // blur four sleeps into eight.
+        let run = app.run_cpython("threads", json!({"sleep_ms": 500})).await;
         run.assert_ok();
         let out = run.stdout();
         assert_eq!(out[0], "Calculate square numbers");
         assert_eq!(out.last().unwrap(), "Hah. . . I am done with all my work now!");
         let done: f64 = out.iter().find_map(|l| l.strip_prefix("done in :  ")).unwrap().parse().unwrap();
-        assert!((0.75..1.5).contains(&done), "done in {done} s: the 0.2 s sleeps overlap");
+        assert!((1.95..3.2).contains(&done), "done in {done} s: the 0.5 s sleeps overlap (one after another would take 4 s)");
         let threads: Vec<&str> = run.of_kind("thread.start").map(|e| e["name"].as_str().unwrap()).collect();
         assert_eq!(threads.len(), 2, "{threads:?}");
         let main = run.pid_named("MainProcess");
@@ -311,6 +313,67 @@ async fn unlocked_writers_break_the_pipes_framing_as_real_cpython_does() {
             assert!(run.of_kind("print").any(|e| e["stream"] == "stderr" && e["text"].as_str().unwrap().starts_with("Traceback")));
         }
         assert_no_process_left(&run);
+    })
+    .await;
+}
+
+/// The CPU time (ms) the kernel charged a thread by its end, from the
+/// sampler's last sample of it.
+fn cpu_ms(run: &FinishedRun, tid: i64) -> f64 {
+    // SAFETY: sysconf only reads a constant.
+    let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let ticks = run
+        .of_kind("kernel.sample")
+        .filter(|e| e["of_tid"] == tid)
+        .filter_map(|e| Some(e["utime"].as_u64()? + e["stime"].as_u64()?))
+        .max()
+        .unwrap_or(0);
+    ticks as f64 * 1000.0 / ticks_per_s
+}
+
+/// How many CPUs the two workers kept busy together: their CPU time over
+/// the wall time from the first one's start to the last one's end.
+fn parallelism(run: &FinishedRun, ids: &[i64], start: &str, exit: &str, key: &str) -> (f64, f64) {
+    let t = |kind: &str, id: i64| run.of_kind(kind).find(|e| e[key] == id).unwrap()["t"].as_u64().unwrap();
+    let from = ids.iter().map(|&id| t(start, id)).min().unwrap();
+    let to = ids.iter().map(|&id| t(exit, id)).max().unwrap();
+    let wall_ms = (to - from) as f64 / 1e6;
+    (ids.iter().map(|&id| cpu_ms(run, id)).sum::<f64>() / wall_ms, wall_ms)
+}
+
+#[tokio::test]
+async fn the_real_gil_lets_one_countdown_thread_run_at_a_time_but_two_processes_run_at_once() {
+    bounded(async {
+        let app = spawn_app().await;
+        if !has_python(&app) {
+            return;
+        }
+        if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+            eprintln!("skipped: one CPU, so nothing can run at once anyway");
+            return;
+        }
+        // Other tests share these two CPUs and take from both phases alike,
+        // so the two are compared with each other, in a few tries; the threads
+        // must stay under one CPU in every try.
+        let mut best = 0.0f64;
+        for attempt in 1..=5 {
+            let run = app.run_cpython("gil", json!({"work": 20_000_000, "workers": 2})).await;
+            run.assert_ok();
+            let main = run.pid_named("MainProcess");
+            let threads: Vec<i64> = run.of_kind("thread.start").filter(|e| e["pid"] == main).map(|e| e["tid"].as_i64().unwrap()).collect();
+            assert_eq!(threads.len(), 2, "two countdown threads");
+            let (in_threads, threads_ms) = parallelism(&run, &threads, "thread.start", "thread.exit", "tid");
+            let procs = [run.pid_named("Process-1"), run.pid_named("Process-2")];
+            let (in_processes, processes_ms) = parallelism(&run, &procs, "proc.start", "proc.exit", "pid");
+            eprintln!("try {attempt}: CPUs busy: 2 threads {in_threads:.2} over {threads_ms:.0} ms, 2 processes {in_processes:.2} over {processes_ms:.0} ms");
+            assert!(in_threads < 1.25, "under the GIL two threads together use at most about one CPU: {in_threads:.2}");
+            assert_no_process_left(&run);
+            best = best.max(in_processes / in_threads);
+            if best > 1.4 {
+                return;
+            }
+        }
+        panic!("two processes never kept clearly more CPUs busy than two threads (best ratio {best:.2})");
     })
     .await;
 }
