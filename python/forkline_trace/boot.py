@@ -56,6 +56,10 @@ def _after_fork_child():
 def _install():
     import atexit
 
+    # forkline_boot.py (or the helper prefix) let the tracer's own imports
+    # cache their bytecode; -B holds again for everything else.
+    sys.dont_write_bytecode = True
+
     # Before multiprocessing is imported: atexit runs last-registered first,
     # so its handler (which joins forgotten children) runs before proc.exit.
     atexit.register(processes.at_exit)
@@ -70,7 +74,7 @@ def _install():
             sys.path.remove(entry)
 
 
-def exit_code(exc):
+def _code_of(exc):
     code = exc.code
     if code is None:
         return 0
@@ -95,15 +99,14 @@ def main():
 
 
 def _run_program():
-    from . import errors
-
     try:
         run_as_module("__main__")
     except SystemExit as exc:
         if not isinstance(exc.code, int) and exc.code is not None:
             print(exc.code, file=sys.stderr)  # as CPython prints sys.exit("msg")
-        return exit_code(exc)
+        return _code_of(exc)
     except BaseException as exc:
+        errors = hooks.own("errors")
         errors.report(exc)
         errors.print_uncaught(exc)
         return 1
@@ -121,12 +124,11 @@ def helper(role, fd, origin, program, code):
     try:
         exec(compile(code, "<string>", "exec", dont_inherit=True), namespace)
     except SystemExit as exc:
-        processes.exit_code = exit_code(exc)
+        processes.exit_code = _code_of(exc)
         raise
     except BaseException as exc:
-        from . import errors
-
+        errors = hooks.own("errors")
         errors.report(exc)
-        errors.print_uncaught(exc)
+        errors.print_uncaught(exc, main=False)
         processes.exit_code = 1
         sys.exit(1)

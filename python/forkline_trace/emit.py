@@ -25,12 +25,13 @@ from _json import encode_basestring as _json_str
 
 MAX_LINE = 4096
 MAX_TEXT = 512  # as the server's clip_text
-MAX_NAME = 128  # names of locks, queues, threads…: keeps every line < MAX_LINE
+MAX_NAME = 128  # names of locks, queues, values, pipe ends, targets: keeps lines < MAX_LINE
 
 FD = -1
 ORIGIN = 0
 PROGRAM = None  # co_filename of the lesson program: "user code" is code from it
 
+_write = os.write
 _loc = _thread._local()  # .pre: this thread's ',"pid":P,"tid":T,"cpu":'
 _held = None  # list of lines while this process has not said proc.start
 _msg_base = 0
@@ -93,7 +94,7 @@ def emit(body):
     line = b'{"t":%d%s%d%s' % (t if t > 0 else 0, pre, cpu(), body)
     if _held is None:
         try:
-            os.write(FD, line)
+            _write(FD, line)
         except OSError:
             pass  # reader gone or fd closed by the program: nothing to report to
     else:
@@ -110,7 +111,7 @@ def emit_int(head, n):
     line = b'{"t":%d%s%d%s%d}\n' % (t if t > 0 else 0, pre, cpu(), head, n)
     if _held is None:
         try:
-            os.write(FD, line)
+            _write(FD, line)
         except OSError:
             pass
     else:
@@ -142,7 +143,7 @@ def emit_start(body):
     line = b'{"t":%d%s%d%s' % (t, pre, cpu(), body)
     for chunk in [line] + held:
         try:
-            os.write(FD, chunk)
+            _write(FD, chunk)
         except OSError:
             pass
 

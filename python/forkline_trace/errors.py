@@ -61,9 +61,11 @@ def print_exception(exc, tb):
     traceback.print_exception(type(exc), exc, tb, file=sys.stderr)
 
 
-def print_uncaught(exc):
-    """What the interpreter prints for an exception that ends the program."""
-    tb = from_program(exc)
+def print_uncaught(exc, main=True):
+    """What the interpreter prints for an exception that ends the program
+    (``main``) or a helper's ``-c`` code, whose frames before the program's
+    are multiprocessing's and stay (the traceback patch drops ours)."""
+    tb = from_program(exc) if main else exc.__traceback__
     hook = sys.excepthook
     if hook is sys.__excepthook__:
         print_exception(exc, tb)
@@ -75,3 +77,27 @@ def print_uncaught(exc):
             print_exception(err, err.__traceback__)
             print("\nOriginal exception was:", file=sys.stderr)
             print_exception(exc, tb)
+
+
+def _ours(frame):
+    return (frame.f_globals.get("__name__") or "").startswith("forkline_trace")
+
+
+def patch_traceback(mod):
+    """Tracebacks printed by the traceback module (our hooks, and
+    multiprocessing's ``_bootstrap``) leave out the tracer's wrapper frames:
+    CPython's traceback would not have them. An exception raised inside the
+    tracer itself keeps them all, so a tracer bug still shows where it is."""
+    for name in ("_walk_tb_with_full_positions", "walk_tb"):
+        orig = getattr(mod, name, None)
+        if orig is None:
+            continue
+
+        def walk(tb, _orig=orig):
+            items = list(_orig(tb))
+            if items and not _ours(items[-1][0]):
+                items = [item for item in items if not _ours(item[0])]
+            return iter(items)
+
+        walk.__name__ = walk.__qualname__ = name
+        setattr(mod, name, walk)

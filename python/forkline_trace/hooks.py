@@ -25,9 +25,25 @@ PATCHES = {
     "multiprocessing.connection": ("pipes", "patch_connection"),
     "queue": ("queues", "patch_queue"),
     "linecache": ("boot", "register_source"),
+    "traceback": ("errors", "patch_traceback"),
 }
 
 _done = set()
+
+
+def own(sub):
+    """forkline_trace.<sub>, imported on first use. Only our own module
+    compiles here, so it may keep its bytecode although -B is in force."""
+    full = "forkline_trace." + sub
+    module = sys.modules.get(full)
+    if module is None:
+        was, sys.dont_write_bytecode = sys.dont_write_bytecode, False
+        try:
+            __import__(full)
+        finally:
+            sys.dont_write_bytecode = was
+        module = sys.modules[full]
+    return module
 
 
 def _apply(name, module):
@@ -36,8 +52,7 @@ def _apply(name, module):
     _done.add(name)
     sub, fn = PATCHES[name]
     try:
-        __import__("forkline_trace." + sub)
-        getattr(sys.modules["forkline_trace." + sub], fn)(module)
+        getattr(own(sub), fn)(module)
     except Exception as exc:
         # Better a run without these events than a program that cannot import.
         emit.emit_checked(

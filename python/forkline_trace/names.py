@@ -56,7 +56,8 @@ def user_frame(entries):
 
 _code_cache = {}
 _CALLS = frozenset(("CALL", "CALL_KW", "CALL_FUNCTION_EX", "CALL_FUNCTION", "CALL_METHOD"))
-_STORES = frozenset(("STORE_NAME", "STORE_FAST", "STORE_GLOBAL", "STORE_DEREF", "STORE_ATTR"))
+_STORES = frozenset(("STORE_NAME", "STORE_FAST", "STORE_GLOBAL", "STORE_DEREF"))
+_LOADS = frozenset(("LOAD_FAST", "LOAD_NAME", "LOAD_GLOBAL", "LOAD_DEREF", "LOAD_FAST_CHECK"))
 
 
 def _instructions(code):
@@ -92,6 +93,8 @@ def assigned(frame):
     if k >= n:
         return None
     op, arg = ins[k][1], ins[k][2]
+    if op in _LOADS and k + 1 < n and ins[k + 1][1] == "STORE_ATTR":
+        return [ins[k + 1][2]]  # self.lock = Lock(): the attribute's name
     if op in _STORES:
         return [arg] if isinstance(arg, str) else None
     if op == "STORE_FAST_STORE_FAST" and isinstance(arg, tuple):
@@ -103,6 +106,9 @@ def assigned(frame):
             op, a = ins[k][1], ins[k][2]
             if op in _STORES and isinstance(a, str):
                 names.append(a)
+            elif op in _LOADS and k + 1 < n and ins[k + 1][1] == "STORE_ATTR":
+                k += 1
+                names.append(ins[k][2])
             elif op == "STORE_FAST_STORE_FAST" and isinstance(a, tuple):
                 names.extend(a)
             else:

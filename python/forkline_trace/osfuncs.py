@@ -4,8 +4,9 @@ Patched on the modules before the program runs, so ``from time import
 sleep`` binds the traced one too. Each traces only calls made by the
 program's own code (its frame is the caller), so multiprocessing's fork of a
 child or subprocess's waitpid stay silent, except ``os._exit``, which always
-ends the process and so must always say proc.exit (once: not again after
-``_bootstrap`` did).
+ends the process and so always says proc.exit (once: ``processes.say_exit``
+says it at most once per process). A poll (``WNOHANG``) or a wait for any
+child says its join only once it reaped one, as begin and end together.
 """
 
 import os
@@ -116,7 +117,13 @@ def system(command):
     emit.emit(b',"kind":"system","phase":"begin","command":%s}\n' % c)
     parent = os.getpid()
     r, w = os.pipe()
-    pid = _real_fork()
+    import warnings
+
+    with warnings.catch_warnings():
+        # 3.12+ warns about fork() in a process with threads; the C library's
+        # system() starts its shell without that warning, so must we.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = _real_fork()
     if pid == 0:
         try:
             processes.say_start("sh", parent, "os.system")
@@ -166,8 +173,9 @@ def _relay_until_exit(pid, r):
                 rpid, st = _real_waitpid(pid, os.WNOHANG)
                 if rpid == pid:
                     status = st
-                    # What the shell wrote before it exited is in the pipe now.
-                    while select.select([r], [], [], 0)[0]:
+                    # What the shell wrote before it exited is in the pipe
+                    # now (a command it left running may write on: not that).
+                    while len(pending) < _MAX_OUTPUT and select.select([r], [], [], 0)[0]:
                         chunk = os.read(r, 65536)
                         if not chunk:
                             break

@@ -118,6 +118,8 @@ _repr = None
 
 def _short_repr(obj):
     global _repr
+    if type(obj) in (str, bytes):
+        return repr(obj[: LIMIT + 1])  # its beginning, as repr() starts
     if _repr is None:
         # reprlib bounds the work on a huge object, not just the output
         import reprlib

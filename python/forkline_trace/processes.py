@@ -2,13 +2,17 @@
 multiprocessing hooks that see children being made, started and joined.
 
 Every traced process says ``proc.start`` first and ``proc.exit`` last, exactly
-once: ``exited`` guards the several ways out (atexit, ``_bootstrap``
-returning, ``os._exit``). A fork child starts with both flags cleared.
+once: ``exited`` guards the two ways out (atexit, ``os._exit``). A fork
+child starts with both flags cleared.
 
 multiprocessing hooks (installed when its modules are imported):
 
 * ``BaseProcess._bootstrap`` runs in the child for every start method, so it
-  is where a child introduces itself and says goodbye.
+  is where a child introduces itself and learns its exit code; its
+  proc.exit comes from the real way out after it (``os._exit`` after a fork,
+  atexit after a spawn), since CPython 3.13 runs multiprocessing's exit
+  handler (which joins the feeder thread and the child's own children)
+  between the two.
 * ``BaseProcess.start``/``join`` are traced for every caller, including
   multiprocessing's own atexit handler, which joins forgotten children.
 * ``util.spawnv_passfds`` is the one door to a fresh interpreter (spawn
@@ -113,18 +117,22 @@ def patch_process(mod):
             except SystemExit:
                 raise
             except BaseException as exc:
-                from . import errors
+                from .hooks import own
 
-                errors.report(exc)
+                own("errors").report(exc)
                 raise
 
         self.run = traced_run
-        code = 1
         try:
             code = orig_bootstrap(self, parent_sentinel)
         finally:
             self.__dict__.pop("run", None)
-            say_exit(code)
+        # proc.exit waits for the process's real end: os._exit(code) after a
+        # fork (3.13 runs multiprocessing's exit handler, which joins the
+        # feeder thread and children, between the two), sys.exit(code) and
+        # atexit after a spawn.
+        global exit_code
+        exit_code = code
         return code
 
     def start(self):
@@ -171,7 +179,7 @@ def helper_role(code):
 def helper_code(role, code):
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     return (
-        "import sys;sys.path.insert(0,%r);import forkline_trace;"
+        "import sys;sys.path.insert(0,%r);sys.dont_write_bytecode=False;import forkline_trace;"
         "forkline_trace.helper(%r,%d,%d,%r,%r)" % (here, role, emit.FD, emit.ORIGIN, emit.PROGRAM, code)
     )
 
@@ -204,9 +212,7 @@ def patch_util(mod):
 
 def program_module(modname):
     """A fresh module running the program's source, as CPython runs a script."""
-    from . import boot
-
-    return boot.run_as_module(modname)
+    return sys.modules["forkline_trace.boot"].run_as_module(modname)
 
 
 def patch_spawn(mod):

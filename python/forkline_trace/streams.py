@@ -53,6 +53,9 @@ class TracedStream(io.TextIOBase):
             if not isinstance(s, str):
                 raise TypeError("write() argument must be str, not %s" % type(s).__name__)
             s = str(s)
+        if s == "\n":  # print()'s end: the commonest write by far
+            emit.emit(b',"kind":"print","text":%s%s' % (emit.jstr(self._parts.pop(get_ident(), "")), self._tail))
+            return 1
         if "\n" not in s:
             if s:
                 parts = self._parts

@@ -36,9 +36,9 @@ def patch_threading(mod):
             except SystemExit:
                 raise
             except BaseException as exc:
-                from . import errors
+                from .hooks import own
 
-                errors.report(exc)
+                own("errors").report(exc)
                 raise
 
         self.run = gated_run
@@ -93,9 +93,9 @@ def patch_threading(mod):
                 return
             name = args.thread.name if args.thread is not None else get_ident()
             print(f"Exception in thread {name}:", file=stderr, flush=True)
-            from . import errors
+            from .hooks import own
 
-            errors.print_exception(args.exc_value, args.exc_traceback)
+            own("errors").print_exception(args.exc_value, args.exc_traceback)
             stderr.flush()
 
         mod.excepthook = excepthook
