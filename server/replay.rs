@@ -23,6 +23,9 @@ pub struct Replay<'a> {
     /// Where the page's static files are.
     pub web_dir: &'a Path,
     pub demo: &'static Demo,
+    /// The demo's Python program, when a real interpreter ran it: the file
+    /// then shows that engine's notes and program.
+    pub cpython: Option<&'static crate::demos::cpython::Program>,
     /// The demo as `/api/demos` lists it.
     pub demo_json: &'a Value,
     /// The run's summary as `/api/runs/{id}` reports it.
@@ -132,8 +135,8 @@ pub fn build(replay: &Replay) -> std::io::Result<String> {
         title: replay.demo.title,
         name: replay.demo.name,
         summary: replay.demo.summary,
-        notes: replay.demo.notes,
-        source: replay.demo.source,
+        notes: replay.cpython.map_or(replay.demo.notes, |p| p.notes),
+        source: replay.cpython.map_or(replay.demo.source, |p| p.template),
         run,
         css: css.replace("</", "<\\/"),
         demo_json: inline_json(replay.demo_json),

@@ -5,8 +5,11 @@
 /**
  * @typedef {{name:string, type:'int'|'bool'|'int_list'|'choice', default:any, min?:number, max?:number,
  *   min_len?:number, max_len?:number, options?:string[], help?:string}} ParamSpec
+ * @typedef {{id:string, label:string, version:string, free_threaded:boolean}} Interpreter
+ * @typedef {{file:string, source:string, notes:string, params:ParamSpec[], interpreters:Interpreter[]}} CpythonInfo
  * @typedef {{name:string, title:string, summary:string, notes?:string, params:ParamSpec[], source?:string,
- *   source_lines?:Record<string, number>}} Demo
+ *   source_lines?:Record<string, number>, engines?:string[], cpython?:CpythonInfo, cpython_missing?:string}} Demo
+ * @typedef {{engine?:'cpython'|'native', python?:string}} EngineChoice
  * @typedef {{id:string, events_url:string, status_url?:string}} RunRef
  */
 
@@ -36,12 +39,20 @@ export async function fetchDemos() {
   return res.json();
 }
 
-/** @param {string} demo @param {Record<string, unknown>} params @returns {Promise<RunRef>} */
-export async function startRun(demo, params) {
+/**
+ * Start a run. Without an engine the server runs the native demo.
+ * @param {string} demo @param {Record<string, unknown>} params @param {EngineChoice} [engine]
+ * @returns {Promise<RunRef>}
+ */
+export async function startRun(demo, params, engine = {}) {
+  /** @type {Record<string, unknown>} */
+  const body = { demo, params };
+  if (engine.engine) body.engine = engine.engine;
+  if (engine.engine === 'cpython' && engine.python) body.python = engine.python;
   const res = await fetch('/api/runs', {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json' },
-    body: JSON.stringify({ demo, params }),
+    body: JSON.stringify(body),
   });
   if (res.status !== 201 && !res.ok) throw await failure(res);
   return res.json();
@@ -89,7 +100,8 @@ export async function cancelRun(id) {
 }
 
 /** A run's status and parameters, e.g. to replay a permalink.
- * @param {string} id @returns {Promise<{id: string, params: Record<string, unknown>, status: string}>} */
+ * @param {string} id
+ * @returns {Promise<{id: string, params: Record<string, unknown>, status: string, engine?: 'cpython'|'native', python?: string}>} */
 export async function fetchRun(id) {
   const res = await fetch(`/api/runs/${encodeURIComponent(id)}`, { headers: { accept: 'application/json' } });
   if (!res.ok) throw await failure(res);

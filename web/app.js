@@ -1,7 +1,10 @@
 // app.js — the demo page's entry point. It builds the page's working parts
 // around the server-rendered intro and source, wires them together, starts
 // runs and owns the one requestAnimationFrame loop that paints. Everything
-// else is a module with a single concern; this file is the glue.
+// else is a module with a single concern; this file is the glue. The engine
+// switch (engine.js) decides which parameters, program and notes the page
+// shows; every run remembers the engine it ran on, so runs of both engines
+// can be compared on one time scale.
 
 import { fetchDemos, fetchRun, startRun, streamEvents, cancelRun, ApiError } from './api.js';
 import { RunModel } from './model.js';
@@ -14,8 +17,10 @@ import { EventTable } from './table.js';
 import { buildLegend } from './legend.js';
 import { KernelNotes } from './kernelnotes.js';
 import { h } from './dom.js';
+import { EngineSwitch, engineView, initialEngine, putEngine } from './engine.js';
 
 /** @typedef {import('./api.js').Demo} Demo */
+/** @typedef {import('./engine.js').Engine} Engine */
 
 
 const app = /** @type {HTMLElement} */ (document.getElementById('app'));
@@ -34,7 +39,8 @@ const stopBtn = h('button', { type: 'button', class: 'btn btn-stop', id: 'stop',
 stopBtn.hidden = true;
 const status = h('p', { class: 'status', id: 'status', role: 'status', 'aria-live': 'polite' });
 const formError = h('p', { class: 'form-error', id: 'form-error', role: 'alert' });
-form.append(fieldsBox, h('div', { class: 'actions' }, runBtn, compareBtn, stopBtn, status), formError);
+const engineSlot = h('div', { class: 'engine-slot' });
+form.append(fieldsBox, h('div', { class: 'actions' }, engineSlot, runBtn, compareBtn, stopBtn, status), formError);
 const runsList = h('ul', { class: 'runs', id: 'runs', 'aria-label': 'Runs shown on the timeline' });
 const controls = h('section', { class: 'panel controls', 'aria-labelledby': 'run-h' },
   h('h2', { id: 'run-h', text: 'Run it' }), form, runsList);
@@ -66,7 +72,11 @@ const timelinePanel = h('section', { class: 'panel timeline-panel', 'aria-labell
 const consoleTitle = h('h2', { id: 'console-h', text: 'Output' });
 const consoleList = /** @type {HTMLOListElement} */ (h('ol', { class: 'console', id: 'console', 'aria-labelledby': 'console-h', tabindex: '0' }));
 const outcome = h('p', { class: 'outcome', id: 'outcome', role: 'status', 'aria-live': 'polite' });
-const consolePanel = h('section', { class: 'panel console-panel', 'aria-labelledby': 'console-h' }, consoleTitle, consoleList, outcome);
+const ranOn = h('p', { class: 'ran-on', id: 'ran-on' });
+const runNotesList = h('ul', { class: 'run-notes', id: 'run-notes', 'aria-label': 'Notes on the run' });
+runNotesList.hidden = true;
+const consolePanel = h('section', { class: 'panel console-panel', 'aria-labelledby': 'console-h' },
+  consoleTitle, ranOn, consoleList, outcome, runNotesList);
 
 const tableDetails = /** @type {HTMLDetailsElement} */ (h('details', { class: 'panel events-panel', id: 'events' },
   h('summary', { text: 'All events (table)' }),
@@ -79,10 +89,13 @@ const tableDetails = /** @type {HTMLDetailsElement} */ (h('details', { class: 'p
 const sourceSection = app.querySelector('section.source') ?? h('section', { class: 'source' });
 const pre = /** @type {HTMLElement} */ (document.getElementById('source') ?? sourceSection.appendChild(h('pre', { id: 'source' }, h('code'))));
 pre.tabIndex = 0;
+let sourceHeading = document.getElementById('source-h');
+if (!sourceHeading) { sourceHeading = h('h2', { id: 'source-h' }); sourceSection.prepend(sourceHeading); }
 sourceSection.classList.add('panel');
 const panels = h('div', { class: 'panels' }, consolePanel, sourceSection);
 const intro = h('div', { class: 'intro' });
-for (const el of [...app.children]) if (el.matches('h1, p.summary, p.notes')) intro.append(el);
+for (const el of [...app.children]) if (el.matches('h1, p.summary, p.notes, p.engine-notice')) intro.append(el);
+const notesEl = /** @type {HTMLElement|null} */ (intro.querySelector('p.notes'));
 app.prepend(intro);
 intro.after(controls, timelinePanel, panels, tableDetails);
 
@@ -102,6 +115,14 @@ let runCounter = 0;
 let focus = 'live';
 /** @type {Demo|null} */
 let demo = null;
+/** The engine the next run uses. @type {Engine} */
+let engine = 'native';
+/** @type {EngineSwitch|null} */
+let engineSwitch = null;
+/** Each engine's form values, kept while the other engine is shown. @type {Map<Engine, Record<string, unknown>>} */
+const stash = new Map();
+/** The run whose program the source panel shows; null: the selected engine's default program. @type {RunModel|null} */
+let sourceOwner = null;
 
 let pending = false;
 /** A state for the timeline's data-state, set once the frame after it has drawn
@@ -117,12 +138,13 @@ function request() {
 const timeline = new Timeline(view, { request, onSelect: (hit) => {
   focus = hit ? 'selection' : (replay.cursor !== null ? 'cursor' : 'live');
   if (hit && hit.run !== active) setActive(hit.run);
+  else if (hit) sourceOwner = hit.run; // after an engine switch, picking an event shows its run's program again
   const item = hit?.item;
-  consoleView.highlight(item && !('t0' in item) && item.ev.kind === 'print' ? item.ev.seq : null);
+  consoleView.highlight(item && !('t0' in item) && (item.ev.kind === 'print' || item.ev.kind === 'exception') ? item.ev.seq : null);
 } });
-const consoleView = new ConsoleView(consoleList, outcome, consoleTitle);
+const consoleView = new ConsoleView(consoleList, outcome, consoleTitle, { ran: ranOn, notes: runNotesList });
 const sourceView = new SourceView(pre);
-const replay = new Replay(replayBox, { onChange: () => { focus = 'cursor'; request(); } });
+const replay = new Replay(replayBox, { onChange: () => { focus = 'cursor'; sourceOwner = active; request(); } });
 const table = new EventTable(tableDetails, (seq) => {
   const run = active;
   const item = run?.itemBySeq.get(seq);
@@ -139,6 +161,7 @@ let form$ = null;
 /** @param {RunModel} run */
 function setActive(run) {
   active = run;
+  sourceOwner = run;
   consoleView.setRun(run);
   table.setRun(run);
 }
@@ -170,9 +193,45 @@ function frame(/** @type {number} */ ts) {
   if (live || playing) request(); else lastFrame = 0;
 }
 
+/**
+ * The program the source panel shows: the owner run's (a CPython run's is the
+ * exact program it ran, from its run.start), else the selected engine's.
+ * @param {RunModel|null} run
+ * @returns {{text: string, map: Record<string, number>, heading: string}}
+ */
+function programOf(run) {
+  if (!demo) return { text: '', map: {}, heading: '' };
+  if (!run) {
+    const v = engineView(demo, engine);
+    return { text: v.source, map: v.sourceLines, heading: v.heading };
+  }
+  if (run.engine === 'native') {
+    const v = engineView(demo, 'native');
+    return { text: v.source, map: v.sourceLines, heading: runs.length > 1 ? `${v.heading} · ${run.label}` : v.heading };
+  }
+  const v = engineView(demo, 'cpython');
+  const file = run.start?.file ?? v.file;
+  const who = run.interpreter || 'CPython';
+  if (typeof run.start?.source === 'string') {
+    return { text: run.start.source, map: {}, heading: `The Python program ${run.label} ran · ${file} on ${who}` };
+  }
+  if (run.start) return { text: v.source, map: {}, heading: `${run.label} did not record its program (too long to send); this is ${file} with its default parameters` };
+  return { text: v.source, map: {}, heading: v.heading };
+}
+
 function syncSource() {
-  const run = active;
-  if (!run) return;
+  const run = sourceOwner;
+  const program = programOf(run);
+  sourceView.setProgram(program.text, program.map);
+  if (sourceHeading.textContent !== program.heading) sourceHeading.textContent = program.heading;
+  /** @type {Map<number, string>} */
+  const raised = new Map();
+  for (const e of run?.exceptions ?? []) {
+    if (replay.cursor !== null && e.t > replay.cursor) continue;
+    if (typeof e.line === 'number' && e.line > 0) raised.set(e.line, `${e.type ?? 'Exception'}${e.message ? `: ${e.message}` : ''}`);
+  }
+  sourceView.markRaised(raised);
+  if (!run) { sourceView.highlight(0); return; }
   let ev = null;
   const sel = timeline.selected;
   if (focus === 'selection' && sel) {
@@ -234,8 +293,9 @@ function syncCores() {
 function renderRunsList() {
   runsList.replaceChildren(...runs.map((r) => {
     const o = r.end?.outcome;
-    const li = h('li', { class: `run-item ${o ? `outcome-${o}` : 'running'}` });
-    li.append(h('strong', { text: r.label }), ` ${form$?.summary(/** @type {Record<string, unknown>} */ (r.params ?? {})) ?? ''} · `,
+    const li = h('li', { class: `run-item ${o ? `outcome-${o}` : 'running'}`, 'data-engine': r.engine });
+    li.append(h('strong', { text: r.label }), ' ', h('span', { class: 'run-engine', text: r.engineText() }),
+      ` · ${form$?.summary(/** @type {Record<string, unknown>} */ (r.params ?? {})) ?? ''} · `,
       h('span', { class: 'run-outcome', text: r.finished ? r.outcomeText() : 'running…' }));
     return li;
   }));
@@ -254,8 +314,9 @@ async function run(compare) {
   status.textContent = 'Starting…';
   /** @type {import('./api.js').RunRef} */
   let ref;
+  const chosen = { engine, python: engineSwitch?.python ?? '' };
   try {
-    ref = await startRun(demo.name, params);
+    ref = await startRun(demo.name, params, chosen);
   } catch (e) {
     const err = e instanceof ApiError ? e : null;
     const msg = err ? err.message : `Could not reach the server (${e})`;
@@ -265,16 +326,23 @@ async function run(compare) {
     compareBtn.removeAttribute('disabled');
     return;
   }
-  follow(ref, params, compare);
+  follow(ref, params, compare, chosen.engine, interpreterLabel(chosen.python));
+}
+
+/** The label of an offered interpreter (the default's for ''). @param {string} id */
+function interpreterLabel(id) {
+  const list = demo?.cpython?.interpreters ?? [];
+  return (list.find((i) => i.id === id) ?? list[0])?.label ?? '';
 }
 
 /**
  * Show a run's events as they stream in (a new run, or a recorded one from a
  * permalink: the server replays a finished log in full).
  * @param {import('./api.js').RunRef} ref @param {Record<string, unknown>} params @param {boolean} compare
+ * @param {Engine} runEngine @param {string} [interpreter]  the run's engine (its run.start confirms it)
  */
-function follow(ref, params, compare) {
-  const model = new RunModel({ label: `Run ${++runCounter}`, params });
+function follow(ref, params, compare, runEngine, interpreter = '') {
+  const model = new RunModel({ label: `Run ${++runCounter}`, params, engine: runEngine, interpreter });
   model.id = ref.id;
   if (!compare) {
     for (const s of streams) s.close();
@@ -366,8 +434,12 @@ async function init() {
     return;
   }
   if (!demo) { status.textContent = `No demo called “${demoName}”.`; return; }
-  form$ = buildParams(fieldsBox, demo.params ?? []);
-  sourceView.setMap(demo.source_lines);
+  const d = demo;
+  engine = initialEngine(d, document.body.dataset.engine);
+  engineSwitch = new EngineSwitch(d, { engine, python: document.body.dataset.python, onChange: (e) => switchEngine(e) });
+  engineSlot.replaceChildren(engineSwitch.el);
+  engineSlot.parentElement?.after(engineSwitch.why);
+  showEngine(null);
   runBtn.removeAttribute('disabled');
   compareBtn.removeAttribute('disabled');
   status.textContent = 'Ready.';
@@ -386,10 +458,19 @@ async function applyPageSettings() {
   if (body.dataset.run) {
     try {
       const recorded = await fetchRun(body.dataset.run);
+      const runEngine = recorded.engine === 'cpython' ? 'cpython' : 'native';
+      // A replay file runs nothing: its switch only names the recorded engine.
+      if (body.dataset.replay) engineSwitch?.fix(runEngine);
+      if (runEngine !== engine) {
+        engine = runEngine;
+        engineSwitch?.set(runEngine, recorded.python ?? '');
+        showEngine(null, { keepUrl: true });
+      } else engineSwitch?.set(runEngine, recorded.python ?? '');
       form$?.set(recorded.params ?? {});
       runBtn.setAttribute('disabled', '');
       compareBtn.setAttribute('disabled', '');
-      follow({ id: recorded.id, events_url: `/api/runs/${encodeURIComponent(recorded.id)}/events` }, recorded.params ?? {}, false);
+      follow({ id: recorded.id, events_url: `/api/runs/${encodeURIComponent(recorded.id)}/events` }, recorded.params ?? {}, false,
+        runEngine, runEngine === 'cpython' ? interpreterLabel(recorded.python ?? '') : '');
       status.textContent = 'Replaying a recorded run.';
     } catch (e) {
       status.textContent = `Could not load that run: ${e instanceof Error ? e.message : e}`;
@@ -402,7 +483,81 @@ async function applyPageSettings() {
   if (body.dataset.autorun === '1') run(false);
 }
 
+// ------------------------------------------------------------------ engines
+
+/** The user picked an engine (or interpreter) with the switch. @param {Engine} next */
+function switchEngine(next) {
+  if (!demo || !form$) return;
+  const prev = engine;
+  const values = form$.values();
+  stash.set(prev, values);
+  engine = next;
+  showEngine(prev === next ? null : sameMeaning(values, engineView(demo, prev).params, engineView(demo, next).params));
+  // What the URL asked for and could not have is no longer the question.
+  document.getElementById('engine-notice')?.setAttribute('hidden', '');
+  const named = next === 'cpython' ? interpreterLabel(engineSwitch?.python ?? '') || 'CPython' : 'Native';
+  status.textContent = `Engine: ${named}. The next run uses it.`;
+}
+
+/**
+ * The values worth carrying to the other engine's form: those of parameters
+ * both engines define alike (same type, default and bounds). A name alone
+ * proves little: `gil`'s `work` is 400 units natively and 20,000,000 steps
+ * under CPython.
+ * @param {Record<string, unknown>} values @param {import('./api.js').ParamSpec[]} from @param {import('./api.js').ParamSpec[]} to
+ */
+function sameMeaning(values, from, to) {
+  const key = (/** @type {import('./api.js').ParamSpec} */ p) => JSON.stringify([p.type, p.default, p.min, p.max, p.min_len, p.max_len, p.options]);
+  /** @type {Record<string, unknown>} */
+  const out = {};
+  for (const p of to) {
+    const q = from.find((f) => f.name === p.name);
+    if (q && key(p) === key(q) && p.name in values) out[p.name] = values[p.name];
+  }
+  return out;
+}
+
+/**
+ * Bring the form, notes and program in line with the selected engine.
+ * @param {Record<string, unknown>|null} carry  values of the engine shown before, kept where this one has the same parameter
+ * @param {{keepUrl?: boolean}} [opts]
+ */
+function showEngine(carry, opts = {}) {
+  if (!demo) return;
+  const v = engineView(demo, engine);
+  if (v.params.length || engine === 'native' || demo.cpython) form$ = buildParams(fieldsBox, v.params);
+  else {
+    // A recorded CPython run in a file made without the CPython catalog: show its parameters as text.
+    form$ = buildParams(fieldsBox, []);
+    fieldsBox.replaceChildren(h('p', { class: 'muted', text: 'Recorded under the CPython engine; its parameters are listed with the run below.' }));
+  }
+  const kept = stash.get(engine);
+  if (kept) form$.set(kept);
+  if (carry) form$.set(carry);
+  sourceView.setMap(v.sourceLines);
+  if (notesEl) {
+    notesEl.textContent = v.notes;
+    notesEl.hidden = v.notes === '';
+    notesEl.dataset.engine = engine;
+  }
+  // The panel shows this engine's program until a run is picked again.
+  sourceOwner = null;
+  document.body.dataset.engineShown = engine;
+  if (!opts.keepUrl) syncUrl();
+  document.dispatchEvent(new CustomEvent('forkline:engine', { detail: { engine, python: engineSwitch?.python ?? '' } }));
+  request();
+}
+
+/** Put the engine into the page's address, so a reload or a copied link keeps it. */
+function syncUrl() {
+  const body = document.body;
+  if (body.dataset.run || body.dataset.embed || body.dataset.replay || !/^https?:$/.test(location.protocol)) return;
+  const url = new URL(location.href);
+  putEngine(url.searchParams, engine, engineSwitch?.python ?? '');
+  if (url.href !== location.href) history.replaceState(history.state, '', url);
+}
+
 init();
 
 // For the browser tests and curious students: the live models, read-only in spirit.
-Object.defineProperty(window, 'forkline', { value: { get runs() { return runs; }, get demo() { return demo; }, timeline, firstSeq } });
+Object.defineProperty(window, 'forkline', { value: { get runs() { return runs; }, get demo() { return demo; }, get engine() { return engine; }, timeline, firstSeq } });

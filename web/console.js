@@ -2,15 +2,24 @@
 // text in order, each line labelled with the process that printed it, then the
 // outcome in words. Kept separate so replay can show only the lines printed
 // up to the scrubber, and selection can point at the line an event printed.
+// Lines a program wrote to stderr (a traceback, say) are marked as such, and
+// an uncaught exception (CPython) gets a line of its own, in order with the
+// rest. It also says which engine ran the run, and the run's own notes.
 
 import { RunModel } from './model.js';
 
 export class ConsoleView {
-  /** @param {HTMLOListElement} list @param {HTMLElement} outcome @param {HTMLElement} title */
-  constructor(list, outcome, title) {
+  /**
+   * @param {HTMLOListElement} list @param {HTMLElement} outcome @param {HTMLElement} title
+   * @param {{ran?: HTMLElement, notes?: HTMLElement}} [extra]  where to say what ran, and the run's own notes
+   */
+  constructor(list, outcome, title, extra = {}) {
     this.list = list;
     this.outcome = outcome;
     this.title = title;
+    this.ran = extra.ran ?? null;
+    this.notes = extra.notes ?? null;
+    this.notesShown = -1;
     /** @type {RunModel|null} */ this.run = null;
     this.rendered = 0;
     this.shown = 0;
@@ -30,6 +39,16 @@ export class ConsoleView {
     this.outcome.textContent = '';
     this.outcome.className = 'outcome';
     this.title.textContent = run ? `Output · ${run.label}` : 'Output';
+    this.notesShown = -1;
+    if (this.notes) { this.notes.replaceChildren(); this.notes.hidden = true; }
+    this._ran();
+  }
+
+  _ran() {
+    if (!this.ran) return;
+    const text = this.run ? `Ran on ${this.run.engineText()}` : '';
+    if (this.ran.textContent !== text) this.ran.textContent = text;
+    this.ran.dataset.engine = this.run?.engine ?? '';
   }
 
   /**
@@ -40,7 +59,8 @@ export class ConsoleView {
   sync(cursor) {
     const run = this.run;
     if (!run) return;
-    const prints = run.prints;
+    const prints = run.lines;
+    this._ran();
     const atBottom = this.list.scrollTop + this.list.clientHeight >= this.list.scrollHeight - 4;
     for (; this.rendered < prints.length; this.rendered++) {
       const { ev, lane } = prints[this.rendered];
@@ -48,13 +68,25 @@ export class ConsoleView {
       li.dataset.seq = String(ev.seq);
       li.dataset.pid = String(ev.pid);
       li.dataset.t = String(ev.t);
+      li.dataset.kind = ev.kind;
       const who = document.createElement('span');
       who.className = 'who';
       who.textContent = RunModel.laneLabel(lane);
       const text = document.createElement('span');
       text.className = 'text';
-      text.textContent = String(ev.text ?? '');
-      li.append(who, text);
+      if (ev.kind === 'exception') {
+        li.className = 'exception';
+        text.textContent = exceptionText(ev);
+        li.append(who, badge('exception', 'uncaught exception'), text);
+      } else if (ev.stream === 'stderr') {
+        li.className = 'stderr';
+        li.dataset.stream = 'stderr';
+        text.textContent = String(ev.text ?? '');
+        li.append(who, badge('stderr', 'written to stderr'), text);
+      } else {
+        text.textContent = String(ev.text ?? '');
+        li.append(who, text);
+      }
       this.list.append(li);
     }
     // show/hide only the lines whose side of the cursor changed
@@ -70,7 +102,9 @@ export class ConsoleView {
       this.endShown = ended;
       if (ended) {
         const o = run.end?.outcome ?? 'ok';
-        this.outcome.className = `outcome outcome-${o}`;
+        // A CPython program that ended with an error still makes an `ok` run: say it in colour too.
+        const code = run.result?.data?.exit_code;
+        this.outcome.className = `outcome outcome-${o}${typeof code === 'number' && code !== 0 ? ' outcome-nonzero' : ''}`;
         this.outcome.textContent = run.outcomeText();
         this.outcome.dataset.outcome = o;
       } else {
@@ -80,6 +114,23 @@ export class ConsoleView {
       }
     }
     if (atBottom && cursor === null) this.list.scrollTop = this.list.scrollHeight;
+    this._notes(ended);
+  }
+
+  /** The run's own notes (a CPython run's runner: the sampler's cost), once it has ended. @param {boolean} ended */
+  _notes(ended) {
+    const run = this.run;
+    if (!this.notes || !run) return;
+    const n = ended ? run.runNotes.length : 0;
+    if (n === this.notesShown) return;
+    this.notesShown = n;
+    this.notes.replaceChildren(...run.runNotes.slice(0, n).map((e) => {
+      const li = document.createElement('li');
+      li.dataset.seq = String(e.seq);
+      li.textContent = e.kind === 'note' ? String(e.text ?? '') : `${e.kind}: ${String(e.text ?? '')}`;
+      return li;
+    }));
+    this.notes.hidden = n === 0;
   }
 
   /** Mark the line an event printed (null clears). @param {number|null} seq */
@@ -96,9 +147,35 @@ export class ConsoleView {
   }
 }
 
+/**
+ * An uncaught exception in words: "ZeroDivisionError: division by zero (line 7)".
+ * @param {import('./model.js').FlEvent} ev
+ */
+export function exceptionText(ev) {
+  const type = String(ev.type ?? 'Exception');
+  const msg = ev.message != null && String(ev.message) !== '' ? `: ${String(ev.message)}` : '';
+  const line = typeof ev.line === 'number' && ev.line > 0 ? ` (line ${ev.line})` : '';
+  return `${type}${msg}${line}`;
+}
+
+/** A small tag before a line's text, read out with it. @param {string} text @param {string} label */
+function badge(text, label) {
+  const b = document.createElement('span');
+  b.className = 'tag';
+  b.textContent = text;
+  b.title = label;
+  const sr = document.createElement('span');
+  sr.className = 'visually-hidden';
+  sr.textContent = ':';
+  b.append(sr);
+  return b;
+}
+
 /** Scroll a box so a child is visible, without scrolling the page around it. */
 export function scrollWithin(/** @type {HTMLElement} */ box, /** @type {HTMLElement} */ child, /** @type {boolean} */ instant) {
-  const top = child.offsetTop - box.offsetTop;
+  // From the boxes on screen, not offsetTop: that is relative to the nearest
+  // positioned ancestor, which is the box itself for #source and not for the console.
+  const top = child.getBoundingClientRect().top - box.getBoundingClientRect().top - box.clientTop + box.scrollTop;
   if (top < box.scrollTop || top + child.offsetHeight > box.scrollTop + box.clientHeight) {
     box.scrollTo({ top: Math.max(0, top - box.clientHeight / 3), behavior: instant ? 'auto' : 'smooth' });
   }

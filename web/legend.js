@@ -16,6 +16,7 @@ const ITEMS = [
   ['mark sw-value', 'shared value read/write'],
   ['mark sw-note', 'note / result'],
   ['mark sw-life', 'spawn, start, exit, fork()'],
+  ['mark sw-error', 'uncaught exception (CPython)'],
   ['arrow sw-a-spawn', 'spawn → start'],
   ['arrow sw-a-join', 'exit → join returns'],
   ['arrow sw-a-message', 'put → get, send → recv'],

@@ -2,6 +2,11 @@
 // spans, instants and arrows. It exists apart from the drawing so it can stay
 // pure (no DOM), be fed 100,000 synthetic events by a benchmark, and be tested
 // without a canvas. docs/events.md is the contract it reads.
+//
+// Two engines make runs: in a native run the runner is the lesson's
+// MainProcess and has its lane; in a CPython run the runner only starts the
+// interpreter and reports on it (its `note` and `result` belong to the run,
+// not to a lane), and the interpreter's MainProcess is the root lane.
 
 /**
  * @typedef {{seq:number, t:number, kind:string, pid:number, tid:number, cpu:number, [k:string]:any}} FlEvent
@@ -63,7 +68,7 @@
  * @property {Lane} lane
  * @property {number} t
  * @property {FlEvent} ev
- * @property {string} group   print | message | value | note | life | other
+ * @property {string} group   print | message | value | note | life | error | other
  * @property {Arrow[]} links
  *
  * @typedef {Span|Instant} Item
@@ -90,6 +95,7 @@ function instantGroup(kind) {
   if (kind === 'queue' || kind === 'pipe') return 'message';
   if (kind === 'value') return 'value';
   if (kind === 'note' || kind === 'result') return 'note';
+  if (kind === 'exception') return 'error';
   if (kind.startsWith('proc.') || kind.startsWith('thread.') || kind === 'fork.return') return 'life';
   return 'other';
 }
@@ -140,9 +146,17 @@ export function describe(/** @type {FlEvent} */ e) {
 }
 
 export class RunModel {
-  /** @param {{label?:string, params?:object}} [opts] */
+  /** @param {{label?:string, params?:object, engine?:'cpython'|'native', interpreter?:string}} [opts] */
   constructor(opts = {}) {
     this.label = opts.label ?? 'Run';
+    /** Which engine ran it: as asked, until run.start says. @type {'cpython'|'native'} */
+    this.engine = opts.engine ?? 'native';
+    /** The interpreter's label as asked; run.start's `interpreter` wins. */
+    this.interpreter = opts.interpreter ?? '';
+    /** @type {number|null} a CPython run's runner: its events are the run's, it has no lane */
+    this.runnerPid = null;
+    /** @type {FlEvent[]} the runner's notes in a CPython run (e.g. the sampler's cost) */
+    this.runNotes = [];
     /** The server's run id, when there is one. */
     this.id = '';
     /** Parameters as sent; run.start replaces them with the validated ones. */
@@ -153,8 +167,12 @@ export class RunModel {
     this.laneMap = new Map();
     /** @type {Arrow[]} */
     this.arrows = [];
-    /** @type {{ev:FlEvent, lane:Lane}[]} print events in seq order: the console */
+    /** @type {{ev:FlEvent, lane:Lane}[]} print events in seq order */
     this.prints = [];
+    /** @type {{ev:FlEvent, lane:Lane}[]} the console: print and exception events in seq order */
+    this.lines = [];
+    /** @type {FlEvent[]} uncaught exceptions (CPython), in seq order */
+    this.exceptions = [];
     /** @type {FlEvent|null} */ this.result = null;
     /** @type {FlEvent|null} */ this.end = null;
     /** @type {FlEvent|null} */ this.start = null;
@@ -301,10 +319,23 @@ export class RunModel {
     this.version++;
     const k = ev.kind;
     if (typeof ev.t === 'number' && ev.t > this.lastT) this.lastT = ev.t;
-    if (ev.cpu >= 0 && k !== 'run.end') this.cpus.add(ev.cpu);
-    if (!RUN_KINDS.has(k) && (this.firstT === null || ev.t < this.firstT)) this.firstT = ev.t;
-    if (k === 'run.start') { this.start = ev; if (ev.params) this.params = ev.params; return; }
+    if (k === 'run.start') {
+      this.start = ev;
+      if (ev.params) this.params = ev.params;
+      this.engine = ev.engine === 'cpython' ? 'cpython' : 'native';
+      if (typeof ev.interpreter === 'string') this.interpreter = ev.interpreter;
+      this.runnerPid = this.engine === 'cpython' ? ev.pid : null;
+      return;
+    }
     if (k === 'run.end') { this.end = ev; this._finish(ev.t); return; }
+    // The runner's own samples: it is no lane, and its start-up is not the program's.
+    if (k === 'kernel.sample' && this.runnerPid !== null && ev.of_pid === this.runnerPid) return;
+    if (this.isRunLevel(ev)) {
+      if (k === 'result') this.result = ev; else this.runNotes.push(ev);
+      return;
+    }
+    if (ev.cpu >= 0) this.cpus.add(ev.cpu);
+    if (this.firstT === null || ev.t < this.firstT) this.firstT = ev.t;
     if (k === 'kernel.sample') { this._sample(ev); return; }
 
     const lane = this._lane(ev.pid, ev.tid);
@@ -419,6 +450,12 @@ export class RunModel {
       }
       case 'print':
         this.prints.push({ ev, lane });
+        this.lines.push({ ev, lane });
+        this._instant(lane, ev);
+        return;
+      case 'exception':
+        this.exceptions.push(ev);
+        this.lines.push({ ev, lane });
         this._instant(lane, ev);
         return;
       case 'result':
@@ -569,7 +606,12 @@ export class RunModel {
       if (lane.type === 'proc' && lane.exitT !== null) {
         const until = lane.goneT ?? end;
         const z = stateTime(lane, lane.exitT, until, 'Z', end);
-        if (z > 0) {
+        if (z > 0 && this.runnerPid !== null && this._spawnParent.get(lane.pid) === `p${this.runnerPid}`) {
+          // A CPython run's MainProcess: its parent is the runner, which no join() of the program reaps.
+          const reaped = lane.goneT !== null ? `, until the runner reaped it at ${fmtTime(lane.goneT, 1e6)}` : ' (until the sampler stopped looking)';
+          notes.push({ kind: 'zombie', lane, t0: lane.exitT, ms: z / 1e6,
+            text: `pid ${lane.pid} (${lane.name}) exited at ${fmtTime(lane.exitT, 1e6)} and stayed a zombie (Z) for ${fmtMs(z)}${reaped}: its parent is forkline's runner, which started the interpreter and is not part of the program.` });
+        } else if (z > 0) {
           const reaped = lane.goneT !== null ? `until it was reaped at ${fmtTime(lane.goneT, 1e6)}` : 'and was still one when the run ended';
           notes.push({ kind: 'zombie', lane, t0: lane.exitT, ms: z / 1e6,
             text: `pid ${lane.pid} (${lane.name}) exited at ${fmtTime(lane.exitT, 1e6)} but stayed a zombie (Z) for ${fmtMs(z)} ${reaped}: its exit status waited in the kernel for its parent's join().` });
@@ -658,6 +700,23 @@ export class RunModel {
       }
     }
     return out;
+  }
+
+  /**
+   * An event of the whole run rather than of a lane: in a CPython run, what
+   * the runner (not part of the program) says, apart from run.start/run.end.
+   * @param {FlEvent} ev
+   */
+  isRunLevel(ev) {
+    return this.runnerPid !== null && ev.pid === this.runnerPid && ev.kind !== 'kernel.sample' && !RUN_KINDS.has(ev.kind);
+  }
+
+  /** What ran, in words: "CPython 3.11.7 · fork start method", or the native engine. */
+  engineText() {
+    if (this.engine !== 'cpython') return 'Native (forkline’s Rust demo)';
+    const who = this.interpreter || 'CPython';
+    const method = /** @type {Record<string, unknown>|null} */ (this.params)?.start_method;
+    return typeof method === 'string' && method ? `${who} · ${method} start method` : who;
   }
 
   /** Outcome in words: the result's text, and how the run ended. */

@@ -126,7 +126,15 @@ export function buildParams(host, specs) {
     }
   }
 
-  return { read, showServerError, summary, set };
+  /** The fields as they stand, checked or not (to keep them while another engine's form is shown). */
+  function values() {
+    /** @type {Record<string, unknown>} */
+    const out = {};
+    for (const [name, f] of fields) out[name] = f.spec.type === 'bool' ? /** @type {HTMLInputElement} */ (f.input).checked : f.input.value;
+    return out;
+  }
+
+  return { read, showServerError, summary, set, values };
 }
 
 /** @param {ParamSpec} s */

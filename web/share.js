@@ -1,17 +1,24 @@
 // share.js — the demo page's "Share & export" panel: the last run's permalink,
 // its exports (and how to open the trace in Perfetto or chrome://tracing),
 // and "Copy embed code" for a course page. It only reads the page's public
-// surface — the form fields (#param-*) and #timeline's data-run-id and
-// data-state — so it stays out of app.js's way. Load it after app.js.
+// surface — the engine switch (input[name=engine], #python), the form fields
+// (#param-*) and #timeline's data-run-id and data-state, and the
+// `forkline:engine` event app.js sends after a switch — so it stays out of
+// app.js's way. Load it after app.js.
 
 import { h } from './dom.js';
+import { putEngine } from './engine.js';
 
 const demo = document.body.dataset.demo ?? '';
 const app = document.getElementById('app');
 
-/** The form's current values as an embed query (`numbers=2,3&delay_ms=200`). */
+/** The engine and form's current values as an embed query (`engine=cpython&numbers=2,3&delay_ms=200`). */
 function currentQuery() {
   const q = new URLSearchParams();
+  const engine = /** @type {HTMLInputElement|null} */ (document.querySelector('input[name=engine]:checked'))?.value;
+  if (engine === 'cpython' || engine === 'native') {
+    putEngine(q, engine, document.getElementById('engine')?.dataset.python ?? '');
+  }
   for (const el of document.querySelectorAll('input[id^="param-"], select[id^="param-"]')) {
     const input = /** @type {HTMLInputElement} */ (el);
     const value = input.type === 'checkbox' ? (input.checked ? '1' : '0') : input.value.replace(/\s+/g, '');
@@ -43,13 +50,14 @@ const panel = h('details', { class: 'panel share-panel', id: 'share' },
   h('summary', { text: 'Share, embed & export' }),
   h('h3', { text: 'This run' }), none, links,
   h('h3', { text: 'Embed in a course page' }),
-  h('p', { class: 'muted', text: 'The frame runs with the parameters above. The script sizes the frame to its content; the course site’s origin must be allowed with --frame-ancestors.' }),
+  h('p', { class: 'muted', text: 'The frame runs on the engine and with the parameters above. The script sizes the frame to its content; the course site’s origin must be allowed with --frame-ancestors.' }),
   code, h('div', { class: 'actions' }, copy, copied));
 (document.getElementById('events') ?? app?.lastElementChild)?.after(panel);
 
 function refreshCode() { code.value = embedCode(); }
 panel.addEventListener('toggle', refreshCode);
 document.addEventListener('input', (e) => { if (/** @type {HTMLElement} */ (e.target).id?.startsWith('param-')) refreshCode(); });
+document.addEventListener('forkline:engine', refreshCode);
 copy.addEventListener('click', async () => {
   refreshCode();
   try { await navigator.clipboard.writeText(code.value); copied.textContent = 'Copied.'; } catch {

@@ -1,7 +1,9 @@
-// source.js — the Python program the demo mirrors, with the line that
-// produced the current event highlighted. Demos declare which line belongs to
-// which event kind (`source_lines`: "kind" or "kind:phase" → 1-based line);
-// without that map the source is simply shown.
+// source.js — the Python program of the run being looked at, with the line
+// that produced the current event highlighted. Native demos declare which
+// line belongs to which event kind (`source_lines`: "kind" or "kind:phase" →
+// 1-based line); an event that names its own line (a CPython run's
+// `exception`) is shown at that line; without either the program is simply
+// shown. Lines that raised an uncaught exception stay marked.
 
 import { scrollWithin } from './console.js';
 
@@ -9,21 +11,38 @@ export class SourceView {
   /** @param {HTMLElement} pre  the `#source` element, holding the program as text */
   constructor(pre) {
     this.pre = pre;
-    const code = pre.querySelector('code') ?? pre;
-    const text = code.textContent ?? '';
+    this.code = pre.querySelector('code') ?? pre;
+    /** @type {HTMLElement[]} */ this.lines = [];
+    /** @type {Record<string, number>} */ this.map = {};
+    this.current = 0;
+    /** @type {Map<number, string>} line → what it raised */ this.raised = new Map();
+    this.text = '';
+    this.reduceMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
+    this.setProgram(this.code.textContent ?? '');
+  }
+
+  /**
+   * Show a program (a no-op when it is the one shown).
+   * @param {string} text @param {Record<string, number>} [map]
+   */
+  setProgram(text, map) {
+    if (map) this.map = map;
+    if (text === this.text && this.lines.length) return;
+    this.text = text;
     const lines = text.replace(/\n$/, '').split('\n');
-    code.replaceChildren(...lines.map((l, i) => {
+    this.code.replaceChildren(...lines.map((l, i) => {
       const span = document.createElement('span');
       span.className = 'line';
       span.dataset.line = String(i + 1);
-      span.textContent = l + '\n';
+      // The newline stays inside (copying the code keeps its lines), last, so a note can go before it.
+      span.append(l, '\n');
       return span;
     }));
-    /** @type {HTMLElement[]} */
-    this.lines = [...code.querySelectorAll('span.line')].map((e) => /** @type {HTMLElement} */ (e));
-    /** @type {Record<string, number>} */ this.map = {};
+    this.lines = [...this.code.querySelectorAll('span.line')].map((e) => /** @type {HTMLElement} */ (e));
     this.current = 0;
-    this.reduceMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
+    this.pre.dataset.currentLine = '0';
+    this.raised = new Map();
+    delete this.pre.dataset.raisedLines;
   }
 
   /** @param {Record<string, number>|undefined} map */
@@ -32,6 +51,7 @@ export class SourceView {
   /** The line an event belongs to, or 0. @param {import('./model.js').FlEvent|null} ev */
   lineFor(ev) {
     if (!ev) return 0;
+    if (typeof ev.line === 'number' && ev.line > 0 && ev.line <= this.lines.length) return ev.line;
     const sub = ev.phase ?? ev.op;
     return (sub != null && this.map[`${ev.kind}:${sub}`]) || this.map[ev.kind] || 0;
   }
@@ -47,5 +67,39 @@ export class SourceView {
       el.classList.add('current');
       scrollWithin(this.pre, el, this.reduceMotion);
     }
+  }
+
+  /**
+   * Mark the lines that raised an uncaught exception (line → "ValueError: …");
+   * an empty map clears them.
+   * @param {Map<number, string>} raised
+   */
+  markRaised(raised) {
+    const key = [...raised].map(([l, t]) => `${l}:${t}`).join('|');
+    if (key === [...this.raised].map(([l, t]) => `${l}:${t}`).join('|')) return;
+    for (const l of this.raised.keys()) {
+      const el = this.lines[l - 1];
+      if (!el) continue;
+      el.classList.remove('raised');
+      el.removeAttribute('title');
+      el.querySelector('.raised-note')?.remove();
+    }
+    this.raised = raised;
+    for (const [l, what] of raised) {
+      const el = this.lines[l - 1];
+      if (!el) continue;
+      el.classList.add('raised');
+      el.title = `raised ${what}`;
+      const note = document.createElement('span');
+      note.className = 'raised-note';
+      note.textContent = `← raised ${what}`;
+      el.insertBefore(note, el.lastChild);
+    }
+    if (raised.size) {
+      this.pre.dataset.raisedLines = [...raised.keys()].join(',');
+      // Bring the line that raised into view (the highlight, when there is one, moves on from there).
+      const first = this.lines[Math.min(...raised.keys()) - 1];
+      if (first && !this.current) scrollWithin(this.pre, first, this.reduceMotion);
+    } else delete this.pre.dataset.raisedLines;
   }
 }

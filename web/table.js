@@ -39,7 +39,9 @@ export class EventTable {
       const tr = document.createElement('tr');
       const lane = run.laneMap.get(run.laneIdOf(e.pid, e.tid));
       const cells = [
-        String(e.seq), fmtTime(e.t, 1e6), lane ? RunModel.laneLabel(lane) : `pid ${e.pid}`, String(e.cpu), '', describe(e),
+        String(e.seq), fmtTime(e.t, 1e6),
+        lane ? RunModel.laneLabel(lane) : run.isRunLevel(e) || (e.kind === 'run.start' && run.runnerPid !== null) ? `runner · pid ${e.pid} (no lane)` : `pid ${e.pid}`,
+        String(e.cpu), '', describe(e),
       ];
       cells.forEach((text, i) => {
         const td = document.createElement(i === 0 ? 'th' : 'td');

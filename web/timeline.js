@@ -35,7 +35,7 @@ const ARROW_LIMIT = 600;
 /** Drawing order of span styles: later ones paint over earlier ones. */
 const SPAN_ORDER = ['sleep', 'compute', 'system', 'other', 'join', 'wait', 'hold', 'zombie'];
 const HATCHED = new Set(['wait', 'join', 'zombie']);
-const INSTANT_GROUPS = ['life', 'other', 'value', 'message', 'note', 'print'];
+const INSTANT_GROUPS = ['life', 'other', 'value', 'message', 'note', 'print', 'error'];
 const ARROW_KINDS = ['spawn', 'join', 'message', 'lock'];
 
 /** Colours come from CSS custom properties so light/dark themes stay in style.css. */
@@ -44,7 +44,7 @@ const FALLBACK = /** @type {Record<string,string>} */ ({
   accent: '#0b63ce', alive: '#9aa5b4',
   sleep: '#9db4cf', compute: '#e8833a', system: '#2a9d8f', other: '#8e7cc3',
   join: '#7b61c9', wait: '#d64561', hold: '#2f9e44', zombie: '#6b7280',
-  print: '#1d2430', message: '#1c7ed6', value: '#c88a04', note: '#ae3ec9', life: '#6b7280',
+  print: '#1d2430', message: '#1c7ed6', value: '#c88a04', note: '#ae3ec9', life: '#6b7280', error: '#c92a2a',
   'arrow-spawn': '#6b7280', 'arrow-join': '#7b61c9', 'arrow-message': '#1c7ed6', 'arrow-lock': '#2f9e44',
   R: '#2f9e44', S: '#c5cdd8', D: '#c92a2a', Z: '#495057', contend: '#c92a2a',
 });
@@ -430,13 +430,16 @@ export class Timeline {
           j = Math.max(j, lowerBound(ins, n.t + px / 2, (q) => q.t) - 1);
           continue;
         }
-        if (n.group === 'print' || n.group === 'note' || n.group === 'message' || n.group === 'value') {
+        if (n.group === 'print' || n.group === 'note' || n.group === 'message' || n.group === 'value' || n.group === 'error') {
           const e = n.ev;
           const text = e.kind === 'print' || e.kind === 'note' || e.kind === 'result' ? String(e.text ?? '')
+            : e.kind === 'exception' ? `${e.type ?? 'Exception'}: ${e.message ?? ''}`
             : e.kind === 'value' ? `${e.op} ${e.name ?? ''}=${e.value}` : `${e.op} ${JSON.stringify(e.value ?? e.msg)}`;
           const next = ins[j + 1];
           const room = next ? (next.t - n.t) * scale - 10 : X1 - x - 8;
-          if (room > 24) labels.push({ x: x + 6, y: y + 7, text, max: room, color: col[n.group] ?? col.text, small: false });
+          // stderr lines (a traceback) in the error colour, as in the console
+          const color = e.stream === 'stderr' ? col.error : (col[n.group] ?? col.text);
+          if (room > 24) labels.push({ x: x + 6, y: y + 7, text, max: room, color, small: false });
         }
       }
       for (const [g, tk] of Object.entries(tick)) marks.get(g)?.rect(tk[0], y + BAR_Y - 4, tk[1] - tk[0], BAR_H + 6);
@@ -556,7 +559,7 @@ export class Timeline {
         ctx.font = '600 12px system-ui, sans-serif';
         const run = r.run;
         const status = run.finished ? run.outcomeText() : 'running…';
-        ctx.fillText(fitText(ctx, `${run.label} · ${status}`, this.width - 16), 8, r.y + r.h / 2);
+        ctx.fillText(fitText(ctx, `${run.label} · ${run.engineText()} · ${status}`, this.width - 16), 8, r.y + r.h / 2);
         ctx.font = '12px system-ui, sans-serif';
         return;
       }

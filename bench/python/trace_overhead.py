@@ -6,6 +6,7 @@ pipe drained by a thread here), alternating, each timed from spawn to exit.
     trace_overhead.py TRACER_DIR ROUNDS FILE SOURCE_PATH [FILE SOURCE_PATH ...]
     trace_overhead.py --race TRACER_DIR RUNS SOURCE_PATH   (unlocked lock program)
     trace_overhead.py --first-child RUNS METHOD             (python by hand: spawn → child start)
+    trace_overhead.py --per-event TRACER_DIR ROUNDS N        (a loop of N traced reads, timed inside)
 
 Prints one JSON object as its last line.
 """
@@ -32,12 +33,16 @@ def traced(tracer_dir, file, source):
     lines = []
 
     def drain():
+        # As the runner relays (server/runner/cpython.rs): a pause after a
+        # read that emptied the pipe, so writers are not woken up for.
         chunks = []
         while True:
             chunk = os.read(read_end, 1 << 16)
             if not chunk:
                 break
             chunks.append(chunk)
+            if len(chunk) < 1 << 16:
+                time.sleep(0.001)
         lines.extend(b"".join(chunks).split(b"\n"))
 
     reader = threading.Thread(target=drain)
@@ -106,17 +111,49 @@ if __name__ == "__main__":
 
 
 def first_child(runs, method):
+    # A file, not -c: spawn's child imports the main module again by its path.
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(FIRST_CHILD)
     samples = []
     for _ in range(runs):
         started = time.monotonic_ns()
-        out = subprocess.run([PYTHON, "-I", "-B", "-c", FIRST_CHILD, method], stdin=subprocess.DEVNULL,
+        out = subprocess.run([PYTHON, "-I", "-B", f.name, method], stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=60)
         samples.append(int(out.stdout.split()[0]) - started)
+    os.unlink(f.name)
     return {"ns": samples}
 
 
+PER_EVENT = """
+import multiprocessing, time
+v = multiprocessing.Value('i', 0)
+t = time.perf_counter_ns()
+for _ in range(%d):
+    v.value
+print(time.perf_counter_ns() - t)
+"""
+
+
+def per_event(tracer_dir, rounds, n):
+    """The loop's own time, untraced and traced: one `value` event per read."""
+    import tempfile
+    source = PER_EVENT % n
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(source)
+    plain, with_trace = [], []
+    for _ in range(rounds):
+        plain.append(int(untraced(f.name, capture=True)[1]))
+        _, evs = traced(tracer_dir, "per_event.py", source)
+        with_trace.append(int([e["text"] for e in evs if e.get("kind") == "print"][0]))
+    os.unlink(f.name)
+    return {"n": n, "untraced_ns": plain, "traced_ns": with_trace}
+
+
 def main(argv):
-    if argv[0] == "--race":
+    if argv[0] == "--per-event":
+        result = per_event(argv[1], int(argv[2]), int(argv[3]))
+    elif argv[0] == "--race":
         result = race(argv[1], int(argv[2]), argv[3])
     elif argv[0] == "--first-child":
         result = first_child(int(argv[1]), argv[2])

@@ -30,15 +30,28 @@ How it hooks in
     ``os.fork``/``waitpid``/``system``/``_exit`` (``osfuncs``); threads
     (``threads``); multiprocessing processes and fresh interpreters
     (``processes``); Lock/RLock/Value (``sync``); queues (``queues``); Pipe
-    (``pipes``). multiprocessing and threading are patched as they are
-    imported (``hooks``), so a program that never imports them does not pay
-    for them. Every event is one ``os.write`` of one JSON line of at most
-    4096 bytes to the inherited fd (``emit``), atomic on a pipe.
+    (``pipes``), whose messages carry their ids inside a wrapper the receiver
+    removes (``payload``); uncaught exceptions, in any process or thread, say
+    ``exception`` and then print their traceback as CPython does, through the
+    traced stderr (``errors``). multiprocessing and threading are patched
+    as they are imported (``hooks``), so a program that never imports them
+    does not pay for them. Every event is one ``os.write`` of one JSON line
+    of at most 4096 bytes to the inherited fd (``emit``), atomic on a pipe.
 
     Every process is traced whatever the start method: fork children inherit
     the tracer (caches reset at fork); interpreters multiprocessing starts
     afresh come through ``multiprocessing.util.spawnv_passfds``, which passes
-    them the fd and prefixes their ``-c`` code with ``helper()``.
+    them the fd and prefixes their ``-c`` code with ``helper()``. The event
+    fd is made non-inheritable, so programs exec'd later never hold it.
+
+    ``os.system`` runs its shell as the C library does, but on a pipe: the
+    shell's output becomes prints and the shell (``sh``) has a lane, as in
+    the Rust runner's system demo.
+
+    The tracer's own modules keep their bytecode in ``__pycache__`` (git
+    ignores it) although the interpreter runs with ``-B``: compiling them
+    cost every traced process about 7 ms here. ``-B`` still holds for the
+    program and the standard library.
 
 What it does not see
     * Anything below the API: bytecode, the GIL, page faults, the kernel's
@@ -48,11 +61,14 @@ What it does not see
       Manager internals. Their processes and threads are traced.
     * ``multiprocessing`` Semaphore/Condition/Event/Barrier/Array,
       ``queue.SimpleQueue``, ``Connection.recv_bytes_into``/``poll``,
-      ``subprocess``, ``os.posix_spawn``, ``os.exec*``.
-    * Programs started by ``os.system`` (the runner's sampler gives them a lane).
+      ``subprocess``, ``os.posix_spawn``, ``os.exec*``; ``time.sleep`` and
+      ``os.fork`` called by library code rather than by the program.
+    * The programs a shell from ``os.system`` starts (the runner's sampler
+      gives them lanes); the shell itself cannot say ``proc.exit`` once it
+      has exec'd, so its end is its parent's ``proc.join``.
     * A process killed by a signal says nothing more; its parent's join does.
-    * Writes to file descriptors 1 and 2 made below ``sys.stdout``/``stderr``
-      (``os.write(1, …)``, C extensions, child programs): they go to
+    * Writes to file descriptors 1 and 2 below ``sys.stdout``/``stderr``
+      (``os.write(1, …)``, C extensions, ``subprocess`` children): they go to
       /dev/null and the runner's stderr.
 """
 

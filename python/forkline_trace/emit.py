@@ -158,18 +158,39 @@ def hold():
         _held = []
 
 
-def close():
-    """After proc.exit this process says nothing more: daemon threads and
-    finalizers still running are cut off, and the pipe's write end is
-    released so the reader sees EOF as soon as the last process is done."""
+def close(last=None):
+    """After proc.exit (``last``, a body) this process says nothing more:
+    daemon threads and finalizers still running are cut off, and the pipe's
+    write end is released so the reader sees EOF as soon as the last
+    process is done. The fd is pointed at /dev/null *before* the last line
+    goes out through a private copy: a thread that runs while that write
+    holds no GIL can no longer land a line after it."""
     global _held
     _held = None
+    line = None
+    if last is not None:
+        try:
+            pre = _loc.pre
+        except AttributeError:
+            pre = _prefix()
+        t = monotonic_ns() - ORIGIN
+        line = b'{"t":%d%s%d%s' % (t if t > 0 else 0, pre, cpu(), last)
+    try:
+        private = os.dup(FD) if line is not None else -1
+    except OSError:
+        private = -1
     try:
         null = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
         os.dup2(null, FD, inheritable=False)
         os.close(null)
     except OSError:
         pass
+    if private >= 0:
+        try:
+            _write(private, line)
+        except OSError:
+            pass
+        os.close(private)
 
 
 def after_fork_child():

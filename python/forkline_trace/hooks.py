@@ -18,6 +18,8 @@ PATCHES = {
     "threading": ("threads", "patch_threading"),
     "multiprocessing.process": ("processes", "patch_process"),
     "multiprocessing.util": ("processes", "patch_util"),
+    "multiprocessing.popen_fork": ("processes", "patch_popen"),
+    "multiprocessing.popen_forkserver": ("processes", "patch_popen"),
     "multiprocessing.spawn": ("processes", "patch_spawn"),
     "multiprocessing.synchronize": ("sync", "patch_synchronize"),
     "multiprocessing.sharedctypes": ("sync", "patch_sharedctypes"),

@@ -63,9 +63,7 @@ def say_exit(code):
         # It never got as far as proc.start but has something to show (a
         # spawned child that failed while re-running the program).
         say_start(_current_name(), os.getppid())
-    if started:
-        emit.emit(b',"kind":"proc.exit","code":%d}\n' % _i32(code))
-    emit.close()
+    emit.close(b',"kind":"proc.exit","code":%d}\n' % _i32(code) if started else None)
 
 
 def _current_name():
@@ -147,20 +145,48 @@ def patch_process(mod):
             return orig_join(self, timeout)  # raises as CPython does
         child = popen.pid
         emit.emit(b',"kind":"proc.join","phase":"begin","child":%d}\n' % child)
+        popen._forkline_joining = True
         try:
             orig_join(self, timeout)
         finally:
-            rc = popen.returncode
-            if rc is None:
-                emit.emit(b',"kind":"proc.join","phase":"end","child":%d}\n' % child)
-            elif rc < 0:
-                emit.emit(b',"kind":"proc.join","phase":"end","child":%d,"signal":%d}\n' % (child, -rc))
-            else:
-                emit.emit(b',"kind":"proc.join","phase":"end","child":%d,"code":%d}\n' % (child, rc))
+            popen._forkline_joining = False
+            _join_end(child, popen.returncode)
 
     BaseProcess._bootstrap = _bootstrap
     BaseProcess.start = start
     BaseProcess.join = join
+
+
+def _join_end(child, rc):
+    if rc is None:  # a join with a timeout, the child still running
+        emit.emit(b',"kind":"proc.join","phase":"end","child":%d}\n' % child)
+    elif rc < 0:
+        emit.emit(b',"kind":"proc.join","phase":"end","child":%d,"signal":%d}\n' % (child, -rc))
+    else:
+        emit.emit(b',"kind":"proc.join","phase":"end","child":%d,"code":%d}\n' % (child, rc))
+
+
+def patch_popen(mod):
+    """A child is also reaped outside join(): ``is_alive()``, ``exitcode``,
+    and the ``_cleanup()`` that every ``start()`` and ``active_children()``
+    (so multiprocessing's exit handler) runs poll it, and a poll that finds
+    it gone waits for it. That moment is a join too (begin and end at once):
+    without it a child that was killed, and so never said proc.exit, would
+    have no end at all."""
+    Popen = mod.Popen
+    if "poll" not in Popen.__dict__:
+        return
+    orig_poll = Popen.poll
+
+    def poll(self, flag=os.WNOHANG):
+        was = self.returncode
+        rc = orig_poll(self, flag)
+        if was is None and rc is not None and not getattr(self, "_forkline_joining", False):
+            emit.emit(b',"kind":"proc.join","phase":"begin","child":%d}\n' % self.pid)
+            _join_end(self.pid, rc)
+        return rc
+
+    Popen.poll = poll
 
 
 # multiprocessing.util: fresh interpreters

@@ -71,6 +71,73 @@ class Lifecycle(TracerTest):
         self.assertEqual(r.of("proc.join", phase="end")[0]["code"], 0)
         self.assertEqual(r.stdout(child), ["child done"])
 
+    def test_exit_codes_of_children_that_exit_on_their_own(self):
+        r = self.run_program(
+            """
+            import multiprocessing, os, sys, time
+            def quits():
+                sys.exit(5)
+            def leaves():
+                print("leaving", end="")
+                os._exit(6)
+            def lingers(ready):
+                ready.set()
+                time.sleep(10)
+            if __name__ == "__main__":
+                ready = multiprocessing.Event()
+                a = multiprocessing.Process(target=quits)
+                b = multiprocessing.Process(target=leaves)
+                c = multiprocessing.Process(target=lingers, args=(ready,), daemon=True)
+                for p in (a, b, c):
+                    p.start()
+                a.join(); b.join()
+                ready.wait(10)
+                print(a.exitcode, b.exitcode)
+            """
+        )
+        self.assertWellBehaved(r)
+        a, b, c = (r.pid_named("Process-%d" % i) for i in (1, 2, 3))
+        self.assertEqual((r.exit_code(a), r.exit_code(b)), (5, 6))
+        self.assertEqual(r.stdout(b), ["leaving"])
+        self.assertEqual(r.stdout(r.main), ["5 6"])
+        ends = {e["child"]: (e.get("code"), e.get("signal")) for e in r.of("proc.join", phase="end")}
+        # The daemon is terminated by multiprocessing's exit handler, then joined.
+        self.assertEqual(ends, {a: (5, None), b: (6, None), c: (None, 15)})
+
+    def test_a_child_reaped_by_start_or_is_alive_has_its_join_there(self):
+        r = self.run_program(
+            """
+            import multiprocessing as mp, os, signal, time
+            from multiprocessing.connection import wait
+            def quick():
+                pass
+            def victim(ready):
+                ready.set()
+                time.sleep(10)
+            if __name__ == "__main__":
+                ready = mp.Event()
+                a = mp.Process(target=quick)
+                a.start()
+                wait([a.sentinel])
+                while open(f"/proc/{a.pid}/stat").read().split()[2] != "Z":
+                    time.sleep(0.001)  # a is a zombie now
+                b = mp.Process(target=victim, args=(ready,))
+                b.start()  # ... and start() reaps it
+                ready.wait(10)
+                os.kill(b.pid, signal.SIGKILL)
+                while b.is_alive():
+                    time.sleep(0.001)
+                print(a.exitcode, b.exitcode)
+            """
+        )
+        self.assertWellBehaved(r)
+        a, b = r.pid_named("Process-1"), r.pid_named("Process-2")
+        self.assertEqual(r.stdout(r.main), ["0 -9"])
+        joins = [(e["phase"], e["child"], e.get("code"), e.get("signal")) for e in r.of("proc.join")]
+        self.assertEqual(joins, [("begin", a, None, None), ("end", a, 0, None), ("begin", b, None, None), ("end", b, None, 9)])
+        kinds = [(e["kind"], e.get("child")) for e in r.lane(r.main)]
+        self.assertLess(kinds.index(("proc.join", a)), kinds.index(("proc.spawn", b)), "reaped inside b.start()")
+
     def test_a_child_killed_by_a_signal_shows_in_its_parents_join(self):
         r = self.run_program(
             """
@@ -159,16 +226,19 @@ class OsFork(TracerTest):
         r = self.run_program(
             """
             import os, signal, time
+            r, w = os.pipe()
             a = os.fork()
             if a == 0:
-                time.sleep(0.05)
+                os.read(r, 1)  # until the parent has polled
                 os._exit(4)
             print(os.waitpid(a, os.WNOHANG))
+            os.write(w, b"x")
             os.waitpid(a, 0)
             b = os.fork()
             if b == 0:
+                os.write(w, b"y")  # after its proc.start
                 time.sleep(10)
-            time.sleep(0.05)  # let the child say proc.start
+            os.read(r, 1)
             os.kill(b, signal.SIGTERM)
             os.wait()
             """

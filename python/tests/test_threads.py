@@ -57,11 +57,13 @@ class Threads(TracerTest):
         r = self.run_program(
             """
             import threading, time
+            written = threading.Event()
             def work():
                 print("half a line", end="")
+                written.set()
                 time.sleep(10)
             threading.Thread(target=work, daemon=True).start()
-            time.sleep(0.05)
+            written.wait(10)
             """
         )
         self.assertWellBehaved(r)

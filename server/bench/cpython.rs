@@ -54,13 +54,14 @@ pub async fn measure(options: &Options, server: &Server) -> Vec<Row> {
     rows
 }
 
-/// Writes `demo`'s program, rendered with `params`, where the driver can read it.
-fn program_file(demo: &str, params: &Value) -> Result<(&'static str, PathBuf), String> {
+/// Writes `demo`'s program, rendered with `params`, where the driver can
+/// read it (as `saved_as`, or its own file name).
+fn program_file(demo: &str, params: &Value, saved_as: Option<&str>) -> Result<(&'static str, PathBuf), String> {
     let program = cpython::program(demo).ok_or(format!("{demo} has no program"))?;
     let params = program.validate(params).map_err(|e| e.to_string())?;
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-programs"));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let path = dir.join(program.file);
+    let path = dir.join(saved_as.unwrap_or(program.file));
     std::fs::write(&path, program.render(&params)).map_err(|e| e.to_string())?;
     Ok((program.file, path))
 }
@@ -103,16 +104,9 @@ async fn overhead(options: &Options, python: &Interpreter) -> Result<Vec<Row>, S
     let chosen: &[(&str, &str)] = if options.quick { &PROGRAMS[..2] } else { PROGRAMS };
     let mut args = vec![tracer_dir(), options.pick(1, 7).to_string()];
     for (demo, params) in chosen {
-        let (file, path) = program_file(demo, &serde_json::from_str(params).expect("bench params are JSON"))?;
+        let (file, path) = program_file(demo, &serde_json::from_str(params).expect("bench params are JSON"), None)?;
         args.extend([file.to_owned(), path.display().to_string()]);
     }
-    // Last, for the cost per event: the lock program long enough that its
-    // events, not the interpreter's start, make the difference.
-    let long_iterations = options.pick(500, 5000);
-    let (_, long_lock) = program_file("lock", &json!({"iterations": long_iterations}))?;
-    let long_path = long_lock.with_file_name("lock_long.py");
-    std::fs::rename(&long_lock, &long_path).map_err(|e| e.to_string())?;
-    args.extend(["lock.py".to_owned(), long_path.display().to_string()]);
     let out = driver(python, &args).await?;
     let measured = out["programs"].as_array().ok_or("the driver measured nothing")?;
     let mut rows = Vec::new();
@@ -127,21 +121,20 @@ async fn overhead(options: &Options, python: &Interpreter) -> Result<Vec<Row>, S
         let note = format!("{target}; fastest {:.1} ms untraced, {:.1} ms traced; {} events", fastest(&plain), fastest(&traced), m["events"]);
         rows.push(figure(&format!("overhead, {file}, fastest traced / fastest untraced − 1"), "%", (fastest(&traced) / fastest(&plain) - 1.0) * 100.0, &note));
     }
-    if let Some(long) = measured.last() {
-        let (plain, traced) = (ms(&long["untraced_ns"]), ms(&long["traced_ns"]));
-        let events = long["events"].as_f64().unwrap_or(f64::NAN);
-        let per_event_us = (fastest(&traced) - fastest(&plain)) * 1e3 / events;
-        let note = format!("lock.py, 2 × {long_iterations} updates, {events} events: (traced − untraced) / events; prototype ≈ 2.5 µs");
-        rows.push(figure("tracer cost per event, in the program", "µs", per_event_us, &note));
-        let fixed = fastest(&ms(&measured[0]["traced_ns"])) - fastest(&ms(&measured[0]["untraced_ns"]));
-        rows.push(figure("fixed cost per traced run (lock.py at its defaults, all of it)", "ms", fixed, "prototype: 11–15 ms with fork"));
-    }
+    let n = options.pick(2_000, 50_000);
+    let per = driver(python, &["--per-event".into(), tracer_dir(), options.pick(1, 5).to_string(), n.to_string()]).await?;
+    let (plain, traced) = (ms(&per["untraced_ns"]), ms(&per["traced_ns"]));
+    let per_event_us = (fastest(&traced) - fastest(&plain)) * 1e3 / n as f64;
+    let note = format!("a loop of {n} Value reads, timed inside the program, traced − untraced; prototype ≈ 2.5 µs");
+    rows.push(figure("tracer cost per event, in the program", "µs", per_event_us, &note));
+    let untraced_op_us = fastest(&plain) * 1e3 / n as f64;
+    rows.push(figure("the same read, untraced", "µs", untraced_op_us, "what the program's own operation costs"));
     Ok(rows)
 }
 
 async fn race(options: &Options, python: &Interpreter) -> Result<Vec<Row>, String> {
     let runs = options.pick(3, 20);
-    let (_, path) = program_file("lock", &json!({"use_lock": false}))?;
+    let (_, path) = program_file("lock", &json!({"use_lock": false}), Some("lock_unlocked.py"))?;
     let out = driver(python, &["--race".into(), tracer_dir(), runs.to_string(), path.display().to_string()]).await?;
     let count = |key: &str| out[key].as_f64().unwrap_or(f64::NAN);
     let note = format!("of {runs} runs of lock.py, use_lock off, 2 × 1000 updates");

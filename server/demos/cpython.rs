@@ -287,8 +287,11 @@ static PROGRAMS: &[Program] = &[
         params: &[Spec { name: "command", help: "the command os.system runs through /bin/sh", kind: Kind::Choice { default: "echo hello", options: super::system::COMMANDS } }],
         notes: "os.system forks a /bin/sh that runs the command, waits for it, and returns the raw wait \
                 status: an exit code of 1 reads 256 (the code sits in the high byte). The shell and its \
-                programs are not Python and report nothing; the kernel sampler still sees them. Their \
-                output goes to the interpreter's own stdout, not through Python's print.",
+                programs are not Python and report nothing themselves; the kernel sampler still sees them. \
+                One thing is done differently from CPython so you can see it: the tracer performs \
+                os.system as system(3) does (fork, exec /bin/sh -c, wait for it), but with the shell's \
+                output on a pipe it reads, so what the command prints shows up in the console as the \
+                shell's lines instead of going to the interpreter's stdout, which nobody sees.",
     },
     Program {
         demo: "address_space",

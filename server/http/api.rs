@@ -54,7 +54,7 @@ pub struct CpythonInfo {
 }
 
 impl DemoInfo {
-    fn new(d: &'static Demo, config: &Config) -> Self {
+    pub fn new(d: &'static Demo, config: &Config) -> Self {
         let program = cpython::program(d.name);
         let offered = program.filter(|_| !config.pythons.is_empty());
         let cpython_missing = match (program, offered) {

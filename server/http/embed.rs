@@ -1,7 +1,13 @@
 //! `GET /embed/{demo}`: a demo without the site around it, for an iframe in a
 //! course page. The query presets the demo's parameters (validated by the same
-//! code as the API) and chooses theme, autorun and panels; the page's modules
-//! read those settings from `data-*` attributes on `<body>`.
+//! code as the API) and chooses engine, theme, autorun and panels; the page's
+//! modules read those settings from `data-*` attributes on `<body>`.
+//!
+//! `engine=` and `python=` choose as on a demo page (`pages::choose_engine`).
+//! An embed that names no engine and whose parameters the default engine
+//! refuses but the native one takes was written before engines existed (the
+//! native demos have parameters of their own, e.g. `lock`'s `workers`): it
+//! keeps running natively rather than turning into an error page.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -9,7 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, Result};
-use super::pages::render;
+use super::pages::{choose_engine, render, EngineChoice};
 use super::AppState;
 use crate::config::Origin;
 use crate::demos::{self, params};
@@ -24,6 +30,13 @@ struct EmbedPage {
     title: &'static str,
     summary: &'static str,
     source: &'static str,
+    source_heading: String,
+    /// `cpython` or `native`.
+    engine: &'static str,
+    /// The interpreter the query chose (an offered id), or empty for the default.
+    python: String,
+    /// Why the query's engine or interpreter was not taken.
+    engine_notice: Option<String>,
     /// The preset parameters, every default filled in, as JSON.
     params_json: String,
     theme: &'static str,
@@ -41,10 +54,12 @@ struct Settings {
     theme: &'static str,
     autorun: bool,
     panels: String,
+    engine: Option<String>,
+    python: Option<String>,
 }
 
 fn settings(pairs: &mut Vec<(String, String)>) -> Result<Settings, String> {
-    let mut out = Settings { theme: "auto", autorun: false, panels: PANELS.join(",") };
+    let mut out = Settings { theme: "auto", autorun: false, panels: PANELS.join(","), engine: None, python: None };
     let mut rest = Vec::new();
     for (key, value) in pairs.drain(..) {
         match key.as_str() {
@@ -63,6 +78,8 @@ fn settings(pairs: &mut Vec<(String, String)>) -> Result<Settings, String> {
                     _ => return Err("autorun must be 1 or 0".into()),
                 }
             }
+            "engine" => out.engine = Some(value),
+            "python" => out.python = Some(value),
             "panels" => {
                 let chosen: Vec<&str> = value.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
                 if chosen.is_empty() || chosen.iter().any(|p| !PANELS.contains(p)) {
@@ -91,32 +108,63 @@ pub async fn page(
     } else {
         ancestors.iter().map(Origin::as_str).collect::<Vec<_>>().join(" ")
     };
+    let config = state.runs.config();
+    let checked = settings(&mut pairs).and_then(|s| {
+        let mut choice = choose_engine(demo, config, s.engine.as_deref(), s.python.as_deref());
+        let mut params = validate(demo, &choice, &pairs);
+        if params.is_err() && !choice.explicit && choice.engine != "native" {
+            // An embed older than engines (or with an engine we do not know)
+            // whose parameters are the native demo's.
+            let notice = choice.notice.as_ref().map(|_| {
+                "This embed names an engine forkline does not know (cpython or native); its parameters are the native demo's, so it runs on the Native engine.".to_owned()
+            });
+            let native = EngineChoice { engine: "native", python: None, notice, explicit: false };
+            if let Ok(p) = validate(demo, &native, &pairs) {
+                choice = native;
+                params = Ok(p);
+            }
+        }
+        params.map(|p| (s, choice, p))
+    });
+    let fallback = choose_engine(demo, config, None, None);
+    let (notes_engine, error) = match &checked {
+        Ok((_, choice, _)) => (choice, None),
+        Err(message) => (&fallback, Some(message.clone())),
+    };
     let mut page = EmbedPage {
         name: demo.name,
         title: demo.title,
         summary: demo.summary,
-        source: demo.source,
+        source: notes_engine.texts(demo).1,
+        source_heading: notes_engine.source_heading(demo),
+        engine: notes_engine.engine,
+        python: notes_engine.python.clone().unwrap_or_default(),
+        engine_notice: notes_engine.notice.clone(),
         params_json: "{}".into(),
         theme: "auto",
         autorun: false,
         panels: PANELS.join(","),
         parent_origins,
-        error: None,
+        error,
     };
-    let checked = settings(&mut pairs).and_then(|s| {
-        params::from_text(demo.params, &pairs).map(|p| (s, p)).map_err(|e| e.to_string())
-    });
     match checked {
-        Ok((settings, params)) => {
+        Ok((settings, _, params)) => {
             page.params_json = params.to_json().to_string();
             page.theme = settings.theme;
             page.autorun = settings.autorun;
             page.panels = settings.panels;
             Ok(render(&page)?.into_response())
         }
-        Err(message) => {
-            page.error = Some(message);
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
-        }
+        Err(_) => Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response()),
     }
+}
+
+/// The query's parameters checked against the chosen engine's, the common
+/// ones (`sample`, `sample_interval_us`) included, as `POST /api/runs` does.
+fn validate(demo: &'static demos::Demo, choice: &EngineChoice, pairs: &[(String, String)]) -> Result<params::Params, String> {
+    let specs = match choice.program(demo) {
+        Some(p) => p.all_params(),
+        None => demo.all_params(),
+    };
+    params::from_text(&specs, pairs).map_err(|e| e.to_string())
 }

@@ -9,7 +9,7 @@ use bytes::{BufMut, BytesMut};
 
 use super::api::{find_any, DemoInfo};
 use super::error::{ApiError, Result};
-use super::pages::demo_page;
+use super::pages::recorded_run_page;
 use super::AppState;
 use crate::store::Found;
 use crate::{replay, trace};
@@ -17,7 +17,8 @@ use crate::{replay, trace};
 /// `GET /runs/{id}`: the demo's full page, replaying this run.
 pub async fn permalink(State(state): State<AppState>, Path(id): Path<String>) -> Result<Html<String>> {
     let run = find_any(&state, &id).await?;
-    demo_page(run.demo(), Some(run.summary().id))
+    let summary = run.summary();
+    recorded_run_page(run.demo(), summary.id, summary.engine)
 }
 
 /// Exports need the whole log.
@@ -73,12 +74,13 @@ pub async fn trace_json(State(state): State<AppState>, Path(id): Path<String>) -
 pub async fn replay_html(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
     let run = finished(&state, &id).await?;
     let demo = run.demo();
-    let demo_json = serde_json::to_value(DemoInfo::from(demo)).unwrap_or_default();
+    let demo_json = serde_json::to_value(DemoInfo::new(demo, state.runs.config())).unwrap_or_default();
+    let cpython = (run.summary().engine == "cpython").then(|| crate::demos::cpython::program(demo.name)).flatten();
     let summary = serde_json::to_value(run.summary()).unwrap_or_default();
     let events = run.log().snapshot();
     let web_dir = state.runs.config().web_dir.clone();
     let html = tokio::task::spawn_blocking(move || {
-        replay::build(&replay::Replay { web_dir: &web_dir, demo, demo_json: &demo_json, summary: &summary, events: &events })
+        replay::build(&replay::Replay { web_dir: &web_dir, demo, cpython, demo_json: &demo_json, summary: &summary, events: &events })
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "export_failed", e.to_string()))?

@@ -44,6 +44,11 @@ use crate::runner::{emit, limits, sampler, CpythonSpec};
 const EVENT_FD: i32 = 3;
 /// Biggest pipe we ask for: room for a burst while the runner relays.
 const EVENT_PIPE_BYTES: i32 = 1 << 20;
+/// The pause after a read that emptied the pipe. While events flow, the
+/// relay reads every millisecond rather than on every write: in the `lock`
+/// program, two processes emitting every microsecond on a 2-CPU machine,
+/// waking the relay for each line cost more than writing it.
+const RELAY_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
 /// How long an interpreter may take to exit once the event pipe is closed
 /// before the runner decides the program closed the pipe itself.
 const EXIT_AFTER_EOF: std::time::Duration = std::time::Duration::from_millis(500);
@@ -171,6 +176,12 @@ fn relay_until_eof(pipe: OwnedFd) {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
+        // A read that found less than a buffer's worth means the writers are
+        // ahead of nothing: wait a little before the next, so their writes
+        // pile up instead of each waking this process on the CPU they need.
+        if n < buffer.len() {
+            std::thread::sleep(RELAY_PAUSE);
+        }
         let mut chunk = &buffer[..n];
         while let Some(newline) = memchr::memchr(b'\n', chunk) {
             let (line, rest) = (&chunk[..newline], &chunk[newline + 1..]);

@@ -3,7 +3,7 @@
 // run's events read straight from the API to compare the page against.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = resolve(here, '../..');
 export const ARTIFACTS = join(here, 'artifacts');
 mkdirSync(ARTIFACTS, { recursive: true });
+/** Whether this checkout has the Python tracer the CPython engine loads: without it CPython runs cannot succeed. */
+export const TRACER_READY = existsSync(join(ROOT, 'python/forkline_boot.py'));
 
 /** Start `forkline --listen 127.0.0.1:0` and learn its port from the line it prints.
  * @param {string[]} [extraArgs]  more flags, e.g. ['--hidden-demos'] */
@@ -103,9 +105,9 @@ export function expected(events) {
   return { lanes: [...lanes.values()], prints, result: result?.text ?? null, end };
 }
 
-/** Open a demo page, press Run, wait for run.end to reach the page; returns the run id. */
-export async function runDemo(page, base, name, { timeout = 60000 } = {}) {
-  await page.goto(`${base}/demos/${name}`);
+/** Open a demo page (on `engine`, when given), press Run, wait for run.end to reach the page; returns the run id. */
+export async function runDemo(page, base, name, { timeout = 60000, engine = '' } = {}) {
+  await page.goto(`${base}/demos/${name}${engine ? `?engine=${engine}` : ''}`);
   await page.waitForSelector('body[data-ready=true]');
   await page.click('#run');
   await page.waitForSelector('#timeline[data-state=finished]', { timeout });

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { startServer, launch, watchErrors, runDemo, ARTIFACTS } from './harness.js';
 
 const DEMO = 'process';
+/** These tests explore the native engine's page (its source_lines drive the highlight); engines.test.js covers CPython. */
+const PAGE = `/demos/${DEMO}?engine=native`;
 /** Short delays keep the suite quick; the timeline is the same shape. */
 const FAST = { numbers: '2, 3', delay_ms: '150' };
 
@@ -23,7 +25,7 @@ async function fastParams(page) {
 
 /** Opens the demo page and runs it once with the fast parameters, to the end. */
 async function runFast(page) {
-  await page.goto(`${server.url}/demos/${DEMO}`);
+  await page.goto(`${server.url}${PAGE}`);
   await page.waitForSelector('body[data-ready=true]');
   await fastParams(page);
   await page.click('#run');
@@ -47,7 +49,7 @@ async function changed(page, before) {
 test('keyboard only: Tab to Run, Enter, then explore with keys', { timeout: 60000 }, async () => {
   const page = await browser.ctx.newPage();
   const errors = watchErrors(page);
-  await page.goto(`${server.url}/demos/${DEMO}`);
+  await page.goto(`${server.url}${PAGE}`);
   await page.waitForSelector('body[data-ready=true]');
   await fastParams(page);
   await page.evaluate(() => document.activeElement?.blur());
@@ -176,7 +178,7 @@ test('compare: two runs stacked on one time scale, each with its outcome', { tim
 
 test('parameters: checked in the page, and the server\'s 422 shown at its field', { timeout: 30000 }, async () => {
   const page = await browser.ctx.newPage();
-  await page.goto(`${server.url}/demos/${DEMO}`);
+  await page.goto(`${server.url}${PAGE}`);
   await page.waitForSelector('body[data-ready=true]');
   await page.fill('#param-delay_ms', '-5');
   await page.click('#run');
@@ -224,7 +226,7 @@ test('embedded in an 800×500 iframe: runs, no sideways scroll', { timeout: 6000
     const f = document.createElement('iframe');
     f.src = src; f.width = '800'; f.height = '500'; f.title = 'forkline demo';
     document.body.append(f);
-  }, `${server.url}/demos/${DEMO}`);
+  }, `${server.url}${PAGE}`);
   const frame = await (await page.waitForSelector('iframe')).contentFrame();
   await frame.waitForSelector('body[data-ready=true]');
   await frame.fill('#param-numbers', FAST.numbers);

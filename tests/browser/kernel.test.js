@@ -30,7 +30,7 @@ async function shots(page, name) {
 test('join_zombie: a note names the child that stayed a zombie until it was reaped', { timeout: 60000 }, async () => {
   const page = await browser.ctx.newPage();
   const errors = watchErrors(page);
-  const id = await runDemo(page, server.url, 'join_zombie');
+  const id = await runDemo(page, server.url, 'join_zombie', { engine: 'native' });
   const events = await fetchEvents(server.url, id);
   const spawn = events.find((e) => e.kind === 'proc.spawn');
   assert.ok(spawn, 'the runner spawned a child');
@@ -88,7 +88,7 @@ test('threads: one CPU lane per core the samples saw the run on, a legend for th
   // view of a run with no R sample is rightly empty, but then it tests nothing).
   let events = [], want = new Map();
   for (let attempt = 1; attempt <= 4 && want.size === 0; attempt++) {
-    await page.goto(`${server.url}/demos/threads`);
+    await page.goto(`${server.url}/demos/threads?engine=native`);
     await page.waitForSelector('body[data-ready=true]');
     await page.fill('#param-sample_interval_us', '200');
     await page.click('#run');

@@ -14,7 +14,7 @@ after(async () => { await browser?.close(); await server?.stop(); });
 test('Stop cancels a running demo and the page says so', { timeout: 60000 }, async () => {
   const page = await browser.ctx.newPage();
   const errors = watchErrors(page);
-  await page.goto(`${server.url}/demos/process`);
+  await page.goto(`${server.url}/demos/process?engine=native`);
   await page.waitForSelector('body[data-ready=true]');
   await page.fill('[name=delay_ms]', '5000');
   await page.click('#run');

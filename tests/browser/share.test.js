@@ -41,7 +41,7 @@ addEventListener('message', (e) => {
 test('an allowed course page embeds a demo that runs and reports its height', { timeout: 90000 }, async () => {
   const host = await startHost();
   const forkline = await startForkline(['--frame-ancestors', host.url]);
-  host.embed(`${forkline.url}/embed/process?numbers=2,3&delay_ms=50&autorun=1&panels=timeline,console`);
+  host.embed(`${forkline.url}/embed/process?engine=native&numbers=2,3&delay_ms=50&autorun=1&panels=timeline,console`);
   const browser = await launch();
   try {
     const page = await browser.ctx.newPage();
