@@ -4,16 +4,19 @@
 //! The mapping (JSON object format, `ts` in microseconds):
 //!
 //! * `M` `process_name` / `thread_name` for every pid and thread seen;
-//! * `B`/`E` spans from the events' explicit phases: a process's and a
-//!   thread's life, sleep, compute, `os.system`, join waits, lock and GIL
-//!   waiting and holding. Every `B` gets its `E` on the same thread, even when
-//!   spans end out of nesting order or the run was killed mid-span;
+//! * `B`/`E` spans: a process's and a thread's life, and every span of the
+//!   schema (`schema/events.json`: sleep, compute, `os.system`, join waits,
+//!   lock and GIL waiting and holding), named by its label there. Every `B`
+//!   gets its `E` on the same thread, even when spans end out of nesting
+//!   order or the run was killed mid-span;
 //! * `i` instants for prints, notes, values, results and the like;
-//! * `s`/`f` flows, one unique id each: spawn (`proc.spawn` → `proc.start`),
-//!   join (`proc.exit` → `proc.join` end), queue put → get and pipe
-//!   send → recv by message id. Each end sits in a 1 ns slice of its own, so
-//!   both viewers bind it to that slice (a flow binds to a slice, never to an
-//!   instant).
+//! * `s`/`f` flows, one unique id each, for every arrow of the schema (spawn,
+//!   join, queue and pipe messages, a lock handed over), named as there.
+//!   Each end sits in a 1 ns slice of its own, so both viewers bind it to
+//!   that slice (a flow binds to a slice, never to an instant).
+//!
+//! The spans and arrows are the schema's, the same ones the page draws, so
+//! the export and the page cannot tell different stories.
 //!
 //! Only domain types here: the HTTP layer serves the result.
 
@@ -22,7 +25,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use crate::event::{Body, Event, GilPhase, LockPhase, Phase, PipeOp, QueueOp, ValueOp};
+use crate::event::schema::{self, SCHEMA};
+use crate::event::{Body, Event, Phase, PipeOp, QueueOp, ValueOp};
 
 /// Length of the slice a flow end sits in: 1 ns, in microseconds.
 const FLOW_SLICE_US: f64 = 0.001;
@@ -30,11 +34,15 @@ const FLOW_SLICE_US: f64 = 0.001;
 /// The trace of a whole log (one serialised event per item, in `seq` order).
 /// Lines that do not parse are skipped: an export never fails on one event.
 pub fn chrome_trace(log: &[Bytes]) -> Value {
-    let events: Vec<Event> = log.iter().filter_map(|line| serde_json::from_slice(line).ok()).collect();
-    let flows = pair_flows(&events);
+    // Each event typed, and as the flat object the schema's rules read.
+    let (events, flat): (Vec<Event>, Vec<Value>) = log
+        .iter()
+        .filter_map(|line| Some((serde_json::from_slice::<Event>(line).ok()?, serde_json::from_slice::<Value>(line).ok()?)))
+        .unzip();
+    let flows = pair_flows(&events, &flat);
     let mut out = Builder::default();
     for (i, event) in events.iter().enumerate() {
-        out.event(event, flows.get(&i).map(Vec::as_slice).unwrap_or(&[]));
+        out.event(event, &flat[i], flows.get(&i).map(Vec::as_slice).unwrap_or(&[]));
     }
     out.finish(&events)
 }
@@ -43,62 +51,81 @@ pub fn chrome_trace(log: &[Bytes]) -> Value {
 #[derive(Debug, Clone)]
 struct FlowEnd {
     id: u64,
+    /// The schema arrow's name (`spawn`, `join`, `message`, `lock`).
     name: &'static str,
     start: bool,
     /// Where the end is drawn, µs; a start may be moved earlier (see `pair_flows`).
     ts: f64,
 }
 
-/// What links two events, and which side each is on.
-#[derive(Hash, PartialEq, Eq, Clone)]
-enum FlowKey {
-    Spawn(i32),
-    ThreadSpawn(i32),
-    Exit(i32),
-    ThreadExit(i32),
-    Queue(String, u64),
-    Pipe(u64),
+/// The values of `keys` in `event`, as one comparable text.
+fn key_of(event: &Value, keys: &[String]) -> String {
+    keys.iter().map(|k| event.get(k).map_or("null".to_owned(), Value::to_string)).collect::<Vec<_>>().join("|")
 }
 
-fn flow_side(body: &Body, pid: i32, tid: i32) -> Option<(FlowKey, bool, &'static str)> {
-    Some(match body {
-        Body::ProcSpawn { child, .. } => (FlowKey::Spawn(*child), true, "spawn"),
-        Body::ProcStart { .. } => (FlowKey::Spawn(pid), false, "spawn"),
-        Body::ThreadSpawn { child, .. } => (FlowKey::ThreadSpawn(*child), true, "spawn"),
-        Body::ThreadStart { .. } => (FlowKey::ThreadSpawn(tid), false, "spawn"),
-        Body::ProcExit { .. } => (FlowKey::Exit(pid), true, "join"),
-        Body::ProcJoin { phase: Phase::End, child, .. } => (FlowKey::Exit(*child), false, "join"),
-        Body::ThreadExit {} => (FlowKey::ThreadExit(tid), true, "join"),
-        Body::ThreadJoin { phase: Phase::End, child } => (FlowKey::ThreadExit(*child), false, "join"),
-        Body::Queue { op, queue, msg, .. } => (FlowKey::Queue(queue.to_string(), *msg), *op == QueueOp::Put, "queue"),
-        Body::Pipe { op, msg, .. } => (FlowKey::Pipe(*msg), *op == PipeOp::Send, "pipe"),
-        _ => return None,
-    })
-}
-
-/// Matches flow starts with their ends, whichever the log carries first (a
-/// child may report its start before its parent reports the spawn). When the
-/// end's timestamp is earlier than the start's (each side reports *after* it
-/// acted, so the later reporter can look earlier), the start is drawn at the
-/// end's time, so no arrow points back in time.
-fn pair_flows(events: &[Event]) -> HashMap<usize, Vec<FlowEnd>> {
-    let mut waiting: HashMap<(FlowKey, bool), VecDeque<usize>> = HashMap::new();
+/// Matches the schema's arrows: each `from` event with the `to` event whose
+/// key is the same, whichever the log carries first (a child may report its
+/// start before its parent reports the spawn); a hand-over arrow from the
+/// last `from` to a `to` on another thread that waited across it. When the
+/// end's timestamp is earlier than the start's (each side reports *after*
+/// it acted, so the later reporter can look earlier), the start is drawn at
+/// the end's time, so no arrow points back in time.
+fn pair_flows(events: &[Event], flat: &[Value]) -> HashMap<usize, Vec<FlowEnd>> {
+    let mut waiting: HashMap<(usize, String, bool), VecDeque<usize>> = HashMap::new();
+    // Hand-over: the last `from` per key, and when each thread last did
+    // something else of that kind with that key (began to wait).
+    let mut last_from: HashMap<(usize, String), usize> = HashMap::new();
+    let mut last_other: HashMap<(usize, String, i32), u64> = HashMap::new();
+    let mut pairs: Vec<(usize, usize, &'static str)> = Vec::new();
+    for (i, event) in flat.iter().enumerate() {
+        let kind = event["kind"].as_str().unwrap_or_default();
+        for (a, arrow) in SCHEMA.arrows.iter().enumerate() {
+            let is_from = arrow.from.kind == kind && schema::matches(event, &arrow.from.when);
+            let is_to = arrow.to.kind == kind && schema::matches(event, &arrow.to.when);
+            if !is_from && !is_to {
+                continue;
+            }
+            let name: &'static str = arrow.name.as_str();
+            if arrow.handover {
+                let key = key_of(event, &arrow.from.key);
+                let tid = events[i].tid;
+                if is_to {
+                    let waited_since = last_other.get(&(a, key.clone(), tid)).copied();
+                    if let (Some(&from), Some(since)) = (last_from.get(&(a, key.clone())), waited_since) {
+                        if events[from].tid != tid && events[from].t >= since {
+                            pairs.push((from, i, name));
+                            last_from.remove(&(a, key.clone()));
+                        }
+                    }
+                }
+                if is_from {
+                    last_from.insert((a, key), i);
+                }
+                continue;
+            }
+            let key = key_of(event, if is_from { &arrow.from.key } else { &arrow.to.key });
+            let partner = waiting.get_mut(&(a, key.clone(), !is_from)).and_then(VecDeque::pop_front);
+            match partner {
+                Some(j) if is_from => pairs.push((i, j, name)),
+                Some(j) => pairs.push((j, i, name)),
+                None => waiting.entry((a, key, is_from)).or_default().push_back(i),
+            }
+        }
+        // A hand-over's wait is any other event of its kind and key.
+        for (a, arrow) in SCHEMA.arrows.iter().enumerate().filter(|(_, a)| a.handover && a.from.kind == kind) {
+            let is_end = schema::matches(event, &arrow.from.when) || schema::matches(event, &arrow.to.when);
+            if !is_end {
+                last_other.insert((a, key_of(event, &arrow.from.key), events[i].tid), events[i].t);
+            }
+        }
+    }
     let mut out: HashMap<usize, Vec<FlowEnd>> = HashMap::new();
-    let mut next_id = 1;
-    for (i, event) in events.iter().enumerate() {
-        let Some((key, start, name)) = flow_side(&event.body, event.pid, event.tid) else { continue };
-        let partner = waiting.get_mut(&(key.clone(), !start)).and_then(VecDeque::pop_front);
-        let Some(j) = partner else {
-            waiting.entry((key, start)).or_default().push_back(i);
-            continue;
-        };
-        let (s, f) = if start { (i, j) } else { (j, i) };
+    for (next_id, (s, f, name)) in (1..).zip(pairs) {
         let f_ts = us(events[f].t);
         let s_ts = us(events[s].t);
         let s_ts = if s_ts < f_ts { s_ts } else { f_ts - FLOW_SLICE_US };
         out.entry(s).or_default().push(FlowEnd { id: next_id, name, start: true, ts: s_ts });
         out.entry(f).or_default().push(FlowEnd { id: next_id, name, start: false, ts: f_ts });
-        next_id += 1;
     }
     out
 }
@@ -123,13 +150,18 @@ struct Builder {
     thread_names: HashMap<(i32, i32), String>,
     /// Threads in order of first appearance (names and sort order follow it).
     seen: Vec<(i32, i32)>,
+    /// A span tag's category: the schema span's style.
+    categories: HashMap<String, String>,
 }
 
 impl Builder {
-    fn event(&mut self, e: &Event, flows: &[FlowEnd]) {
+    fn event(&mut self, e: &Event, flat: &Value, flows: &[FlowEnd]) {
         let key = (e.pid, e.tid);
         self.see(key);
         let ts = us(e.t);
+        if self.schema_spans(e, flat, flows) {
+            return;
+        }
         match &e.body {
             Body::ProcStart { name, target, ppid } => {
                 self.process_names.insert(e.pid, name.to_string());
@@ -149,52 +181,6 @@ impl Builder {
                 self.flows(key, flows, "exit", json!({}), 0.0);
                 self.close(key, after(ts, flows), "life");
             }
-            Body::ProcJoin { phase, child, code, signal } => match phase {
-                Phase::Begin => self.open(key, ts, &format!("join {child}"), &format!("join pid {child}"), json!({})),
-                Phase::End => {
-                    self.flows(key, flows, "joined", json!({ "child": child, "code": code, "signal": signal }), 0.0);
-                    self.close(key, after(ts, flows), &format!("join {child}"));
-                }
-            },
-            Body::ThreadJoin { phase, child } => match phase {
-                Phase::Begin => self.open(key, ts, &format!("join {child}"), &format!("join tid {child}"), json!({})),
-                Phase::End => {
-                    self.flows(key, flows, "joined", json!({ "child": child }), 0.0);
-                    self.close(key, after(ts, flows), &format!("join {child}"));
-                }
-            },
-            Body::Sleep { phase, ms } => self.span(key, ts, *phase, "sleep", &format!("sleep {} ms", ms.unwrap_or(0))),
-            Body::Compute { phase, work } => {
-                let name = work.map_or("compute".to_owned(), |w| format!("compute {w}"));
-                self.span(key, ts, *phase, "compute", &name)
-            }
-            Body::System { phase, command, status } => match phase {
-                Phase::Begin => self.open(key, ts, "system", &format!("os.system({command})"), json!({ "command": command })),
-                Phase::End => {
-                    self.close(key, ts, "system");
-                    self.instant(key, ts, &format!("os.system → {}", status.unwrap_or(0)), json!({ "status": status }));
-                }
-            },
-            Body::Lock { phase, lock } => {
-                let (wait, hold) = (format!("lock wait {lock}"), format!("lock hold {lock}"));
-                match phase {
-                    LockPhase::Wait => self.open(key, ts, &wait, &format!("wait {lock}"), json!({ "lock": lock })),
-                    LockPhase::Acquire => {
-                        self.close(key, ts, &wait);
-                        self.open(key, ts, &hold, &format!("hold {lock}"), json!({ "lock": lock }));
-                    }
-                    LockPhase::Release => self.close(key, ts, &hold),
-                }
-            }
-            Body::Gil { phase } => match phase {
-                GilPhase::Wait => self.open(key, ts, "gil wait", "wait GIL", json!({})),
-                GilPhase::Acquire => {
-                    self.close(key, ts, "gil wait");
-                    self.open(key, ts, "gil hold", "hold GIL", json!({}));
-                }
-                GilPhase::Release => self.close(key, ts, "gil hold"),
-                GilPhase::DropRequest => self.instant(key, ts, "GIL drop request", json!({})),
-            },
             Body::ProcSpawn { child, name } | Body::ThreadSpawn { child, name } => {
                 let label = format!("spawn {name}");
                 let args = json!({ "child": child, "name": name });
@@ -212,6 +198,18 @@ impl Builder {
                 let verb = if *op == PipeOp::Send { "send" } else { "recv" };
                 let args = json!({ "end": end, "msg": msg, "value": value, "bytes": bytes, "corrupt": corrupt });
                 self.message(key, ts, flows, &format!("{end}.{verb} #{msg}"), args);
+            }
+            // Kinds with spans are drawn above; what is left of them is an
+            // event that neither opens nor closes one (a GIL drop request).
+            Body::Sleep { .. }
+            | Body::Compute { .. }
+            | Body::System { .. }
+            | Body::Lock { .. }
+            | Body::Gil { .. }
+            | Body::ProcJoin { .. }
+            | Body::ThreadJoin { .. } => {
+                let args = flat_fields(flat);
+                self.instant(key, ts, &format!("{} {}", e.body.kind(), instant_words(flat)), args);
             }
             Body::Print { text, stream } => self.instant(key, ts, &format!("print: {text}"), json!({ "text": text, "stream": stream })),
             Body::Exception { type_name, message, line } => {
@@ -241,6 +239,47 @@ impl Builder {
         }
     }
 
+    /// Draws what the schema's spans say `e` does: closes the spans it
+    /// ends, then opens the ones it begins, named by the schema's labels.
+    /// False when its kind has no spans (the caller draws it).
+    fn schema_spans(&mut self, e: &Event, flat: &Value, flows: &[FlowEnd]) -> bool {
+        let kind = e.body.kind();
+        let key = (e.pid, e.tid);
+        let ts = us(e.t);
+        if !SCHEMA.spans.iter().any(|s| s.kind == kind) {
+            return false;
+        }
+        let mut acted = false;
+        let tag = |i: usize, span: &schema::Span| format!("span{i}|{}", key_of(flat, &span.by));
+        if !flows.is_empty() {
+            self.flows(key, flows, &format!("{kind} {}", instant_words(flat)), flat_fields(flat), 0.0);
+        }
+        for (i, span) in SCHEMA.spans.iter().enumerate().filter(|(_, s)| s.kind == kind) {
+            if schema::matches(flat, &span.closes) {
+                self.close(key, after(ts, flows), &tag(i, span));
+                acted = true;
+            }
+        }
+        for (i, span) in SCHEMA.spans.iter().enumerate().filter(|(_, s)| s.kind == kind) {
+            if schema::matches(flat, &span.opens) {
+                let name = schema::label(&span.label, flat, &|id| self.name_of(id));
+                self.open(key, ts, &tag(i, span), &name, flat_fields(flat));
+                self.categories.insert(tag(i, span), span.style.clone());
+                acted = true;
+            }
+        }
+        if let Body::System { phase: Phase::End, status, .. } = &e.body {
+            self.instant(key, ts, &format!("os.system → {}", status.unwrap_or(0)), json!({ "status": status }));
+        }
+        acted || !flows.is_empty()
+    }
+
+    /// A process's or thread's name by its id, for labels.
+    fn name_of(&self, id: i64) -> Option<String> {
+        let id = i32::try_from(id).ok()?;
+        self.process_names.get(&id).cloned().or_else(|| self.thread_names.iter().find(|((_, tid), _)| *tid == id).map(|(_, n)| n.clone()))
+    }
+
     fn see(&mut self, key: (i32, i32)) {
         if let std::collections::btree_map::Entry::Vacant(slot) = self.stacks.entry(key) {
             slot.insert(Vec::new());
@@ -248,15 +287,9 @@ impl Builder {
         }
     }
 
-    fn span(&mut self, key: (i32, i32), ts: f64, phase: Phase, tag: &str, name: &str) {
-        match phase {
-            Phase::Begin => self.open(key, ts, tag, name, json!({})),
-            Phase::End => self.close(key, ts, tag),
-        }
-    }
-
     fn open(&mut self, key: (i32, i32), ts: f64, tag: &str, name: &str, args: Value) {
-        self.out.push(json!({ "ph": "B", "name": name, "cat": tag_category(tag), "pid": key.0, "tid": key.1, "ts": ts, "args": args }));
+        let category = self.categories.get(tag).map_or("lifetime", String::as_str);
+        self.out.push(json!({ "ph": "B", "name": name, "cat": category, "pid": key.0, "tid": key.1, "ts": ts, "args": args }));
         self.stacks.entry(key).or_default().push(Open { tag: tag.to_owned(), name: name.to_owned(), args });
     }
 
@@ -367,15 +400,19 @@ fn end(key: (i32, i32), ts: f64, name: &str) -> Value {
     json!({ "ph": "E", "name": name, "pid": key.0, "tid": key.1, "ts": ts })
 }
 
-fn tag_category(tag: &str) -> &'static str {
-    match tag.split(' ').next() {
-        Some("life") => "lifetime",
-        Some("lock") => "lock",
-        Some("gil") => "gil",
-        Some("join") => "join",
-        Some("system") => "system",
-        _ => "work",
+/// An event's own fields (not the ones every event has), as trace args.
+fn flat_fields(flat: &Value) -> Value {
+    let mut fields = flat.as_object().cloned().unwrap_or_default();
+    for common in ["seq", "t", "pid", "tid", "cpu", "kind"] {
+        fields.remove(common);
     }
+    Value::Object(fields)
+}
+
+/// `phase acquire lock=lock`: an event's fields in a few words.
+fn instant_words(flat: &Value) -> String {
+    let Value::Object(fields) = flat_fields(flat) else { return String::new() };
+    fields.iter().map(|(k, v)| format!("{k}={}", v.as_str().map_or(v.to_string(), str::to_owned))).collect::<Vec<_>>().join(" ")
 }
 
 /// Checks the properties a viewer relies on; shared with the tests.
@@ -473,7 +510,7 @@ mod tests {
         let names: Vec<_> = of(&trace, "M").filter(|m| m["name"] == "process_name").map(|m| m["args"]["name"].clone()).collect();
         assert_eq!(names, ["MainProcess (pid 10)", "p1 (pid 11)", "forkline server (pid 99)"]);
         assert!(of(&trace, "B").any(|b| b["name"] == "sleep 1 ms" && b["ts"] == 5.0 && b["pid"] == 11));
-        assert!(of(&trace, "B").any(|b| b["name"] == "join pid 11" && b["pid"] == 10));
+        assert!(of(&trace, "B").any(|b| b["name"] == "p1.join()" && b["pid"] == 10), "the schema's label, the child named");
         assert!(of(&trace, "i").any(|i| i["args"]["text"] == "square 4"));
         let flows: Vec<_> = of(&trace, "s").map(|s| s["name"].as_str().unwrap().to_owned()).collect();
         assert_eq!(flows, ["spawn", "join"]);
@@ -501,12 +538,31 @@ mod tests {
         ]));
         check(&trace).unwrap();
         let flows: Vec<_> = of(&trace, "f").map(|f| f["name"].as_str().unwrap().to_owned()).collect();
-        assert_eq!(flows, ["queue", "pipe"]);
+        assert_eq!(flows, ["message", "message"]);
         let ids: std::collections::HashSet<_> = of(&trace, "s").map(|s| s["id"].as_u64().unwrap()).collect();
         assert_eq!(ids.len(), 2, "each flow has its own id");
         assert!(of(&trace, "B").any(|b| b["name"] == "hold lock"));
         // the compute span a killed run never ended is closed at the last timestamp
         assert!(of(&trace, "E").any(|e| e["name"] == "compute" && e["ts"] == 2.3));
+    }
+
+    #[test]
+    fn a_lock_passed_to_a_waiting_process_is_a_hand_over_arrow_as_on_the_page() {
+        let trace = chrome_trace(&log(&[
+            r#""t":1000,"pid":10,"tid":10,"kind":"lock","phase":"wait","lock":"lock""#,
+            r#""t":1100,"pid":10,"tid":10,"kind":"lock","phase":"acquire","lock":"lock""#,
+            r#""t":1200,"pid":11,"tid":11,"kind":"lock","phase":"wait","lock":"lock""#,
+            r#""t":1300,"pid":10,"tid":10,"kind":"lock","phase":"release","lock":"lock""#,
+            r#""t":1400,"pid":11,"tid":11,"kind":"lock","phase":"acquire","lock":"lock""#,
+            r#""t":1500,"pid":11,"tid":11,"kind":"lock","phase":"release","lock":"lock""#,
+            // waited only after that release: nothing was handed over
+            r#""t":1600,"pid":10,"tid":10,"kind":"lock","phase":"wait","lock":"lock""#,
+            r#""t":1700,"pid":10,"tid":10,"kind":"lock","phase":"acquire","lock":"lock""#,
+        ]));
+        check(&trace).unwrap();
+        let handed: Vec<(i64, f64)> = of(&trace, "s").filter(|s| s["name"] == "lock").map(|s| (s["pid"].as_i64().unwrap(), s["ts"].as_f64().unwrap())).collect();
+        assert_eq!(handed, [(10, 1.3)], "one hand-over, from the release that the waiter waited across");
+        assert!(of(&trace, "B").any(|b| b["name"] == "wait for lock" && b["pid"] == 11 && b["cat"] == "wait"));
     }
 
     #[test]

@@ -22,32 +22,31 @@ PROGRAMS = os.path.join(PYTHON_DIR, "programs")
 PYTHON = os.environ.get("FORKLINE_TEST_PYTHON") or sys.executable
 
 
-# Each kind's own fields in the documented order; "?" marks an optional one.
-BODY = {
-    "proc.start": ["name", "ppid", "target?"],
-    "proc.exit": ["code"],
-    "proc.spawn": ["child", "name"],
-    "proc.join": ["phase", "child", "code?", "signal?"],
-    "thread.spawn": ["child", "name"],
-    "thread.start": ["name"],
-    "thread.exit": [],
-    "thread.join": ["phase", "child"],
-    "print": ["text", "stream?"],
-    "sleep": ["phase", "ms?"],
-    "lock": ["phase", "lock"],
-    "value": ["op", "name", "value"],
-    "queue": ["op", "queue", "msg", "value"],
-    "pipe": ["op", "end", "msg", "value?", "bytes?", "corrupt?"],
-    "fork.return": ["value"],
-    "system": ["phase", "command", "status?"],
-    "exception": ["type", "message", "line?"],
-    "note": ["text"],
-}
-HEAD = ["t", "pid", "tid", "cpu", "kind"]
+# The one definition of the events, which the server and the page read too.
+SCHEMA_PATH = os.path.join(os.path.dirname(PYTHON_DIR), "schema", "events.json")
+with open(SCHEMA_PATH, encoding="utf-8") as _f:
+    SCHEMA = json.load(_f)
+# The kinds only the server or the runner write; the tracer never does.
+NOT_THE_TRACERS = {"run.start", "run.end", "result", "kernel.sample", "gil", "compute"}
+HEAD = [f for f in SCHEMA["event_fields"] if f != "seq"] + ["kind"]
+
+
+def _fits(expected, value):
+    if isinstance(expected, list):
+        return value in expected
+    name = expected.rstrip("?")
+    return {
+        "int": type(value) is int,
+        "string": type(value) is str,
+        "bool": type(value) is bool,
+        "object": type(value) is dict,
+        "any": True,
+    }[name]
 
 
 def check_line(raw):
-    """One line as the server will see it: its problems, or []."""
+    """One line as the server will see it, checked against the schema: its
+    problems, or []."""
     problems = []
     if len(raw) + 1 > 4096:
         problems.append("line of %d bytes" % (len(raw) + 1))
@@ -56,19 +55,23 @@ def check_line(raw):
     except (UnicodeDecodeError, ValueError) as exc:
         return ["not JSON (%s): %r" % (exc, raw[:200])]
     keys = list(event)
-    if keys[:5] != HEAD:
-        problems.append("head %s" % keys[:5])
-    spec = BODY.get(event.get("kind"))
-    if spec is None:
-        problems.append("unknown kind %r" % event.get("kind"))
+    if keys[: len(HEAD)] != HEAD:
+        problems.append("head %s" % keys[: len(HEAD)])
+    kind = event.get("kind")
+    spec = SCHEMA["kinds"].get(kind)
+    if spec is None or kind in NOT_THE_TRACERS:
+        problems.append("a kind the tracer may not write: %r" % kind)
         return problems
-    names = [f.rstrip("?") for f in spec]
-    body = keys[5:]
-    if [k for k in names if k in body] != body:
-        problems.append("body fields %s, documented %s" % (body, names))
-    for f in spec:
-        if not f.endswith("?") and f not in event:
-            problems.append("missing %s" % f)
+    body = keys[len(HEAD):]
+    if [k for k in spec if k in body] != body:
+        problems.append("body fields %s, the schema's %s" % (body, list(spec)))
+    for name, expected in spec.items():
+        optional = isinstance(expected, str) and expected.endswith("?")
+        if name not in event:
+            if not optional:
+                problems.append("missing %s" % name)
+        elif not _fits(expected, event[name]):
+            problems.append("%s = %r is not %s" % (name, event[name], expected))
     for f in ("t", "pid", "tid", "cpu"):
         if type(event.get(f)) is not int:
             problems.append("%s not an integer" % f)

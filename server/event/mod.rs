@@ -2,11 +2,13 @@
 //! (which validates them, numbers them and fans them out).
 //!
 //! One typed enum for the stream: a line from the runner either parses into an
-//! [`Event`] or the run fails. `docs/events.md` is the prose version of this file;
-//! keep the two in step.
+//! [`Event`] or the run fails. The kinds and fields are defined once, in
+//! `schema/events.json`; [`schema`]'s tests hold this enum to it, and
+//! `docs/events.md` is its prose.
 
 pub mod compact;
 mod line;
+pub mod schema;
 mod wire;
 
 use std::borrow::Cow;
