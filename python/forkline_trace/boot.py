@@ -63,7 +63,9 @@ def _install():
     # Before multiprocessing is imported: atexit runs last-registered first,
     # so its handler (which joins forgotten children) runs before proc.exit.
     atexit.register(processes.at_exit)
-    os.register_at_fork(after_in_child=_after_fork_child)
+    # Batched lines go out before a fork, so neither copy writes them twice
+    # or after the other's.
+    os.register_at_fork(before=emit.flush_all, after_in_child=_after_fork_child)
     osfuncs.install()
     streams.install()
     hooks.install()

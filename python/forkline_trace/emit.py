@@ -10,6 +10,19 @@ The hot path is ``emit(body)``: ``body`` is the precomputed tail of the line
 built from a per-thread prefix. Nothing here allocates a dict or calls
 ``json``: one bytes ``%`` format and one write.
 
+The kinds a program emits in tight loops (``lock``, ``value``: the lesson's
+``lock`` program makes five per update, a microsecond apart) go through
+``emit_hot`` instead, which keeps them in the thread's batch and writes the
+batch as one write of at most PIPE_BUF bytes, still whole lines, so still
+atomic: when it is nearly full, when it is older than ``BATCH_AGE``, before
+any other event of the thread (so a thread's events stay in order), before
+the thread blocks on a lock (``flush``), before a fork, and at exit. Two
+processes writing a pipe at once queue on the pipe's lock; batching is what
+keeps that from doubling the cost of every update. The lines keep the time
+they were emitted at, and the runner puts the pipe's lines back in that
+order (server/runner/cpython.rs), so a batch written late lands where it
+belongs.
+
 Until a process has said ``proc.start`` (a fork child between ``fork()`` and
 its ``_bootstrap``, a spawned child while it re-runs the program's top level)
 its lines are held and written right after its ``proc.start``, so that no
@@ -31,8 +44,12 @@ FD = -1
 ORIGIN = 0
 PROGRAM = None  # co_filename of the lesson program: "user code" is code from it
 
+BATCH_BYTES = 3584  # a batch plus one more line stays under PIPE_BUF
+BATCH_AGE = 2_000_000  # ns: a batch older than this goes out with the next line
+
 _write = os.write
-_loc = _thread._local()  # .pre: this thread's ',"pid":P,"tid":T,"cpu":'
+_loc = _thread._local()  # .pre: this thread's ',"pid":P,"tid":T,"cpu":'; .batch: its lines not yet written
+_batches = []  # every thread's batch, for flush_all()
 _held = None  # list of lines while this process has not said proc.start
 _msg_base = 0
 _msg_counter = count(1)  # next() on it is atomic: threads may share it
@@ -82,40 +99,95 @@ def open_channel(fd, origin, program):
 def _prefix():
     pre = b',"pid":%d,"tid":%d,"cpu":' % (os.getpid(), _thread.get_native_id())
     _loc.pre = pre
+    # [bytes in it, t of its first line, line, line, ...]
+    batch = [0, 0]
+    _loc.batch = batch
+    _batches.append(batch)
     return pre
 
 
+def _send(data):
+    try:
+        _write(FD, data)
+    except OSError:
+        pass  # reader gone or fd closed by the program: nothing to report to
+
+
+def _drain(batch):
+    """Writes a batch's lines (at most BATCH_BYTES + one line: one write) and
+    empties it. Lines another thread adds meanwhile stay for the next time."""
+    lines = batch[2:]
+    if lines:
+        del batch[2 : 2 + len(lines)]
+        batch[0] = 0
+        data = b"".join(lines)
+        if len(data) <= MAX_LINE:
+            _send(data)
+        else:
+            for line in lines:
+                _send(line)
+
+
 def emit(body):
+    """Writes one event now (after whatever this thread has batched)."""
     try:
         pre = _loc.pre
     except AttributeError:
         pre = _prefix()
     t = monotonic_ns() - ORIGIN
     line = b'{"t":%d%s%d%s' % (t if t > 0 else 0, pre, cpu(), body)
-    if _held is None:
-        try:
-            _write(FD, line)
-        except OSError:
-            pass  # reader gone or fd closed by the program: nothing to report to
-    else:
+    if _held is not None:
         _held.append(line)
+        return
+    batch = _loc.batch
+    if len(batch) > 2:
+        batch.append(line)
+        _drain(batch)
+    else:
+        _send(line)
 
 
-def emit_int(head, n):
-    """``head`` ends with ``"field":``; the line ends with ``n}``."""
+def emit_hot(body):
+    """An event of a tight loop: into this thread's batch (see above)."""
     try:
         pre = _loc.pre
     except AttributeError:
         pre = _prefix()
     t = monotonic_ns() - ORIGIN
-    line = b'{"t":%d%s%d%s%d}\n' % (t if t > 0 else 0, pre, cpu(), head, n)
-    if _held is None:
-        try:
-            _write(FD, line)
-        except OSError:
-            pass
-    else:
+    line = b'{"t":%d%s%d%s' % (t if t > 0 else 0, pre, cpu(), body)
+    if _held is not None:
         _held.append(line)
+        return
+    batch = _loc.batch
+    if len(batch) == 2:
+        batch[1] = t
+    batch.append(line)
+    size = batch[0] + len(line)
+    batch[0] = size
+    if size > BATCH_BYTES or t - batch[1] > BATCH_AGE:
+        _drain(batch)
+
+
+def emit_int(head, n):
+    """A hot event whose ``head`` ends with ``"field":`` and whose line ends with ``n}``."""
+    emit_hot(b"%s%d}\n" % (head, n))
+
+
+def flush():
+    """Writes this thread's batch now: it is about to wait for something."""
+    try:
+        batch = _loc.batch
+    except AttributeError:
+        return
+    if len(batch) > 2 and _held is None:
+        _drain(batch)
+
+
+def flush_all():
+    """Writes every thread's batch: before a fork, and at exit."""
+    if _held is None:
+        for batch in list(_batches):
+            _drain(batch)
 
 
 def emit_checked(body):
@@ -166,6 +238,7 @@ def close(last=None):
     goes out through a private copy: a thread that runs while that write
     holds no GIL can no longer land a line after it."""
     global _held
+    flush_all()
     _held = None
     line = None
     if last is not None:
@@ -194,11 +267,15 @@ def close(last=None):
 
 
 def after_fork_child():
-    global _held, _msg_base
+    global _held, _msg_base, _batches
     try:
         del _loc.pre  # only the forking thread survives: this resets all
+        del _loc.batch
     except AttributeError:
         pass
+    # The parent's batches were written before the fork (flush_all) or are
+    # the parent's to write: none of them is this process's.
+    _batches = []
     _held = []
     _msg_base = os.getpid() << 20
 

@@ -37,11 +37,14 @@ def _traced_methods(semlock, name):
     free = b',"kind":"lock","phase":"release","lock":%s}\n' % n
     sem_acquire = semlock.acquire
     sem_release = semlock.release
-    e = emit.emit
+    e = emit.emit_hot
+    flush = emit.flush
 
     def acquire(block=True, timeout=None):
         e(wait)
-        if sem_acquire(block, timeout):
+        # Taken at once: no wait to show live. Otherwise the batch goes out
+        # first, so the page sees this wait while it lasts.
+        if sem_acquire(False) or (block and (flush() or sem_acquire(True, timeout))):
             e(held)
             return True
         return False

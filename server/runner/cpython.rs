@@ -160,37 +160,43 @@ fn run_interpreter(program: &Program, source: &str, spec: &CpythonSpec) -> std::
     Ok(Ended { status, closed_early })
 }
 
-/// Passes every line of the pipe on as one event, until end-of-file. A line
-/// longer than any event is passed on cut to one byte more than the longest
-/// the server accepts, so the server fails the run and says why; the rest
-/// of it is skipped.
+/// Passes every line of the pipe on as one event, until end-of-file, in the
+/// order of the times they carry (see [`Reorder`]). A line longer than any
+/// event is passed on cut to one byte more than the longest the server
+/// accepts, so the server fails the run and says why; the rest of it is
+/// skipped.
 fn relay_until_eof(pipe: OwnedFd) {
+    let fd = pipe.as_raw_fd();
     let mut pipe = std::fs::File::from(pipe);
     let mut buffer = vec![0u8; 64 * 1024];
     let mut pending: Vec<u8> = Vec::with_capacity(MAX_LINE + 1);
     let mut skipping = false;
+    let mut order = Reorder::default();
     loop {
+        // With lines held back, wake in time to let them go.
+        let wait_ms = if order.is_empty() { -1 } else { (REORDER_WINDOW_NS / 1_000_000) as i32 };
+        let mut readable = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one pollfd on a descriptor we own.
+        let ready = unsafe { libc::poll(&mut readable, 1, wait_ms) };
+        if ready == 0 {
+            order.release(emit::now().saturating_sub(REORDER_WINDOW_NS));
+            continue;
+        }
         let n = match pipe.read(&mut buffer) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        // A read that found less than a buffer's worth means the writers are
-        // ahead of nothing: wait a little before the next, so their writes
-        // pile up instead of each waking this process on the CPU they need.
-        if n < buffer.len() {
-            std::thread::sleep(RELAY_PAUSE);
-        }
         let mut chunk = &buffer[..n];
         while let Some(newline) = memchr::memchr(b'\n', chunk) {
             let (line, rest) = (&chunk[..newline], &chunk[newline + 1..]);
             if !skipping {
                 if pending.is_empty() {
-                    emit::relay(cut(line));
+                    order.push(cut(line));
                 } else {
                     pending.extend_from_slice(line);
-                    emit::relay(cut(&pending));
+                    order.push(cut(&pending));
                 }
             }
             pending.clear();
@@ -200,19 +206,100 @@ fn relay_until_eof(pipe: OwnedFd) {
         if !skipping {
             pending.extend_from_slice(chunk);
             if pending.len() > MAX_LINE {
-                emit::relay(cut(&pending));
+                order.push(cut(&pending));
                 pending.clear();
                 skipping = true;
             }
+        }
+        order.release(emit::now().saturating_sub(REORDER_WINDOW_NS));
+        // A read that found less than a buffer's worth means the writers are
+        // ahead of nothing: wait a little before the next, so their writes
+        // pile up instead of each waking this process on the CPU they need.
+        if n < buffer.len() {
+            std::thread::sleep(RELAY_PAUSE);
         }
     }
     if !skipping && !pending.is_empty() {
         // A last line without its newline: a process died mid-write, or
         // someone wrote garbage. The server judges it.
-        emit::relay(cut(&pending));
+        order.push(cut(&pending));
     }
+    order.release(u64::MAX);
+}
+
+/// How long a line is held back for lines from other processes that carry
+/// an earlier time: longer than the tracer keeps a batch (2 ms).
+const REORDER_WINDOW_NS: u64 = 5_000_000;
+
+/// The pipe's lines put back in the order of their `t`. Each process writes
+/// its own lines in order, but batches (the tracer's `emit_hot`) from two
+/// processes can reach the pipe in another order than their lines were
+/// emitted; holding each line for [`REORDER_WINDOW_NS`] and passing lines on
+/// by time undoes that, so `seq` follows the events' order, as for native
+/// runs. A line with no readable time is passed on at once, for the server
+/// to refuse.
+#[derive(Default)]
+struct Reorder {
+    held: std::collections::BinaryHeap<std::cmp::Reverse<(u64, u64, Vec<u8>)>>,
+    arrived: u64,
+}
+
+impl Reorder {
+    fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    fn push(&mut self, line: &[u8]) {
+        match time_of(line) {
+            Some(t) => {
+                self.arrived += 1;
+                self.held.push(std::cmp::Reverse((t, self.arrived, line.to_vec())));
+            }
+            None => {
+                self.release(u64::MAX);
+                emit::relay(line);
+            }
+        }
+    }
+
+    /// Passes on every held line stamped at or before `until`, earliest first.
+    fn release(&mut self, until: u64) {
+        while self.held.peek().is_some_and(|std::cmp::Reverse((t, _, _))| *t <= until) {
+            if let Some(std::cmp::Reverse((_, _, line))) = self.held.pop() {
+                emit::relay(&line);
+            }
+        }
+    }
+}
+
+/// The `t` a tracer line starts with (`{"t":123,…`).
+fn time_of(line: &[u8]) -> Option<u64> {
+    let digits = line.strip_prefix(b"{\"t\":")?;
+    let end = digits.iter().position(|b| !b.is_ascii_digit())?;
+    std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
 }
 
 fn cut(line: &[u8]) -> &[u8] {
     &line[..line.len().min(MAX_LINE + 1)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_put_back_in_the_order_of_their_times() {
+        assert_eq!(time_of(br#"{"t":123,"pid":1}"#), Some(123));
+        assert_eq!(time_of(b"garbage"), None);
+        assert_eq!(time_of(br#"{"t":"x"}"#), None);
+        let mut order = Reorder::default();
+        for line in [&br#"{"t":30,"a":1}"#[..], br#"{"t":10,"a":2}"#, br#"{"t":20,"a":3}"#, br#"{"t":10,"a":4}"#] {
+            order.push(line);
+        }
+        let mut out = Vec::new();
+        while let Some(std::cmp::Reverse((t, arrived, _))) = order.held.pop() {
+            out.push((t, arrived));
+        }
+        assert_eq!(out, [(10, 2), (10, 4), (20, 3), (30, 1)], "by time, then as they arrived");
+    }
 }
