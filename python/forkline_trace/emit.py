@@ -10,9 +10,9 @@ The hot path is ``emit(body)``: ``body`` is the precomputed tail of the line
 built from a per-thread prefix. Nothing here allocates a dict or calls
 ``json``: one bytes ``%`` format and one write.
 
-The kinds a program emits in tight loops (``lock``, ``value``: the lesson's
-``lock`` program makes five per update, a microsecond apart) go through
-``emit_hot`` instead, which keeps them in the thread's batch and writes the
+The events a program emits in tight loops (``value`` reads and writes, a
+lock's ``wait``: the lesson's ``lock`` program makes five events per update,
+a microsecond apart) go through ``emit_hot`` instead, which keeps them in the thread's batch and writes the
 batch as one write of at most PIPE_BUF bytes, still whole lines, so still
 atomic: when it is nearly full, when it is older than ``BATCH_AGE``, before
 any other event of the thread (so a thread's events stay in order), before

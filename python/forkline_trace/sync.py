@@ -37,20 +37,25 @@ def _traced_methods(semlock, name):
     free = b',"kind":"lock","phase":"release","lock":%s}\n' % n
     sem_acquire = semlock.acquire
     sem_release = semlock.release
-    e = emit.emit_hot
+    batched = emit.emit_hot
+    now = emit.emit
     flush = emit.flush
 
+    # The wait is batched; acquire and release are written at once (with the
+    # thread's batch before them), so in the pipe a lock's holders follow
+    # each other in the order they held it, whatever the other processes'
+    # batches do: the page never sees two holders.
     def acquire(block=True, timeout=None):
-        e(wait)
+        batched(wait)
         # Taken at once: no wait to show live. Otherwise the batch goes out
         # first, so the page sees this wait while it lasts.
         if sem_acquire(False) or (block and (flush() or sem_acquire(True, timeout))):
-            e(held)
+            now(held)
             return True
         return False
 
     def release():
-        e(free)
+        now(free)
         sem_release()
 
     return acquire, release

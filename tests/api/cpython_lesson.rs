@@ -82,17 +82,28 @@ async fn lock_keeps_the_balance_at_200_and_without_it_the_balance_is_what_the_wr
         if !has_python(&app) {
             return;
         }
-        let run = app.run_cpython("lock", json!({"iterations": 200})).await;
+        let run = app.run_cpython("lock", json!({"iterations": 1000})).await;
         run.assert_ok();
         assert_eq!(run.stdout(), ["200"]);
         let phases: Vec<&str> = run.of_kind("lock").map(|e| e["phase"].as_str().unwrap()).collect();
-        assert_eq!(phases.len(), 2 * 200 * 3);
+        assert_eq!(phases.len(), 2 * 1000 * 3);
         assert!(run.of_kind("lock").all(|e| e["lock"] == "lock"));
+        // In the order the run's log has them, the lock has one holder at a
+        // time: what the page draws (batched lines are put back in order).
+        let mut holder: Option<i64> = None;
+        for e in run.of_kind("lock") {
+            let pid = e["pid"].as_i64().unwrap();
+            match e["phase"].as_str().unwrap() {
+                "acquire" => assert_eq!(holder.replace(pid), None, "acquired while held: seq {}", e["seq"]),
+                "release" => assert_eq!(holder.take(), Some(pid), "released by a non-holder: seq {}", e["seq"]),
+                _ => {}
+            }
+        }
         // With the lock, every read-write pair is uninterrupted: reads and writes alternate, each
         // write one away from the read just before it, across both processes.
         let main = run.pid_named("MainProcess");
         let values: Vec<&Value> = run.of_kind("value").filter(|e| e["pid"] != main).collect();
-        assert_eq!(values.len(), 2 * 200 * 2);
+        assert_eq!(values.len(), 2 * 1000 * 2);
         for pair in values.chunks(2) {
             assert_eq!((pair[0]["op"].as_str(), pair[1]["op"].as_str(), pair[0]["pid"].clone()), (Some("read"), Some("write"), pair[1]["pid"].clone()));
             assert_eq!((pair[1]["value"].as_i64().unwrap() - pair[0]["value"].as_i64().unwrap()).abs(), 1);
