@@ -1,9 +1,14 @@
 """sys.stdout and sys.stderr as event sources: each complete line written is
 one ``print`` event, emitted by the writing thread at the moment of the write.
 
-The interpreter's real stdout is /dev/null and its stderr belongs to the
-runner (for fatal interpreter errors only), so nothing is written anywhere
-else. A partial line waits per stream and per thread for its newline; it is
+Everything written to stdout also goes on to the interpreter's own
+``sys.stdout``, a pipe the runner reads, with CPython's own buffering (block
+buffered, as for any pipe or file: flushed when 8 KiB fill up, by
+``flush()``, before multiprocessing forks, and at exit, and *not* before a
+bare ``os.fork()``, whose child inherits what is still buffered). The runner
+compares what arrived there with the print events and says so on the page
+when the real stream's order or content differs. stderr belongs to the
+runner (for fatal interpreter errors only), so it is not passed on. A partial line waits per stream and per thread for its newline; it is
 flushed when its thread ends, or (for whatever is left) when the process
 ends. ``flush()`` does not end a line: ``print(x, end="", flush=True)``
 followed by more text is still one line, as on a terminal.
@@ -24,11 +29,12 @@ class TracedStream(io.TextIOBase):
     newlines = None
     line_buffering = True
 
-    def __init__(self, name, tail):
+    def __init__(self, name, tail, real=None):
         self.name = name
         self._tail = tail  # what follows the text in the event
         self._parts = {}  # thread ident -> the line so far
         self._buffer = None
+        self._real = real  # the interpreter's own stream, written through
 
     def writable(self):
         return True
@@ -40,7 +46,11 @@ class TracedStream(io.TextIOBase):
         raise io.UnsupportedOperation("fileno")
 
     def flush(self):
-        pass
+        if self._real is not None:
+            try:
+                self._real.flush()
+            except (OSError, ValueError):
+                pass
 
     @property
     def buffer(self):
@@ -53,6 +63,12 @@ class TracedStream(io.TextIOBase):
             if not isinstance(s, str):
                 raise TypeError("write() argument must be str, not %s" % type(s).__name__)
             s = str(s)
+        real = self._real
+        if real is not None:
+            try:
+                real.write(s)
+            except (OSError, ValueError):
+                self._real = None  # the program closed it: nothing more to pass on
         if s == "\n":  # print()'s end: the commonest write by far
             emit.emit(b',"kind":"print","text":%s%s' % (emit.jstr(self._parts.pop(get_ident(), "")), self._tail))
             return 1
@@ -113,7 +129,7 @@ class _Bytes:
 
 
 def install():
-    out = TracedStream("<stdout>", b"}\n")
+    out = TracedStream("<stdout>", b"}\n", real=sys.stdout)
     err = TracedStream("<stderr>", b',"stream":"stderr"}\n')
     _streams[:] = [out, err]
     sys.stdout = out

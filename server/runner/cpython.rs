@@ -20,10 +20,13 @@
 //! The interpreter is started with `-I` (no user site-packages, no `PYTHON*`
 //! variables, no script folder on `sys.path`) and `-B`, its environment
 //! cleared but for what the tracer needs; the program comes in an
-//! environment variable, so nothing is written to disk. stdin and stdout are
-//! /dev/null (everything the program prints reaches the page as `print`
-//! events, from the tracer); stderr is the runner's, for the interpreter's own
-//! fatal errors, which then explain a failed run.
+//! environment variable, so nothing is written to disk. stdin is /dev/null.
+//! Everything the program prints reaches the page as `print` events, from
+//! the tracer, at the moment of the call; the interpreter's own stdout is a
+//! second pipe the runner reads too, with CPython's real buffering, and when
+//! what arrived there differs from the print events in order or content the
+//! runner says so in a note (see [`StdoutCheck`]). stderr is the runner's,
+//! for the interpreter's own fatal errors, which then explain a failed run.
 //!
 //! The pipe's end-of-file means every process holding the write end is gone.
 //! The run ends when the interpreter has exited and the pipe is at
@@ -72,11 +75,16 @@ pub fn main(demo: &Demo, program: &Program, params: &Params, spec: &CpythonSpec)
         sampler::start(interval).map_err(|e| emit::note(format!("the kernel sampler did not start: {e}"))).ok()
     });
     let outcome = run_interpreter(program, &source, spec);
+    if let Ok(ended) = &outcome {
+        if let Some(note) = ended.stdout.note(program.file) {
+            emit::note(note);
+        }
+    }
     if let Some(report) = sampler.flatten().map(sampler::Sampler::stop) {
         emit::note(report.text());
     }
     match outcome {
-        Ok(Ended { status, closed_early }) => {
+        Ok(Ended { status, closed_early, .. }) => {
             let (text, code, signal) = match (status.code(), status.signal()) {
                 (Some(code), _) => (format!("{} exited with code {code}", program.file), Some(code), None),
                 (None, Some(signal)) => (format!("{} was killed by signal {signal}", program.file), None, Some(signal)),
@@ -98,6 +106,7 @@ pub fn main(demo: &Demo, program: &Program, params: &Params, spec: &CpythonSpec)
 
 struct Ended {
     status: std::process::ExitStatus,
+    stdout: StdoutCheck,
     /// The event pipe reached end-of-file while the interpreter still ran:
     /// the program closed the tracer's channel, so events were lost.
     closed_early: bool,
@@ -105,6 +114,7 @@ struct Ended {
 
 fn run_interpreter(program: &Program, source: &str, spec: &CpythonSpec) -> std::io::Result<Ended> {
     let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let (stdout_read, stdout_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     // SAFETY: fcntl on a pipe we own; failure only leaves the default size.
     unsafe { libc::fcntl(write_end.as_raw_fd(), libc::F_SETPIPE_SZ, EVENT_PIPE_BYTES) };
     let runner = nix::unistd::getpid();
@@ -123,7 +133,7 @@ fn run_interpreter(program: &Program, source: &str, spec: &CpythonSpec) -> std::
         .env("PATH", "/usr/bin:/bin")
         .env("LANG", "C.UTF-8")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::from(stdout_write))
         .stderr(Stdio::inherit());
     // SAFETY: the runner is single-threaded (the sampler is a process), so
     // the forked child may do anything before exec; it only makes system
@@ -145,7 +155,8 @@ fn run_interpreter(program: &Program, source: &str, spec: &CpythonSpec) -> std::
     // Only the interpreter and what it starts hold the write end now, so
     // end-of-file means they all let go of it.
     drop(write_end);
-    relay_until_eof(read_end);
+    drop(command);
+    let stdout = relay_until_eof(read_end, stdout_read);
     // An interpreter that is exiting closes the pipe a moment before it is
     // a zombie; one still running a while later closed it on purpose.
     let deadline = std::time::Instant::now() + EXIT_AFTER_EOF;
@@ -157,7 +168,9 @@ fn run_interpreter(program: &Program, source: &str, spec: &CpythonSpec) -> std::
         }
     };
     let status = child.wait()?;
-    Ok(Ended { status, closed_early })
+    let mut stdout = stdout;
+    stdout.finish();
+    Ok(Ended { status, stdout, closed_early })
 }
 
 /// Passes every line of the pipe on as one event, until end-of-file, in the
@@ -165,9 +178,11 @@ fn run_interpreter(program: &Program, source: &str, spec: &CpythonSpec) -> std::
 /// event is passed on cut to one byte more than the longest the server
 /// accepts, so the server fails the run and says why; the rest of it is
 /// skipped.
-fn relay_until_eof(pipe: OwnedFd) {
+fn relay_until_eof(pipe: OwnedFd, stdout: OwnedFd) -> StdoutCheck {
     let fd = pipe.as_raw_fd();
     let mut pipe = std::fs::File::from(pipe);
+    let mut check = StdoutCheck::default();
+    let mut stdout = Some(std::fs::File::from(stdout));
     let mut buffer = vec![0u8; 64 * 1024];
     let mut pending: Vec<u8> = Vec::with_capacity(MAX_LINE + 1);
     let mut skipping = false;
@@ -175,10 +190,21 @@ fn relay_until_eof(pipe: OwnedFd) {
     loop {
         // With lines held back, wake in time to let them go.
         let wait_ms = if order.is_empty() { -1 } else { (REORDER_WINDOW_NS / 1_000_000) as i32 };
-        let mut readable = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-        // SAFETY: one pollfd on a descriptor we own.
-        let ready = unsafe { libc::poll(&mut readable, 1, wait_ms) };
-        if ready == 0 {
+        let out_fd = stdout.as_ref().map_or(-1, AsRawFd::as_raw_fd);
+        let mut fds = [
+            libc::pollfd { fd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: out_fd, events: libc::POLLIN, revents: 0 },
+        ];
+        // SAFETY: two pollfds on descriptors we own (a negative fd is ignored).
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, wait_ms) };
+        if fds[1].revents != 0 {
+            if let Some(out) = stdout.as_mut() {
+                if !check.read_from(out) {
+                    stdout = None;
+                }
+            }
+        }
+        if ready <= 0 || fds[0].revents == 0 {
             order.release(emit::now().saturating_sub(REORDER_WINDOW_NS));
             continue;
         }
@@ -193,9 +219,11 @@ fn relay_until_eof(pipe: OwnedFd) {
             let (line, rest) = (&chunk[..newline], &chunk[newline + 1..]);
             if !skipping {
                 if pending.is_empty() {
+                    check.saw(line);
                     order.push(cut(line));
                 } else {
                     pending.extend_from_slice(line);
+                    check.saw(&pending);
                     order.push(cut(&pending));
                 }
             }
@@ -225,6 +253,103 @@ fn relay_until_eof(pipe: OwnedFd) {
         order.push(cut(&pending));
     }
     order.release(u64::MAX);
+    check.stdout = stdout;
+    check
+}
+
+/// What the program printed, as the tracer saw it (a line at the moment of
+/// each call) and as CPython's own stdout delivered it (block-buffered on a
+/// pipe, as it would be for `python3 prog.py > out.txt`).
+#[derive(Default)]
+struct StdoutCheck {
+    printed: Vec<String>,
+    real: Vec<u8>,
+    /// The interpreter's stdout, still open when the events ended.
+    stdout: Option<std::fs::File>,
+    /// `os.system` output is shown as the shell's lines, not on this
+    /// stdout, so the two cannot be compared.
+    uncomparable: bool,
+}
+
+/// Bytes of the real stdout kept for the comparison.
+const STDOUT_KEEP: usize = 64 * 1024;
+
+impl StdoutCheck {
+    /// Notes a relayed line: a stdout print, or an `os.system`.
+    fn saw(&mut self, line: &[u8]) {
+        if memchr::memmem::find(line, br#""kind":"system""#).is_some() {
+            self.uncomparable = true;
+        }
+        if memchr::memmem::find(line, br#""kind":"print""#).is_none() || self.printed.len() >= 10_000 {
+            return;
+        }
+        #[derive(serde::Deserialize)]
+        struct Print {
+            text: String,
+            stream: Option<String>,
+        }
+        if let Ok(Print { text, stream: None }) = serde_json::from_slice(line) {
+            self.printed.push(text);
+        }
+    }
+
+    /// Reads what is there; false at end-of-file.
+    fn read_from(&mut self, out: &mut std::fs::File) -> bool {
+        let mut chunk = [0u8; 16 * 1024];
+        match out.read(&mut chunk) {
+            Ok(0) | Err(_) => false,
+            Ok(n) => {
+                let room = STDOUT_KEEP.saturating_sub(self.real.len());
+                self.real.extend_from_slice(&chunk[..n.min(room)]);
+                if n > room {
+                    self.uncomparable = true;
+                }
+                true
+            }
+        }
+    }
+
+    /// Takes what is left on the interpreter's stdout (its last flush at
+    /// exit) without waiting: whatever still holds it open is not the
+    /// program's business any more.
+    fn finish(&mut self) {
+        let Some(mut out) = self.stdout.take() else { return };
+        // SAFETY: fcntl on a descriptor we own.
+        unsafe { libc::fcntl(out.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        while self.read_from(&mut out) {}
+    }
+
+    /// A teaching note when the real stream says something else than the
+    /// print events, in order or in content; None when they agree.
+    fn note(&self, file: &str) -> Option<String> {
+        if self.uncomparable {
+            return None;
+        }
+        let real: Vec<&str> = std::str::from_utf8(&self.real).ok()?.lines().collect();
+        let printed: Vec<&str> = self.printed.iter().map(String::as_str).collect();
+        if real == printed {
+            return None;
+        }
+        let shown = real.iter().take(12).copied().collect::<Vec<_>>().join(" | ");
+        let more = if real.len() > 12 { " | …" } else { "" };
+        let (mut a, mut b) = (real.clone(), printed.clone());
+        a.sort_unstable();
+        b.sort_unstable();
+        let why = if a == b {
+            "the same lines in another order: on a pipe or a file CPython's stdout is block-buffered, \
+             so each process's lines leave together when it flushes (at its exit, or every 8 KiB)"
+        } else if real.len() > printed.len() {
+            "more lines than were printed: a child of a bare os.fork() inherits whatever was still \
+             in its parent's buffer and writes it out again"
+        } else {
+            "not every printed line: a process that ends with os._exit() or is killed loses what was \
+             still in its buffer"
+        };
+        Some(format!(
+            "Run by hand with stdout on a pipe or a file (python3 {file} > out.txt), CPython's real stdout \
+             would read: {shown}{more}. That is {why}. The console shows each line at the moment print() was called."
+        ))
+    }
 }
 
 /// How long a line is held back for lines from other processes that carry

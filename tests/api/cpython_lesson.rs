@@ -42,6 +42,25 @@ async fn process_runs_square_and_cube_in_two_real_children_then_prints_done() {
             let parent_of = |pid: i64| run.of_kind("proc.start").find(|e| e["pid"] == pid).unwrap()["ppid"].as_i64().unwrap();
             let expected_parent = if method == "forkserver" { run.pid_named("forkserver") } else { main };
             assert_eq!((parent_of(p1), parent_of(p2)), (expected_parent, expected_parent), "{method}");
+            // On a pipe, CPython's stdout is block-buffered: each child's lines
+            // leave together at its exit. When the prints interleaved, the
+            // real stream's order differs, and the page says so.
+            let out = run.stdout();
+            let squares_at: Vec<usize> = out.iter().enumerate().filter(|(_, l)| l.starts_with("square")).map(|(i, _)| i).collect();
+            let interleaved = squares_at[1] - squares_at[0] != 1;
+            let note = run.of_kind("note").find_map(|n| n["text"].as_str().filter(|t| t.starts_with("Run by hand")));
+            let Some(note) = note else {
+                assert!(!interleaved, "{method}: the prints interleaved ({out:?}) but nothing says the real stdout did not");
+                assert_no_process_left(&run);
+                continue;
+            };
+            assert!(interleaved, "{method}: a note though the real order is the printed one: {note}");
+            let real = note.split("would read: ").nth(1).unwrap().split(". That is").next().unwrap();
+            let lines: Vec<&str> = real.split(" | ").collect();
+            assert_eq!(lines.last(), Some(&"Done!"), "{note}");
+            let squares: Vec<usize> = lines.iter().enumerate().filter(|(_, l)| l.starts_with("square")).map(|(i, _)| i).collect();
+            assert_eq!(squares.len(), 2, "{note}");
+            assert_eq!(squares[1] - squares[0], 1, "each child's lines together: {note}");
             assert_no_process_left(&run);
         }
     })
