@@ -271,3 +271,38 @@ async fn cancelling_a_cpython_run_kills_every_interpreter_process() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_cpython_run_exports_and_permalinks_like_any_run() {
+    bounded(async {
+        let app = spawn_app().await;
+        if !has_python(&app) {
+            return;
+        }
+        let run = app.run_cpython("queue", json!({})).await;
+        run.assert_ok();
+        let get = |path: String| {
+            let client = app.client.clone();
+            let url = app.url(&path);
+            async move { client.get(url).send().await.unwrap() }
+        };
+        let jsonl = get(format!("/api/runs/{}/events.jsonl", run.id)).await.text().await.unwrap();
+        let lines: Vec<Value> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines, run.events, "the raw log is the stream");
+        let trace: Value = get(format!("/api/runs/{}/trace.json", run.id)).await.json().await.unwrap();
+        forkline::trace::check(&trace).unwrap();
+        let events = trace["traceEvents"].as_array().unwrap();
+        let names: Vec<&str> = events.iter().filter(|e| e["name"] == "process_name").filter_map(|e| e["args"]["name"].as_str()).collect();
+        assert!(names.iter().any(|n| n.starts_with("MainProcess (pid")) && names.iter().any(|n| n.starts_with("Process-1 (pid")), "{names:?}");
+        let messages = events.iter().filter(|e| e["ph"] == "s" && e["name"] == "message").count();
+        assert_eq!(messages, 3, "one arrow per put → get, as on the page");
+        let page = get(format!("/runs/{}", run.id)).await;
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("QueueFeederThread") || html.contains("queue.py"), "the permalink is the CPython view of the demo");
+        let replay = get(format!("/api/runs/{}/replay.html", run.id)).await;
+        assert_eq!(replay.status(), 200);
+        assert!(replay.text().await.unwrap().contains("feeder thread"), "the replay carries this engine's notes");
+    })
+    .await;
+}
