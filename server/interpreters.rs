@@ -100,7 +100,8 @@ pub const DEFAULT_PYTHON: &str = "python3";
 pub fn probe(name: &str) -> Result<Interpreter, ProbeError> {
     let path = resolve(name).ok_or_else(|| ProbeError::NotFound(name.to_owned()))?;
     let mut child = Command::new(&path)
-        .args(["-I", "-B", "-c", PROBE])
+        .args(crate::runner::cpython::INTERPRETER_FLAGS)
+        .args(["-c", PROBE])
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .stdin(Stdio::null())

@@ -8,7 +8,7 @@ Why
     children, real pipes and semaphores. Nothing here simulates.
 
 How it hooks in
-    The runner execs ``python -I -B python/forkline_boot.py`` with the
+    The runner execs ``python -I -S -B python/forkline_boot.py`` with the
     environment cleared except:
 
     ``FORKLINE_EVENT_FD``      write end of the event pipe

@@ -69,6 +69,12 @@ def _install():
     osfuncs.install()
     streams.install()
     hooks.install()
+    # Started without site (-S): what site would add that a program may use.
+    if not hasattr(builtins, "exit"):
+        import _sitebuiltins
+
+        builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")
+        builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
     # The program sees the sys.path it would have had; forkline_trace's own
     # submodules load through the package's __path__.
     for entry in {_HERE, os.environ.get("FORKLINE_TRACER_DIR")}:

@@ -139,7 +139,7 @@ def run(source, file="prog.py", python=None, timeout=30, dedent=True, env_extra=
     }
     env.update(env_extra or {})
     proc = subprocess.Popen(
-        [python or PYTHON, "-I", "-B", BOOT],
+        [python or PYTHON, "-I", "-S", "-B", BOOT],
         env=env,
         pass_fds=[write_end],
         stdin=subprocess.DEVNULL,

@@ -62,6 +62,14 @@ class ExitStatus(TracerTest):
         self.assertWellBehaved(r, code=3)
         self.assertEqual(r.stdout(), ["bye"])
 
+    def test_exit_and_quit_work_without_site(self):
+        # The interpreter runs with -S; the tracer puts back what site adds.
+        r = self.run_program("print('bye')\nexit(4)\n")
+        self.assertWellBehaved(r, code=4)
+        self.assertEqual(r.stdout(), ["bye"])
+        r = self.run_program("quit()\n")
+        self.assertWellBehaved(r, code=0)
+
     def test_sys_exit_with_a_message_prints_it_to_stderr_and_exits_1(self):
         r = self.run_program("import sys\nsys.exit('stopped here')\n")
         self.assertWellBehaved(r, code=1)

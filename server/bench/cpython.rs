@@ -17,6 +17,8 @@ use crate::demos::cpython;
 use crate::interpreters::{self, Interpreter};
 
 const CASE: &str = "CPython engine";
+/// Longest one call of the Python driver may take.
+const DRIVER_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Each lesson program with the parameters it is measured at: the engine's
 /// defaults, with sleeps shortened where they would only add idle time, the
@@ -68,13 +70,11 @@ fn program_file(demo: &str, params: &Value, saved_as: Option<&str>) -> Result<(&
 
 async fn driver(python: &Interpreter, args: &[String]) -> Result<Value, String> {
     let script = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/python/trace_overhead.py"));
-    let output = tokio::process::Command::new(&python.path)
-        .arg("-I")
-        .arg(script)
-        .args(args)
-        .kill_on_drop(true)
-        .output()
+    let run = tokio::process::Command::new(&python.path).arg("-I").arg(script).args(args).kill_on_drop(true).output();
+    // The driver's own waits have no timeout (see its docstring): this is its bound.
+    let output = tokio::time::timeout(DRIVER_LIMIT, run)
         .await
+        .map_err(|_| format!("the driver took longer than {} s", DRIVER_LIMIT.as_secs()))?
         .map_err(|e| e.to_string())?;
     if !output.status.success() {
         return Err(String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or("the driver failed").to_owned());
@@ -115,7 +115,7 @@ async fn overhead(options: &Options, python: &Interpreter) -> Result<Vec<Row>, S
         let file = m["file"].as_str().unwrap_or(demo);
         if *demo == "lock" {
             rows.push(Row::new(CASE, "lock.py traced (defaults: 2 × 1000 updates, 5 events each)", "ms", &traced, ""));
-            rows.push(Row::new(CASE, "lock.py untraced, same interpreter", "ms", &plain, "python -I -B lock.py"));
+            rows.push(Row::new(CASE, "lock.py untraced, same interpreter", "ms", &plain, "python -I -S -B lock.py"));
         }
         let target = if *demo == "lock" { "target ≤ 10%" } else { "target ≤ 5%" };
         let note = format!("{target}; fastest {:.1} ms untraced, {:.1} ms traced; {} events", fastest(&plain), fastest(&traced), m["events"]);

@@ -43,6 +43,15 @@ use crate::demos::{Demo, Params};
 use crate::event::{Body, MAX_LINE};
 use crate::runner::{emit, limits, sampler, CpythonSpec};
 
+/// How every interpreter of a run starts (spawn and forkserver children
+/// inherit them, through CPython's own `_args_from_interpreter_flags`):
+/// `-I`, isolated (no user site-packages, no `PYTHON*` variables, no script
+/// folder on `sys.path`); `-S`, no `site` (the lesson's programs use the
+/// standard library only, and `site` with a distribution's `.pth` files cost
+/// 50 ms of every interpreter's start here; the tracer puts back `exit()` and
+/// `quit()`, all `site` adds that a program might use); `-B`, no bytecode
+/// written for the program.
+pub const INTERPRETER_FLAGS: &[&str] = &["-I", "-S", "-B"];
 /// Where the interpreter finds its event pipe.
 const EVENT_FD: i32 = 3;
 /// Biggest pipe we ask for: room for a burst while the runner relays.
@@ -121,8 +130,7 @@ fn run_interpreter(program: &Program, source: &str, spec: &CpythonSpec) -> std::
     let write_fd = write_end.as_raw_fd();
     let mut command = Command::new(&spec.python);
     command
-        .arg("-I")
-        .arg("-B")
+        .args(INTERPRETER_FLAGS)
         .arg(spec.tracer_dir.join("forkline_boot.py"))
         .env_clear()
         .env("FORKLINE_EVENT_FD", EVENT_FD.to_string())
