@@ -213,7 +213,7 @@ fn relay_until_eof(pipe: OwnedFd, stdout: OwnedFd) -> StdoutCheck {
             }
         }
         if ready <= 0 || fds[0].revents == 0 {
-            order.release(emit::now().saturating_sub(REORDER_WINDOW_NS));
+            order.release(emit::now().saturating_sub(REORDER_WINDOW_NS), &mut check);
             continue;
         }
         let n = match pipe.read(&mut buffer) {
@@ -227,12 +227,10 @@ fn relay_until_eof(pipe: OwnedFd, stdout: OwnedFd) -> StdoutCheck {
             let (line, rest) = (&chunk[..newline], &chunk[newline + 1..]);
             if !skipping {
                 if pending.is_empty() {
-                    check.saw(line);
-                    order.push(cut(line));
+                    order.push(cut(line), &mut check);
                 } else {
                     pending.extend_from_slice(line);
-                    check.saw(&pending);
-                    order.push(cut(&pending));
+                    order.push(cut(&pending), &mut check);
                 }
             }
             pending.clear();
@@ -242,12 +240,12 @@ fn relay_until_eof(pipe: OwnedFd, stdout: OwnedFd) -> StdoutCheck {
         if !skipping {
             pending.extend_from_slice(chunk);
             if pending.len() > MAX_LINE {
-                order.push(cut(&pending));
+                order.push(cut(&pending), &mut check);
                 pending.clear();
                 skipping = true;
             }
         }
-        order.release(emit::now().saturating_sub(REORDER_WINDOW_NS));
+        order.release(emit::now().saturating_sub(REORDER_WINDOW_NS), &mut check);
         // A read that found less than a buffer's worth means the writers are
         // ahead of nothing: wait a little before the next, so their writes
         // pile up instead of each waking this process on the CPU they need.
@@ -258,9 +256,9 @@ fn relay_until_eof(pipe: OwnedFd, stdout: OwnedFd) -> StdoutCheck {
     if !skipping && !pending.is_empty() {
         // A last line without its newline: a process died mid-write, or
         // someone wrote garbage. The server judges it.
-        order.push(cut(&pending));
+        order.push(cut(&pending), &mut check);
     }
-    order.release(u64::MAX);
+    order.release(u64::MAX, &mut check);
     check.stdout = stdout;
     check
 }
@@ -382,23 +380,26 @@ impl Reorder {
         self.held.is_empty()
     }
 
-    fn push(&mut self, line: &[u8]) {
+    fn push(&mut self, line: &[u8], check: &mut StdoutCheck) {
         match time_of(line) {
             Some(t) => {
                 self.arrived += 1;
                 self.held.push(std::cmp::Reverse((t, self.arrived, line.to_vec())));
             }
             None => {
-                self.release(u64::MAX);
+                self.release(u64::MAX, check);
                 emit::relay(line);
             }
         }
     }
 
-    /// Passes on every held line stamped at or before `until`, earliest first.
-    fn release(&mut self, until: u64) {
+    /// Passes on every held line stamped at or before `until`, earliest
+    /// first. The stdout check sees them in this order too: the order the
+    /// console shows, which is what the real stdout is compared with.
+    fn release(&mut self, until: u64, check: &mut StdoutCheck) {
         while self.held.peek().is_some_and(|std::cmp::Reverse((t, _, _))| *t <= until) {
             if let Some(std::cmp::Reverse((_, _, line))) = self.held.pop() {
+                check.saw(&line);
                 emit::relay(&line);
             }
         }
@@ -427,7 +428,7 @@ mod tests {
         assert_eq!(time_of(br#"{"t":"x"}"#), None);
         let mut order = Reorder::default();
         for line in [&br#"{"t":30,"a":1}"#[..], br#"{"t":10,"a":2}"#, br#"{"t":20,"a":3}"#, br#"{"t":10,"a":4}"#] {
-            order.push(line);
+            order.push(line, &mut StdoutCheck::default());
         }
         let mut out = Vec::new();
         while let Some(std::cmp::Reverse((t, arrived, _))) = order.held.pop() {
