@@ -3,10 +3,19 @@
 // pure (no DOM), be fed 100,000 synthetic events by a benchmark, and be tested
 // without a canvas. docs/events.md is the contract it reads.
 //
+// Which events open and close spans, and which pair into arrows, is not
+// written here: it is schema/events.json's `spans` and `arrows` (through the
+// generated web/schema.js), read by one engine below, so the page draws what
+// the schema says and what the Chrome-trace export draws. What the schema does
+// not say stays code: lanes and their names and parents, the zombie between a
+// proc.exit and its join, kernel samples, prints, results, notes, exceptions.
+//
 // Two engines make runs: in a native run the runner is the lesson's
 // MainProcess and has its lane; in a CPython run the runner only starts the
 // interpreter and reports on it (its `note` and `result` belong to the run,
 // not to a lane), and the interpreter's MainProcess is the root lane.
+
+import { SCHEMA } from './schema.js';
 
 /**
  * @typedef {{seq:number, t:number, kind:string, pid:number, tid:number, cpu:number, [k:string]:any}} FlEvent
@@ -74,16 +83,140 @@
  * @typedef {Span|Instant} Item
  *
  * @typedef {{lane:Lane, t:number, seq:number}} End
- * @typedef {{kind:'spawn'|'join'|'message'|'lock', from:End, to:End, label:string}} Arrow
+ * `kind` is the arrow rule's name: spawn | join | message | lock (schema/events.json `arrows`).
+ * @typedef {{kind:string, from:End, to:End, label:string}} Arrow
  */
 
-/** Kinds whose `phase` begin/end pair draws a span in this style. */
-const SPAN_STYLE = /** @type {Record<string,string>} */ ({
-  sleep: 'sleep',
-  compute: 'compute',
-  system: 'system',
-  'proc.join': 'join',
-  'thread.join': 'join',
+/**
+ * A schema span rule: an event of `kind` matching `opens` opens it, the next
+ * one on the same thread matching `closes` with the same `by` fields closes it.
+ * @typedef {{kind:string, opens:Record<string,unknown>, closes:Record<string,unknown>, by:string[], style:string, label:string}} SpanRule
+ * @typedef {{kind:string, when?:Record<string,unknown>, key:string[]}} ArrowEnd
+ * A schema arrow rule: from an event matching `from` to the one matching `to` with the same key values.
+ * @typedef {{name:string, from:ArrowEnd, to:ArrowEnd, handover?:boolean, label:string}} ArrowRule
+ */
+
+/** @type {readonly SpanRule[]} */
+export const SPAN_RULES = SCHEMA.spans;
+
+/**
+ * Arrow rules the page draws that the schema does not define yet, in the
+ * schema's own form and run by the same engine. The page has always drawn the
+ * GIL passed from one thread to the next (the `gil` demo emits every step so
+ * it can); the schema has that hand-over for `lock` only. A rule here stops
+ * applying as soon as the schema has a hand-over rule for its kind.
+ * @type {ArrowRule[]}
+ */
+const PAGE_ARROWS = [
+  { name: 'lock', from: { kind: 'gil', when: { phase: 'release' }, key: [] }, to: { kind: 'gil', when: { phase: 'acquire' }, key: [] }, handover: true, label: 'GIL handed over' },
+];
+
+/** @type {readonly ArrowRule[]} the schema's arrows, then the page's own (see PAGE_ARROWS) */
+export const ARROW_RULES = Object.freeze([
+  ...SCHEMA.arrows,
+  ...PAGE_ARROWS.filter((p) => !SCHEMA.arrows.some((a) => a.handover && a.from.kind === p.from.kind)),
+]);
+
+/**
+ * A rule's `opens`/`closes`/`when` as [field, value] pairs, so matching an
+ * event allocates nothing (this runs for every event of a 100,000-event run).
+ * @typedef {[string, unknown][]} When
+ */
+const when = (/** @type {Record<string,unknown>|undefined} */ w) => /** @type {When} */ (Object.entries(w ?? {}));
+
+/** Whether `ev` has every field of `w` with that value (as the server's `schema::matches`). */
+function fits(/** @type {Record<string,unknown>} */ ev, /** @type {When} */ w) {
+  for (let j = 0; j < w.length; j++) {
+    const v = w[j][1], have = ev[w[j][0]];
+    if (have !== v && (v === null || typeof v !== 'object' || JSON.stringify(have) !== JSON.stringify(v))) return false;
+  }
+  return true;
+}
+
+/**
+ * The values of `fields` in `ev`, as one comparable text (absent is null).
+ * One field, the common case, needs no quoting: a string is marked with `s`,
+ * which no number or JSON text begins with.
+ */
+function keyOf(/** @type {Record<string,unknown>} */ ev, /** @type {string[]} */ fields) {
+  if (fields.length === 0) return '';
+  if (fields.length === 1) {
+    const v = ev[fields[0]];
+    return typeof v === 'number' ? String(v) : typeof v === 'string' ? `s${v}` : JSON.stringify(v ?? null);
+  }
+  let out = '';
+  for (let j = 0; j < fields.length; j++) {
+    const v = ev[fields[j]];
+    out += (j ? '|' : '') + (typeof v === 'number' ? String(v) : JSON.stringify(v ?? null));
+  }
+  return out;
+}
+
+/** @typedef {(ev:Record<string,unknown>, nameOf:(id:number)=>string|undefined)=>string} Label */
+
+/**
+ * A schema label template, parsed once, as the server's `schema::label`
+ * fills it: `{field}` the event's value (a string as is, absent or null as
+ * `?`, anything else as JSON), `{field:json}` its JSON (absent is `null`),
+ * `{field:name}` the name `nameOf` gives that id (else the raw value).
+ * @param {string} template @returns {Label}
+ */
+function compileLabel(template) {
+  /** @type {(string|{field:string, how:string})[]} */
+  const parts = [];
+  let last = 0;
+  for (const m of template.matchAll(/\{([^}]*)\}/g)) {
+    if (m.index > last) parts.push(template.slice(last, m.index));
+    const at = m[1].indexOf(':');
+    parts.push(at < 0 ? { field: m[1], how: '' } : { field: m[1].slice(0, at), how: m[1].slice(at + 1) });
+    last = m.index + m[0].length;
+  }
+  if (last < template.length) parts.push(template.slice(last));
+  if (parts.every((x) => typeof x === 'string')) return () => template;
+  return (ev, nameOf) => {
+    let out = '';
+    for (const x of parts) {
+      if (typeof x === 'string') { out += x; continue; }
+      const v = ev[x.field];
+      if (x.how === 'json') out += JSON.stringify(v ?? null);
+      else if (x.how === 'name') out += (Number.isInteger(v) ? nameOf(/** @type {number} */ (v)) : undefined) ?? JSON.stringify(v ?? null);
+      else if (typeof v === 'string') out += v;
+      else out += v === undefined || v === null ? '?' : JSON.stringify(v);
+    }
+    return out;
+  };
+}
+
+/** @type {Map<string, Label>} */
+const labelCache = new Map();
+/**
+ * Fills a schema label template from `ev` (see compileLabel).
+ * @param {string} template @param {Record<string,unknown>} ev
+ * @param {(id:number)=>string|undefined} [nameOf]
+ */
+export function fillLabel(template, ev, nameOf = () => undefined) {
+  let f = labelCache.get(template);
+  if (!f) { f = compileLabel(template); labelCache.set(template, f); }
+  return f(ev, nameOf);
+}
+
+/** The span rules as the engine runs them, by the kind of event they read; `i` is the rule's index, part of a span's key. */
+const SPANS_BY_KIND = /** @type {Map<string, {i:number, style:string, opens:When, closes:When, by:string[], label:Label}[]>} */ (new Map());
+SPAN_RULES.forEach((r, i) => {
+  if (!SPANS_BY_KIND.has(r.kind)) SPANS_BY_KIND.set(r.kind, []);
+  SPANS_BY_KIND.get(r.kind)?.push({ i, style: r.style, opens: when(r.opens), closes: when(r.closes), by: r.by, label: compileLabel(r.label) });
+});
+
+/** The arrow rules as the engine runs them, by the kind of event they read (either end). */
+const ARROWS_BY_KIND = /** @type {Map<string, {i:number, name:string, handover:boolean, label:Label,
+  from:{kind:string, when:When, key:string[]}, to:{kind:string, when:When, key:string[]}}[]>} */ (new Map());
+ARROW_RULES.forEach((r, i) => {
+  const plan = { i, name: r.name, handover: !!r.handover, label: compileLabel(r.label),
+    from: { kind: r.from.kind, when: when(r.from.when), key: r.from.key }, to: { kind: r.to.kind, when: when(r.to.when), key: r.to.key } };
+  for (const k of new Set([r.from.kind, r.to.kind])) {
+    if (!ARROWS_BY_KIND.has(k)) ARROWS_BY_KIND.set(k, []);
+    ARROWS_BY_KIND.get(k)?.push(plan);
+  }
 });
 
 /** Kinds that are bookkeeping for the whole run, not something a lane did. */
@@ -184,11 +317,14 @@ export class RunModel {
     /** @type {Map<number, Item>} every event's drawn item, for selection and partners */
     this.itemBySeq = new Map();
     /** @type {Map<string, Span>} */ this._openSpans = new Map();
-    /** @type {Map<string, {from?:End, to?:End, kind:Arrow['kind'], label:string}>} */ this._pairs = new Map();
-    /** @type {Map<string, End>} last release per lock, for release → acquire arrows */
-    this._lastRelease = new Map();
-    /** @type {Map<number, End>} child pid → its proc.exit, until the parent reaps it */
-    this._exited = new Map();
+    /** @type {Map<string, {end:End, label:string}|{end:End, label:string}[]>} arrow ends waiting for their partner, by side and key (several: oldest first) */
+    this._waiting = new Map();
+    /** @type {Span[]} the spans the event being added closed (reused: no array per event) */
+    this._closedNow = [];
+    /** @type {Map<string, {end:End, ev:FlEvent}>} the last `from` of each hand-over arrow and key (a lock's last release) */
+    this._handFrom = new Map();
+    /** A lane's name by a pid or tid, for `{field:name}` in labels (the raw id when there is no such lane). */
+    this._nameOf = (/** @type {number} */ id) => (this.laneMap.get(`p${id}`) ?? this.laneMap.get(`t${id}`))?.name;
     /** @type {Map<number, string>} child pid → parent lane id, from proc.spawn or proc.start's ppid */
     this._spawnParent = new Map();
     /** @type {Set<string>} lanes known only from kernel.sample (processes that emit no events) */
@@ -297,18 +433,86 @@ export class RunModel {
 
   /**
    * Two ends of an arrow can arrive in either order (a consumer may write its
-   * `get` before the producer writes its `put`), so each side waits for the other.
-   * @param {string} key @param {'from'|'to'} side @param {End} end @param {Arrow['kind']} kind @param {string} label
+   * `get` before the producer writes its `put`), so each side waits for the
+   * other; ends with the same key pair up oldest first.
+   * @param {string} key @param {'from'|'to'} side @param {End} end @param {string} kind @param {string} label (from the `from` end)
    */
   _pair(key, side, end, kind, label) {
-    let p = this._pairs.get(key);
-    if (!p) { p = { kind, label }; this._pairs.set(key, p); }
-    if (p[side]) return; // duplicate id: keep the first pairing
-    p[side] = end;
-    if (label) p.label = label;
-    if (p.from && p.to) {
-      this._pairs.delete(key);
-      this._arrow(p.kind, p.from, p.to, p.label);
+    const otherKey = (side === 'from' ? 't|' : 'f|') + key;
+    const w = this._waiting.get(otherKey);
+    if (w !== undefined) {
+      let partner;
+      if (Array.isArray(w)) { partner = /** @type {{end:End, label:string}} */ (w.shift()); if (w.length === 0) this._waiting.delete(otherKey); }
+      else { partner = w; this._waiting.delete(otherKey); }
+      if (side === 'from') this._arrow(kind, end, partner.end, label);
+      else this._arrow(kind, partner.end, end, partner.label);
+      return;
+    }
+    // Nothing to pair with yet: wait (one end, or several with the same key in order).
+    const mine = (side === 'from' ? 'f|' : 't|') + key;
+    const have = this._waiting.get(mine);
+    if (have === undefined) this._waiting.set(mine, { end, label });
+    else if (Array.isArray(have)) have.push({ end, label });
+    else this._waiting.set(mine, [have, { end, label }]);
+  }
+
+  /**
+   * The schema's spans for one event: it closes the spans it ends, then opens
+   * the ones it begins (a lock's acquire ends its wait and begins its hold).
+   * A span is keyed by its thread, its rule and the rule's `by` fields. The
+   * spans it closed are left in `_closedNow` for the arrows.
+   * @param {Lane} lane @param {FlEvent} ev
+   * @returns {boolean} whether it is part of a span
+   */
+  _schemaSpans(lane, ev) {
+    const closed = this._closedNow;
+    closed.length = 0;
+    const rules = SPANS_BY_KIND.get(ev.kind);
+    if (!rules) return false;
+    let opened = false;
+    for (const r of rules) {
+      if (!fits(ev, r.closes)) continue;
+      const span = this._close(`${lane.id}|${r.i}|${keyOf(ev, r.by)}`, ev);
+      if (span) closed.push(span);
+    }
+    for (const r of rules) {
+      if (!fits(ev, r.opens)) continue;
+      this._open(lane, r.style, ev, `${lane.id}|${r.i}|${keyOf(ev, r.by)}`, r.label(ev, this._nameOf));
+      opened = true;
+    }
+    return opened || closed.length > 0;
+  }
+
+  /**
+   * The schema's arrows for one event, once its item is drawn: each rule whose
+   * `from` or `to` it matches pairs it by the rule and the key's values; a
+   * hand-over rule instead remembers the last `from` and draws from it to a
+   * `to` on another lane that waited across it (a span this event closed
+   * began at or before that `from`).
+   * @param {Lane} lane @param {FlEvent} ev @param {End} here @param {readonly Span[]} closed spans this event ended
+   */
+  _schemaArrows(lane, ev, here, closed) {
+    const rules = ARROWS_BY_KIND.get(ev.kind);
+    if (!rules) return;
+    for (const r of rules) {
+      const isFrom = r.from.kind === ev.kind && fits(ev, r.from.when);
+      const isTo = r.to.kind === ev.kind && fits(ev, r.to.when);
+      if (!isFrom && !isTo) continue;
+      if (r.handover) {
+        if (isTo && closed.length) {
+          const key = `${r.i}|${keyOf(ev, r.to.key)}`;
+          const rel = this._handFrom.get(key);
+          if (rel && rel.end.lane !== lane && closed.some((s) => s.t0 <= rel.end.t)) {
+            this._handFrom.delete(key);
+            this._arrow(r.name, rel.end, here, r.label(rel.ev, this._nameOf));
+          }
+        }
+        // (labelled when handed over: most releases hand nothing over)
+        if (isFrom) this._handFrom.set(`${r.i}|${keyOf(ev, r.from.key)}`, { end: here, ev });
+        continue;
+      }
+      if (isFrom) this._pair(`${r.i}|${keyOf(ev, r.from.key)}`, 'from', here, r.name, r.label(ev, this._nameOf));
+      else this._pair(`${r.i}|${keyOf(ev, r.to.key)}`, 'to', here, r.name, '');
     }
   }
 
@@ -341,6 +545,10 @@ export class RunModel {
     const lane = this._lane(ev.pid, ev.tid);
     /** @type {End} */
     const here = { lane, t: ev.t, seq: ev.seq };
+    // The schema's spans, then what only the page knows, then an instant for
+    // an event nothing else drew, then the schema's arrows (which link the
+    // items their ends drew).
+    let drawn = this._schemaSpans(lane, ev);
 
     switch (k) {
       case 'proc.start': {
@@ -350,133 +558,64 @@ export class RunModel {
         else if (ev.ppid != null && !this._spawnParent.has(ev.pid)) this._spawnParent.set(ev.pid, `p${ev.ppid}`);
         lane.alive = { t0: ev.t, t1: null };
         this._lanes = null;
-        this._instant(lane, ev);
-        this._pair(`spawn:${ev.pid}`, 'to', here, 'spawn', 'spawn');
-        return;
+        break;
       }
-      case 'thread.start': {
+      case 'thread.start':
         lane.name = ev.name ?? lane.name;
         lane.alive = { t0: ev.t, t1: null };
-        this._instant(lane, ev);
-        this._pair(`tspawn:${ev.tid}`, 'to', here, 'spawn', 'spawn');
-        return;
-      }
+        break;
       case 'proc.spawn': {
-        this._instant(lane, ev);
         // The child's lane is made here, so siblings line up in the order they were started.
         const known = this.laneMap.has(`p${ev.child}`);
         const child = this._lane(ev.child, ev.child);
         if (!known && ev.name) child.name = ev.name;
         if (child.parentId === null) { child.parentId = lane.type === 'proc' ? lane.id : lane.parentId; this._lanes = null; }
         this._spawnParent.set(ev.child, lane.type === 'proc' ? lane.id : /** @type {string} */ (lane.parentId));
-        this._pair(`spawn:${ev.child}`, 'from', here, 'spawn', 'spawn');
-        return;
+        break;
       }
-      case 'thread.spawn': {
-        this._instant(lane, ev);
+      case 'thread.spawn':
         if (!this.laneMap.has(`t${ev.child}`)) { const t = this._lane(ev.pid, ev.child); if (ev.name) t.name = ev.name; }
-        this._pair(`tspawn:${ev.child}`, 'from', here, 'spawn', 'spawn');
-        return;
-      }
+        break;
       case 'proc.exit':
-      case 'thread.exit': {
+      case 'thread.exit':
         if (lane.alive) lane.alive.t1 = ev.t;
         lane.exitT = ev.t;
-        this._instant(lane, ev);
-        if (k === 'proc.exit') {
-          this._exited.set(ev.pid, here);
-          // A child with a parent in this run is a zombie until that parent reaps it.
-          if (lane.parentId) this._open(lane, 'zombie', ev, `zombie:${ev.pid}`, 'zombie: exited, not yet joined');
-        } else {
-          this._exited.set(-ev.tid, here);
-        }
-        return;
-      }
+        if (!drawn) this._instant(lane, ev);
+        drawn = true;
+        // A child with a parent in this run is a zombie until that parent reaps it.
+        if (k === 'proc.exit' && lane.parentId) this._open(lane, 'zombie', ev, `zombie:${ev.pid}`, 'zombie: exited, not yet joined');
+        break;
       case 'proc.join':
-      case 'thread.join': {
-        const key = `${ev.tid}|${k}|${ev.child}`;
-        if (ev.phase === 'begin') {
-          const child = this.laneMap.get(k === 'proc.join' ? `p${ev.child}` : `t${ev.child}`);
-          this._open(lane, 'join', ev, key, `${child ? child.name : ev.child}.join()`);
-          return;
-        }
+      case 'thread.join':
         if (ev.phase === 'end') {
-          const span = this._close(key, ev) ?? this._instant(lane, ev);
-          const exited = this._exited.get(k === 'proc.join' ? ev.child : -ev.child);
+          // The join's end also ends the child's zombie span (its own item is the join).
           if (k === 'proc.join') this._close(`zombie:${ev.child}`, ev, false);
           const reaped = this.laneMap.get(k === 'proc.join' ? `p${ev.child}` : `t${ev.child}`);
           if (reaped && reaped.goneT === null) reaped.goneT = ev.t;
-          if (exited) this._arrow('join', exited, here, ev.signal != null ? `killed by signal ${ev.signal}` : 'join');
-          void span;
-          return;
         }
         break;
-      }
-      case 'lock':
-      case 'gil': {
-        const name = k === 'gil' ? 'GIL' : String(ev.lock ?? 'lock');
-        const base = `${ev.tid}|${k}|${name}`;
-        if (ev.phase === 'wait') { this._open(lane, 'wait', ev, `${base}|wait`, `wait for ${name}`); return; }
-        if (ev.phase === 'acquire') {
-          const waited = this._close(`${base}|wait`, ev);
-          const rel = this._lastRelease.get(`${k}|${name}`);
-          this._open(lane, 'hold', ev, `${base}|hold`, `hold ${name}`);
-          if (waited && rel && rel.t >= waited.t0 && rel.lane !== lane) {
-            this._lastRelease.delete(`${k}|${name}`);
-            this._arrow('lock', rel, here, `${name} handed over`);
-          }
-          return;
-        }
-        if (ev.phase === 'release') {
-          if (!this._close(`${base}|hold`, ev)) this._instant(lane, ev);
-          this._lastRelease.set(`${k}|${name}`, here);
-          return;
-        }
-        this._instant(lane, ev); // gil drop_request
-        return;
-      }
-      case 'queue': {
-        this._instant(lane, ev);
-        const key = `queue:${ev.queue}:${ev.msg}`;
-        this._pair(key, ev.op === 'put' ? 'from' : 'to', here, 'message', `${ev.queue ?? 'queue'}: ${JSON.stringify(ev.value)}`);
-        return;
-      }
-      case 'pipe': {
-        this._instant(lane, ev);
-        const key = `pipe:${ev.msg}`;
-        const label = ev.value !== undefined ? `pipe: ${JSON.stringify(ev.value)}` : 'pipe';
-        this._pair(key, ev.op === 'send' ? 'from' : 'to', here, 'message', label);
-        return;
-      }
       case 'print':
         this.prints.push({ ev, lane });
         this.lines.push({ ev, lane });
-        this._instant(lane, ev);
-        return;
+        break;
       case 'exception':
         this.exceptions.push(ev);
         this.lines.push({ ev, lane });
-        this._instant(lane, ev);
-        return;
+        break;
       case 'result':
         this.result = ev;
-        this._instant(lane, ev);
-        return;
+        break;
       default:
         break;
     }
-    // Any kind with a begin/end phase is a span, so kinds added later still draw.
-    if (ev.phase === 'begin' || ev.phase === 'end') {
-      const key = `${ev.tid}|${k}`;
-      if (ev.phase === 'begin') {
-        const what = k === 'sleep' && ev.ms != null ? `sleep ${ev.ms} ms` : k === 'system' ? `os.system(${ev.command ?? ''})` : k;
-        this._open(lane, SPAN_STYLE[k] ?? 'other', ev, key, what);
-      } else if (!this._close(key, ev)) {
-        this._instant(lane, ev);
-      }
-      return;
+    // Any other kind with a begin/end phase is a span, so kinds the schema has no span for still draw.
+    if (!drawn && !SPANS_BY_KIND.has(k) && (ev.phase === 'begin' || ev.phase === 'end')) {
+      const key = `${lane.id}|${k}`;
+      if (ev.phase === 'begin') { this._open(lane, 'other', ev, key, k); drawn = true; }
+      else if (this._close(key, ev)) drawn = true;
     }
-    this._instant(lane, ev);
+    if (!drawn) this._instant(lane, ev);
+    this._schemaArrows(lane, ev, here, this._closedNow);
   }
 
   /** @param {FlEvent} ev */

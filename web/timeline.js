@@ -8,7 +8,7 @@
 // culls by binary search and batches rectangles by colour into one Path2D
 // each, because canvas state changes, not arithmetic, dominate the cost.
 
-import { RunModel, lowerBound, describe, fmtTime, sampleEnd } from './model.js';
+import { RunModel, lowerBound, describe, fmtTime, sampleEnd, SPAN_RULES, ARROW_RULES } from './model.js';
 
 /** @typedef {import('./model.js').Lane} Lane */
 /** @typedef {import('./model.js').Item} Item */
@@ -32,11 +32,15 @@ const CORE_H = 30, CORE_BAR_Y = 9, CORE_BAR_H = 15;
 const MIN_RANGE = 2_000; // 2 µs: below that the clock's own jitter dominates
 const ARROW_LIMIT = 600;
 
-/** Drawing order of span styles: later ones paint over earlier ones. */
+/** Drawing order of span styles: later ones paint over earlier ones. A style
+ * the schema adds is drawn with the full-height ones (in the `other` colour
+ * until style.css gives it one), so a new span rule is never invisible. */
 const SPAN_ORDER = ['sleep', 'compute', 'system', 'other', 'join', 'wait', 'hold', 'zombie'];
+for (const r of SPAN_RULES) if (!SPAN_ORDER.includes(r.style)) SPAN_ORDER.splice(SPAN_ORDER.indexOf('other'), 0, r.style);
 const HATCHED = new Set(['wait', 'join', 'zombie']);
 const INSTANT_GROUPS = ['life', 'other', 'value', 'message', 'note', 'print', 'error'];
-const ARROW_KINDS = ['spawn', 'join', 'message', 'lock'];
+/** Arrow kinds are the arrow rules' names; one the schema adds is drawn in the muted colour until style.css gives it one. */
+const ARROW_KINDS = [...new Set(['spawn', 'join', 'message', 'lock', ...ARROW_RULES.map((r) => r.name)])];
 
 /** Colours come from CSS custom properties so light/dark themes stay in style.css. */
 const FALLBACK = /** @type {Record<string,string>} */ ({

@@ -203,7 +203,10 @@ test('CPython process run: the console is its prints in order, the lanes its own
   assert.match(await program(page), /DELAY_MS = 50\b/, 'with the run\'s parameters written in');
   const result = events.find((e) => e.kind === 'result');
   assert.ok((await text(page, '#outcome')).includes(result.text), 'the runner\'s result is the outcome');
-  assert.match(await text(page, '#run-notes'), /^sampler/, 'the runner\'s note is a note on the run');
+  const runNotes = await text(page, '#run-notes');
+  const notes = events.filter((e) => e.kind === 'note' && e.pid === start.pid).map((e) => e.text);
+  assert.ok(notes.some((n) => n.startsWith('sampler')), `the sampler says how it watched: ${notes.join(' | ')}`);
+  for (const n of notes) assert.ok(runNotes.includes(n), `the runner's note is a note on the run: ${n}`);
   await page.screenshot({ path: join(ARTIFACTS, 'engine-cpython-process.png'), fullPage: true });
 
   // Native, then both on one time scale.

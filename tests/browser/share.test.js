@@ -104,6 +104,7 @@ test('replay.html opened from file:// with the network off shows the lanes and t
     const events = await fetchEvents(forkline.url, id);
     const want = expected(events);
     const html = await (await fetch(`${forkline.url}/api/runs/${id}/replay.html`)).text();
+    assert.match(html, /"forkline\/schema\.js"/, 'the file carries the schema module the run model imports');
     const file = join(dir, 'replay.html');
     writeFileSync(file, html);
     await forkline.stop();
