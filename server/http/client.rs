@@ -1,6 +1,7 @@
 //! Who is asking: the peer address, or the client a trusted proxy names.
 //!
-//! The per-client run cap is keyed by this. `X-Forwarded-For` is believed only
+//! The per-client caps are keyed by this (an IPv4 address or IPv6 /64, see
+//! [`ClientKey`]). `X-Forwarded-For` is believed only
 //! when the peer is the configured proxy, and then only its last entry (the
 //! address that proxy itself saw); anyone else could write anything there.
 
@@ -10,8 +11,9 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 
 use super::AppState;
+use crate::runs::ClientKey;
 
-pub struct ClientAddr(pub Option<IpAddr>);
+pub struct ClientAddr(pub Option<ClientKey>);
 
 impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
@@ -29,9 +31,10 @@ impl FromRequestParts<AppState> for ClientAddr {
                 .last()
                 .and_then(|last| last.trim().parse::<IpAddr>().ok())
         };
-        Ok(ClientAddr(match (peer, trusted) {
+        let ip = match (peer, trusted) {
             (Some(p), Some(proxy)) if p == proxy => forwarded().or(peer),
             _ => peer,
-        }))
+        };
+        Ok(ClientAddr(ip.map(ClientKey::of)))
     }
 }

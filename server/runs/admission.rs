@@ -7,12 +7,11 @@
 //! at once, with a reason, instead of piling up.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
-use super::RunId;
+use super::{ClientKey, RunId};
 
 /// The bounds admission enforces.
 #[derive(Debug, Clone, Copy)]
@@ -36,7 +35,7 @@ struct Line {
     /// Runs admitted but not yet holding a slot, oldest first.
     waiting: VecDeque<RunId>,
     /// Runs held per client (running or waiting).
-    per_client: HashMap<IpAddr, usize>,
+    per_client: HashMap<ClientKey, usize>,
 }
 
 pub struct Admission {
@@ -51,7 +50,7 @@ pub struct Admission {
 pub struct Ticket {
     admission: Arc<Admission>,
     id: RunId,
-    client: Option<IpAddr>,
+    client: Option<ClientKey>,
 }
 
 impl Admission {
@@ -65,7 +64,7 @@ impl Admission {
     }
 
     /// Takes a place in line for run `id` of `client`, or refuses.
-    pub fn reserve(self: &Arc<Self>, id: &RunId, client: Option<IpAddr>) -> Result<Ticket, Refusal> {
+    pub fn reserve(self: &Arc<Self>, id: &RunId, client: Option<ClientKey>) -> Result<Ticket, Refusal> {
         let mut line = self.line.lock().expect("admission lock");
         if let Some(ip) = client {
             if line.per_client.get(&ip).copied().unwrap_or(0) >= self.limits.per_client {
@@ -182,8 +181,8 @@ mod tests {
     #[test]
     fn one_client_is_capped_and_others_are_not() {
         let admission = Admission::new(limits(4, 4, 1));
-        let me: IpAddr = "10.0.0.1".parse().unwrap();
-        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        let me = ClientKey::of("10.0.0.1".parse().unwrap());
+        let other = ClientKey::of("10.0.0.2".parse().unwrap());
         let t = admission.reserve(&RunId::random(), Some(me)).unwrap();
         assert_eq!(admission.reserve(&RunId::random(), Some(me)).err(), Some(Refusal::ClientBusy { limit: 1 }));
         assert!(admission.reserve(&RunId::random(), Some(other)).is_ok());

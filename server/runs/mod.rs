@@ -11,6 +11,7 @@
 //! Nothing here knows about HTTP: `http/` turns these types into responses.
 
 pub mod admission;
+pub mod client;
 pub(crate) mod drain;
 pub mod id;
 pub mod ingest;
@@ -20,7 +21,6 @@ mod supervise;
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -34,6 +34,7 @@ use crate::config::Config;
 use crate::demos::{Demo, Params};
 use crate::event::Outcome;
 use crate::interpreters::Interpreter;
+pub use client::ClientKey;
 pub use id::RunId;
 pub use log::EventLog;
 
@@ -88,6 +89,8 @@ pub struct Run {
     pub demo: &'static Demo,
     pub params: Params,
     pub engine: Engine,
+    /// Who started it; None when the peer address is unknown (in tests).
+    pub client: Option<ClientKey>,
     pub created_at_ms: u64,
     pub log: EventLog,
     state: Mutex<RunState>,
@@ -142,12 +145,13 @@ pub struct Summary {
 }
 
 impl Run {
-    fn new(demo: &'static Demo, params: Params, engine: Engine) -> Self {
+    fn new(demo: &'static Demo, params: Params, engine: Engine, client: Option<ClientKey>) -> Self {
         Run {
             id: RunId::random(),
             demo,
             params,
             engine,
+            client,
             created_at_ms: now_ms(),
             log: EventLog::default(),
             state: Mutex::new(RunState {
@@ -297,12 +301,12 @@ impl Runs {
         demo: &'static Demo,
         params: Params,
         engine: Engine,
-        client: Option<IpAddr>,
+        client: Option<ClientKey>,
     ) -> Result<Arc<Run>, StartError> {
         if self.shutdown.is_cancelled() {
             return Err(StartError::ShuttingDown);
         }
-        let run = Arc::new(Run::new(demo, params, engine));
+        let run = Arc::new(Run::new(demo, params, engine, client));
         let ticket = self.admission.reserve(&run.id, client)?;
         self.table.lock().expect("runs lock").runs.insert(run.id.clone(), run.clone());
         let runs = self.clone();
