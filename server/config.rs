@@ -17,10 +17,12 @@ pub const MAX_RUN_TIMEOUT: Duration = Duration::from_secs(600);
 pub const KILL_GRACE: Duration = Duration::from_millis(200);
 /// Events one run may emit before it is stopped as failed.
 pub const DEFAULT_MAX_EVENTS: usize = 2_000_000;
-/// Runs waiting in line for a slot; past that, 503 with Retry-After.
+/// Runs waiting in line for a slot; past that, 429 with Retry-After.
 pub const DEFAULT_MAX_QUEUED_RUNS: usize = 100;
 /// Runs one client (peer address) may have running or waiting at once.
 pub const DEFAULT_PER_CLIENT_RUNS: usize = 2;
+/// Runs one client may start back to back, then per minute.
+pub const DEFAULT_CLIENT_RUN_RATE: crate::runs::rate::RunRate = crate::runs::rate::RunRate { burst: 30, per_minute: 30 };
 /// How long a run may wait in line before it is dropped.
 pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bytes of events one run may emit before it is stopped.
@@ -63,6 +65,10 @@ pub struct Config {
     pub max_queued_runs: usize,
     /// Runs one client may have running or waiting.
     pub per_client_runs: usize,
+    /// Slots one client may hold at once; None: half of them, at least 1.
+    pub per_client_active_runs: Option<usize>,
+    /// How fast one client may start runs.
+    pub client_run_rate: crate::runs::rate::RunRate,
     /// Longest wait in line.
     pub queue_timeout: Duration,
     /// A reverse proxy whose `X-Forwarded-For` names the real client. Only
@@ -203,6 +209,8 @@ impl Config {
             max_active_runs: default_max_active_runs(),
             max_queued_runs: DEFAULT_MAX_QUEUED_RUNS,
             per_client_runs: DEFAULT_PER_CLIENT_RUNS,
+            per_client_active_runs: None,
+            client_run_rate: DEFAULT_CLIENT_RUN_RATE,
             queue_timeout: DEFAULT_QUEUE_TIMEOUT,
             trusted_proxy: None,
             hidden_demos: false,

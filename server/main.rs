@@ -50,13 +50,24 @@ struct ServeArgs {
     /// Runs executing at once (default: the number of CPUs); more wait in line.
     #[arg(long, env = "FORKLINE_MAX_ACTIVE_RUNS", default_value_t = config::default_max_active_runs())]
     max_active_runs: usize,
-    /// Runs waiting in line; past that, 503 with Retry-After.
+    /// Runs waiting in line; past that, 429 with Retry-After.
     #[arg(long, env = "FORKLINE_MAX_QUEUED_RUNS", default_value_t = config::DEFAULT_MAX_QUEUED_RUNS)]
     max_queued_runs: usize,
     /// Runs one client (peer address) may have running or waiting; raise it
     /// when a whole classroom shares one NAT address.
     #[arg(long, env = "FORKLINE_PER_CLIENT_RUNS", default_value_t = config::DEFAULT_PER_CLIENT_RUNS)]
     per_client_runs: usize,
+    /// Slots one client may hold at once (default: half of --max-active-runs,
+    /// at least 1); its other runs wait while other clients' runs go first.
+    #[arg(long, env = "FORKLINE_PER_CLIENT_ACTIVE_RUNS")]
+    per_client_active_runs: Option<usize>,
+    /// Runs one client may start back to back before the per-minute rate applies.
+    #[arg(long, env = "FORKLINE_CLIENT_RUN_BURST", default_value_t = config::DEFAULT_CLIENT_RUN_RATE.burst)]
+    client_run_burst: u32,
+    /// Runs one client may start per minute once its burst is spent; past
+    /// it, 429 with Retry-After (0: no limit).
+    #[arg(long, env = "FORKLINE_CLIENT_RUNS_PER_MINUTE", default_value_t = config::DEFAULT_CLIENT_RUN_RATE.per_minute)]
+    client_runs_per_minute: u32,
     /// Longest wait in line, in seconds.
     #[arg(long, env = "FORKLINE_QUEUE_TIMEOUT", default_value_t = config::DEFAULT_QUEUE_TIMEOUT.as_secs())]
     queue_timeout: u64,
@@ -184,6 +195,8 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         max_active_runs: args.max_active_runs.max(1),
         max_queued_runs: args.max_queued_runs,
         per_client_runs: args.per_client_runs.max(1),
+        per_client_active_runs: args.per_client_active_runs,
+        client_run_rate: forkline::runs::rate::RunRate { burst: args.client_run_burst, per_minute: args.client_runs_per_minute },
         queue_timeout: Duration::from_secs(args.queue_timeout),
         trusted_proxy: args.trusted_proxy,
         hidden_demos: args.hidden_demos,

@@ -109,7 +109,7 @@ fn int_literal(n: i64) -> String {
     }
     let mut grouped = String::new();
     for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push('_');
         }
         grouped.push(d);

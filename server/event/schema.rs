@@ -230,7 +230,7 @@ mod tests {
     #[test]
     fn every_kind_of_the_rust_types_has_exactly_the_schemas_fields_in_its_order() {
         let bodies = every_variant();
-        let mut seen = vec![false; VARIANTS];
+        let mut seen = [false; VARIANTS];
         for body in &bodies {
             seen[variant(body)] = true;
         }

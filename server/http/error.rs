@@ -84,6 +84,7 @@ impl From<StartError> for ApiError {
             // 429, not 503: the server is healthy and says so; the line is full.
             StartError::Refused(Refusal::QueueFull { .. }) => (StatusCode::TOO_MANY_REQUESTS, "busy", 5),
             StartError::Refused(Refusal::ClientBusy { .. }) => (StatusCode::TOO_MANY_REQUESTS, "too_many_runs", 2),
+            StartError::Refused(Refusal::TooFast { retry_after_secs }) => (StatusCode::TOO_MANY_REQUESTS, "too_fast", *retry_after_secs),
             StartError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down", 10),
         };
         let mut err = ApiError::new(status, code, e.to_string());

@@ -98,7 +98,7 @@ impl Subscriber {
             }
             self.queue.borrow_and_update();
             let position = match &self.run {
-                Found::Live(live) => self.runs.queue_position(&live.id),
+                Found::Live(live) => self.runs.queue_position(live),
                 Found::Saved(_) => None,
             };
             if position.is_some() && position != self.shown_position {

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! Runs (shared by every request)
-//!   admission: slots (FIFO) + waiting line + per-client counts
+//!   admission: slots + a line per client (round robin) + per-client caps
+//!   rate: a token bucket per client (runs started per minute)
 //!   table: id ─▶ Arc<Run> { log, state, cancel, viewers }
 //!   tasks: one task per run (tracked, so shutdown can wait for all):
 //!          wait in line ─▶ supervise (runner, events, bounds) ─▶ retire
@@ -16,6 +17,7 @@ pub(crate) mod drain;
 pub mod id;
 pub mod ingest;
 pub mod log;
+pub mod rate;
 mod spare;
 mod supervise;
 
@@ -259,6 +261,7 @@ pub type FinishedHook = Box<dyn Fn(Arc<Run>) -> Pin<Box<dyn Future<Output = ()> 
 pub struct Runs {
     config: Arc<Config>,
     admission: Arc<admission::Admission>,
+    rate: rate::RateLimiter,
     /// A runner started ahead of the next run.
     spare: Arc<spare::Spare>,
     table: Mutex<Table>,
@@ -277,10 +280,15 @@ impl Runs {
             max_active: config.max_active_runs.max(1),
             max_queue: config.max_queued_runs,
             per_client: config.per_client_runs.max(1),
+            per_client_active: config
+                .per_client_active_runs
+                .unwrap_or_else(|| admission::Limits::default_share(config.max_active_runs.max(1))),
         });
+        let rate = rate::RateLimiter::new(config.client_run_rate);
         Arc::new(Runs {
             config,
             admission,
+            rate,
             spare: Arc::default(),
             table: Mutex::default(),
             shutdown: CancellationToken::new(),
@@ -295,7 +303,7 @@ impl Runs {
 
     /// Admits a run of `demo` on `engine` with already-validated `params`
     /// (validated for that engine) for `client`: it starts as soon as a slot
-    /// is free, in arrival order.
+    /// is free and it is its client's turn.
     pub fn start(
         self: &Arc<Self>,
         demo: &'static Demo,
@@ -308,6 +316,11 @@ impl Runs {
         }
         let run = Arc::new(Run::new(demo, params, engine, client));
         let ticket = self.admission.reserve(&run.id, client)?;
+        // After admission, so a run refused for another reason costs no token.
+        if let Err(wait) = self.rate.take(client, Instant::now()) {
+            let retry_after_secs = wait.as_secs_f64().ceil().max(1.0) as u32;
+            return Err(StartError::Refused(admission::Refusal::TooFast { retry_after_secs }));
+        }
         self.table.lock().expect("runs lock").runs.insert(run.id.clone(), run.clone());
         let runs = self.clone();
         let task_run = run.clone();
@@ -344,10 +357,9 @@ impl Runs {
         let _ = self.finished_hook.set(hook);
     }
 
-    /// 1-based place in the waiting line, None when not waiting. A run whose
-    /// task has not yet taken a free slot is not waiting: it has no place.
-    pub fn queue_position(&self, id: &RunId) -> Option<usize> {
-        self.admission.position(id).filter(|_| self.admission.full())
+    /// 1-based place in the waiting line, None once it has a slot.
+    pub fn queue_position(&self, run: &Run) -> Option<usize> {
+        self.admission.position(&run.id, run.client)
     }
 
     /// Wakes on every change of the waiting line.

@@ -1,5 +1,6 @@
-//! Admission: a bounded number of runs at once, a FIFO line with visible
-//! places, honest refusals past it, and a per-client cap.
+//! Admission: a bounded number of runs at once, a line with visible places
+//! that is fair between clients, honest refusals past it, per-client caps
+//! and a per-client rate.
 
 use std::time::Duration;
 
@@ -173,6 +174,105 @@ async fn x_forwarded_for_is_ignored_unless_the_peer_is_the_trusted_proxy() {
         for id in ids {
             app.events(&id).await;
         }
+    })
+    .await;
+}
+
+/// A client on another loopback address than the tests' own 127.0.0.1.
+fn client_at(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder().local_address(ip.parse::<std::net::IpAddr>().ok()).build().unwrap()
+}
+
+async fn create(app: &TestApp, client: &reqwest::Client, body: Value) -> reqwest::Response {
+    client.post(app.url("/api/runs")).json(&body).send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_starting_runs_too_fast_is_told_when_to_come_back_and_others_are_not() {
+    bounded(async {
+        let app = spawn_app_with(|c| {
+            c.per_client_runs = 100;
+            c.client_run_rate = forkline::runs::rate::RunRate { burst: 3, per_minute: 6 };
+        })
+        .await;
+        let flooder = client_at("127.0.0.1");
+        let mut answers = Vec::new();
+        for _ in 0..10 {
+            answers.push(create(&app, &flooder, json!({"demo": "cpu_count"})).await);
+        }
+        let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+        assert_eq!(statuses, [201, 201, 201, 429, 429, 429, 429, 429, 429, 429], "the burst, then refused");
+        let refused = answers.pop().unwrap();
+        let retry: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=10).contains(&retry), "6 a minute: one more within 10 s, said {retry}");
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "too_fast");
+        let other = create(&app, &client_at("127.0.0.2"), json!({"demo": "cpu_count"})).await;
+        assert_eq!(other.status(), 201, "another client has its own rate");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_client_holds_at_most_half_the_slots_and_others_run_at_once() {
+    bounded(async {
+        // The case: two slots, and one client that would hold both
+        // with long runs.
+        let app = spawn_app_with(|c| {
+            c.max_active_runs = 2;
+            c.per_client_runs = 2;
+        })
+        .await;
+        let hog = client_at("127.0.0.1");
+        let mut long = Vec::new();
+        for _ in 0..2 {
+            let response = create(&app, &hog, json!({"demo": "process", "params": {"numbers": [1], "delay_ms": 3000}})).await;
+            assert_eq!(response.status(), 201);
+            long.push(response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(app.status(&long[1]).await["status"], "queued", "its second run waits for its own first");
+        let response = create(&app, &client_at("127.0.0.2"), json!({"demo": "cpu_count"})).await;
+        let short = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        app.events(&short).await;
+        let created = app.status(&short).await;
+        let waited = created["finished_at_ms"].as_u64().unwrap() - created["created_at_ms"].as_u64().unwrap();
+        println!("another client's short run beside a client's long ones: {waited} ms from POST to its end");
+        assert_eq!(app.status(&long[0]).await["status"], "running", "it did not wait for the long run");
+        for id in &long {
+            app.events(id).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_freed_slot_goes_to_the_next_client_in_turn_not_to_the_longest_backlog() {
+    bounded(async {
+        let app = spawn_app_with(|c| {
+            c.max_active_runs = 1;
+            c.per_client_runs = 4;
+        })
+        .await;
+        let (hog, other) = (client_at("127.0.0.1"), client_at("127.0.0.2"));
+        let mut ids = Vec::new();
+        for _ in 0..4 {
+            let response = create(&app, &hog, json!({"demo": "process", "params": {"numbers": [1], "delay_ms": 200}})).await;
+            ids.push(response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+        }
+        let response = create(&app, &other, json!({"demo": "cpu_count"})).await;
+        let theirs = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        // Watched, so none is dropped as abandoned, and read to their ends.
+        let all: Vec<(String, &str)> = ids.iter().map(|id| (id.clone(), "hog")).chain([(theirs, "other")]).collect();
+        futures_util::future::join_all(all.iter().map(|(id, _)| app.events(id))).await;
+        // One slot: runs end in the order they were given it (event times
+        // are each run's own clock, so the server's finish times are used).
+        let mut ends = Vec::new();
+        for (id, who) in &all {
+            ends.push((app.status(id).await["finished_at_ms"].as_u64().unwrap(), *who));
+        }
+        ends.sort();
+        let order: Vec<&str> = ends.iter().map(|(_, who)| *who).collect();
+        assert_eq!(order, ["hog", "other", "hog", "hog", "hog"], "the other client's run goes second, not fifth");
     })
     .await;
 }

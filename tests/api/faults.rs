@@ -116,7 +116,8 @@ async fn a_runner_exiting_nonzero_fails_with_its_code() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_demo_process_killed_from_outside_shows_its_signal_and_spares_other_runs() {
     bounded(async {
-        let app = spawn_app().await;
+        // Both runs are this test's: let them hold both slots, so they overlap.
+        let app = spawn_app_with(|c| c.per_client_active_runs = Some(2)).await;
         let other = app.start("process", json!({"numbers": [1, 2], "delay_ms": 300})).await;
         let id = app.start("process", json!({"numbers": [1, 2, 3], "delay_ms": 400})).await;
         // Read the live stream until p1 has started, then kill it.

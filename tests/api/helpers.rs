@@ -39,6 +39,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::with_runner(forkline_exe());
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.hidden_demos = true;
+    // Tests start hundreds of runs from one address; the rate test sets its own.
+    config.client_run_rate.per_minute = 0;
     adjust(&mut config);
     let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind loopback");
     let addr = listener.local_addr().unwrap();

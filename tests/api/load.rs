@@ -136,7 +136,8 @@ async fn a_thousand_subscribers_to_one_run_all_receive_every_event_in_order() {
 /// checks it is back where it started: no child left, no fd, thread or much
 /// memory gained.
 async fn sequential_runs_leave_nothing_behind(count: usize) {
-    let server = ServerProcess::start(&["--per-client-runs", "4"]);
+    // Hundreds of runs from one address, faster than a student would.
+    let server = ServerProcess::start(&["--per-client-runs", "4", "--client-runs-per-minute", "0"]);
     let client = reqwest::Client::new();
     let run_once = |demo: &'static str, params: Value| {
         let (client, server) = (&client, &server);
