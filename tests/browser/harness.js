@@ -20,7 +20,9 @@ export const TRACER_READY = existsSync(join(ROOT, 'python/forkline_boot.py'));
  * @param {string[]} [extraArgs]  more flags, e.g. ['--hidden-demos'] */
 export async function startServer(extraArgs = []) {
   const bin = process.env.FORKLINE_BIN ?? join(ROOT, 'target/debug/forkline');
-  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--web-dir', join(ROOT, 'web'), '--db', ':memory:', ...extraArgs], {
+  // A test file starts more runs from 127.0.0.1 than a student would in a
+  // minute: no run rate here (the API tests check it).
+  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--web-dir', join(ROOT, 'web'), '--db', ':memory:', '--client-runs-per-minute', '0', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
   });
