@@ -91,6 +91,9 @@ pub struct Config {
     /// Origins allowed to call `/api/*` from their pages (CORS). `None`:
     /// the same list as `frame_ancestors`.
     pub cors_origins: Option<Vec<Origin>>,
+    /// Host names requests may name; None: loopback names when listening
+    /// on loopback, any otherwise. `*` allows any.
+    pub allowed_hosts: Option<Vec<String>>,
     /// The interpreters the CPython engine may run, found at start
     /// (`--python`); empty: the CPython engine is not offered.
     pub pythons: Vec<Interpreter>,
@@ -220,6 +223,7 @@ impl Config {
             retention: Retention::default(),
             frame_ancestors: Vec::new(),
             cors_origins: None,
+            allowed_hosts: None,
             pythons: crate::interpreters::default_interpreters(),
             python_problems: Vec::new(),
             tracer_dir: default_tracer_dir(),

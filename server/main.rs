@@ -103,6 +103,11 @@ struct ServeArgs {
     /// defaults to the --frame-ancestors list.
     #[arg(long, env = "FORKLINE_CORS_ORIGINS", value_parser = config::parse_origin_list)]
     cors_origins: Option<config::OriginList>,
+    /// Host names the server answers for, comma-separated (`*`: any); by
+    /// default only loopback names while listening on loopback (against DNS
+    /// rebinding), any name otherwise.
+    #[arg(long, env = "FORKLINE_ALLOWED_HOSTS", value_delimiter = ',')]
+    allowed_hosts: Option<Vec<String>>,
     /// Python interpreters the CPython engine offers, paths or names on PATH
     /// (repeatable, or comma-separated); the first is the default.
     #[arg(long = "python", env = "FORKLINE_PYTHON", value_delimiter = ',', default_value = forkline::interpreters::DEFAULT_PYTHON)]
@@ -210,6 +215,7 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         },
         frame_ancestors: args.frame_ancestors.0,
         cors_origins: args.cors_origins.map(|l| l.0),
+        allowed_hosts: args.allowed_hosts.map(|list| list.into_iter().map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()).collect()),
         pythons,
         python_problems: problems.iter().map(ToString::to_string).collect(),
         tracer_dir: args.tracer_dir,

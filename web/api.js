@@ -55,8 +55,16 @@ export async function startRun(demo, params, engine = {}) {
     body: JSON.stringify(body),
   });
   if (res.status !== 201 && !res.ok) throw await failure(res);
-  return res.json();
+  const created = await res.json();
+  // Only the page that started a run may stop it: keep its token here, never
+  // in a URL, a shared link or the page's state that is exported.
+  if (typeof created.cancel_token === 'string') cancelTokens.set(created.id, created.cancel_token);
+  delete created.cancel_token;
+  return created;
 }
+
+/** @type {Map<string, string>} run id → the cancel token the server gave this page */
+const cancelTokens = new Map();
 
 /**
  * Follow a run's events. The browser's EventSource reconnects by itself with
@@ -95,8 +103,14 @@ export function streamEvents(url, onEvent, onTrouble, onQueue) {
 /** Stop a run: the server kills its processes and ends its stream with run.end (cancelled).
  * @param {string} id */
 export async function cancelRun(id) {
-  const res = await fetch(`/api/runs/${encodeURIComponent(id)}`, { method: 'DELETE', headers: { accept: 'application/json' } });
+  const token = cancelTokens.get(id);
+  if (!token) throw new ApiError(403, 'forbidden', 'only the page that started this run can stop it');
+  const res = await fetch(`/api/runs/${encodeURIComponent(id)}`, {
+    method: 'DELETE',
+    headers: { accept: 'application/json', authorization: `Bearer ${token}` },
+  });
   if (!res.ok) throw await failure(res);
+  cancelTokens.delete(id);
 }
 
 /** A run's status and parameters, e.g. to replay a permalink.

@@ -54,12 +54,31 @@ pub async fn start_run(addr: SocketAddr, demo: &str, params: Value) -> std::io::
 
 /// `POST /api/runs` with a whole request body (an engine, say); returns the run id.
 pub async fn start_run_with(addr: SocketAddr, request_body: &Value) -> std::io::Result<String> {
+    Ok(start_cancellable(addr, request_body).await?.0)
+}
+
+/// `POST /api/runs`; returns the run id and the token that cancels it.
+pub async fn start_cancellable(addr: SocketAddr, request_body: &Value) -> std::io::Result<(String, String)> {
     let (status, body) = request(addr, "POST", "/api/runs", Some(request_body)).await?;
     let body: Value = serde_json::from_slice(&body).map_err(|e| invalid(e.to_string()))?;
-    match (status, body["id"].as_str()) {
-        (201, Some(id)) => Ok(id.to_owned()),
+    match (status, body["id"].as_str(), body["cancel_token"].as_str()) {
+        (201, Some(id), Some(token)) => Ok((id.to_owned(), token.to_owned())),
         _ => Err(invalid(format!("POST /api/runs: {status} {body}"))),
     }
+}
+
+/// `DELETE /api/runs/{id}` as the run's creator; returns the status.
+pub async fn cancel(addr: SocketAddr, id: &str, token: &str) -> std::io::Result<u16> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let head = format!("DELETE /api/runs/{id} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    std::str::from_utf8(&response)
+        .ok()
+        .and_then(|r| r.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| invalid("no status line"))
 }
 
 /// What a subscriber saw of one run's stream.

@@ -92,7 +92,8 @@ async fn start(options: &Options) -> std::io::Result<(Child, SocketAddr, f64)> {
 /// subscriber, in KiB.
 async fn subscriber_kib(options: &Options, child: &Child, addr: SocketAddr) -> std::io::Result<f64> {
     let subscribers = options.pick(50, 1_000);
-    let id = client::start_run(addr, "bench_emit", json!({ "processes": 1, "events": 10, "hold_ms": 20_000 })).await?;
+    let (id, token) =
+        client::start_cancellable(addr, &json!({ "demo": "bench_emit", "params": { "processes": 1, "events": 10, "hold_ms": 20_000 } })).await?;
     // One subscriber first, so the run's own memory is in the baseline.
     let mut streams = vec![settled(client::subscribe(addr, &id).await?).await?];
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -102,7 +103,7 @@ async fn subscriber_kib(options: &Options, child: &Child, addr: SocketAddr) -> s
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let after = child.id().and_then(rss_kib).ok_or_else(|| std::io::Error::other("no RSS"))?;
-    let _ = client::request(addr, "DELETE", &format!("/api/runs/{id}"), None).await;
+    let _ = client::cancel(addr, &id, &token).await;
     drop(streams);
     Ok(after.saturating_sub(before) as f64 / subscribers as f64)
 }

@@ -133,6 +133,9 @@ struct Created {
     page_url: String,
     /// The run's permalink: the full page replaying it, also after a restart.
     permalink_url: String,
+    /// Needed to cancel the run (`Authorization: Bearer <token>`); given
+    /// only here, never in a status, a stream or an export.
+    cancel_token: String,
     #[serde(flatten)]
     summary: Summary,
 }
@@ -153,6 +156,7 @@ pub async fn create_run(
         status_url: format!("/api/runs/{}", run.id),
         page_url: format!("/demos/{}?run={}", demo.name, run.id),
         permalink_url: format!("/runs/{}", run.id),
+        cancel_token: run.cancel_token.reveal().to_owned(),
         summary: run.summary(),
     };
     let location = created.status_url.clone();
@@ -192,9 +196,26 @@ pub async fn get_run(State(state): State<AppState>, Path(id): Path<String>) -> R
 }
 
 /// `DELETE /api/runs/{id}`: stops a run; its stream ends with `run.end`
-/// (outcome cancelled). Cancelling a finished run changes nothing.
-pub async fn cancel_run(State(state): State<AppState>, Path(id): Path<String>) -> Result<(StatusCode, Json<Summary>)> {
+/// (outcome cancelled). Cancelling a finished run changes nothing. Only the
+/// run's creator may: the request carries its cancel token.
+pub async fn cancel_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<(StatusCode, Json<Summary>)> {
     let run = find_run(&state, &id)?;
+    let offered = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if !offered.is_some_and(|token| run.cancel_token.matches(token)) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "cancelling a run takes the cancel_token its creator was given, as Authorization: Bearer <token>",
+        ));
+    }
     run.cancel();
     Ok((StatusCode::ACCEPTED, Json(run.summary())))
 }

@@ -38,7 +38,7 @@ pub fn cors(origins: &[Origin]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(allow)
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
-        .allow_headers([header::CONTENT_TYPE, HeaderName::from_static("last-event-id")])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, HeaderName::from_static("last-event-id")])
         .expose_headers([header::LOCATION, header::RETRY_AFTER])
         .allow_credentials(false)
         .max_age(std::time::Duration::from_secs(600))

@@ -6,6 +6,7 @@ pub mod client;
 pub mod embed;
 pub mod error;
 pub mod headers;
+pub mod host;
 pub mod json;
 pub mod listen;
 pub mod pages;
@@ -62,6 +63,8 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, csp))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        // Outermost: a request for another host name gets nothing else.
+        .layer(axum::middleware::from_fn_with_state(Arc::new(host::AllowedHosts::of(config)), host::check))
         .with_state(state)
 }
 

@@ -37,7 +37,7 @@ use crate::demos::{Demo, Params};
 use crate::event::Outcome;
 use crate::interpreters::Interpreter;
 pub use client::ClientKey;
-pub use id::RunId;
+pub use id::{CancelToken, RunId};
 pub use log::EventLog;
 
 /// Where a run is in its life.
@@ -95,6 +95,8 @@ pub struct Run {
     pub client: Option<ClientKey>,
     pub created_at_ms: u64,
     pub log: EventLog,
+    /// Given to the client that created the run; needed to cancel it.
+    pub cancel_token: CancelToken,
     state: Mutex<RunState>,
     cancel: CancellationToken,
     viewers: Viewers,
@@ -156,6 +158,7 @@ impl Run {
             client,
             created_at_ms: now_ms(),
             log: EventLog::default(),
+            cancel_token: CancelToken::random(),
             state: Mutex::new(RunState {
                 status: Status::Queued,
                 outcome: None,

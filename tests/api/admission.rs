@@ -91,7 +91,7 @@ async fn a_queued_run_everyone_left_is_dropped_before_it_takes_a_slot() {
         {
             // A raw connection, so leaving is a real close of the socket.
             let mut viewer = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-            let request = format!("GET /api/runs/{second}/events HTTP/1.1\r\nhost: x\r\n\r\n");
+            let request = format!("GET /api/runs/{second}/events HTTP/1.1\r\nhost: localhost\r\n\r\n");
             tokio::io::AsyncWriteExt::write_all(&mut viewer, request.as_bytes()).await.unwrap();
             let mut seen = Vec::new();
             while !String::from_utf8_lossy(&seen).contains("event: queue") {

@@ -262,7 +262,7 @@ async fn cancelling_a_cpython_run_kills_every_interpreter_process() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let runner = app.status(&id).await["runner_pid"].as_i64().unwrap();
-        app.client.delete(app.url(&format!("/api/runs/{id}"))).send().await.unwrap();
+        app.cancel(&id).await;
         let events = app.events(&id).await;
         let run = FinishedRun { id, events };
         assert_eq!(run.end()["outcome"], "cancelled");

@@ -136,3 +136,33 @@ async fn embed_shows_a_bad_parameter_in_the_frame_with_422() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_loopback_a_request_naming_another_host_is_refused_before_anything_runs() {
+    bounded(async {
+        // DNS rebinding: a page at evil.example resolved to 127.0.0.1 talks to
+        // this server with its own name in Host.
+        let app = spawn_app().await;
+        for path in ["/", "/api/demos", "/static/app.js", "/healthz"] {
+            let response = app.client.get(app.url(path)).header("host", "evil.example").send().await.unwrap();
+            assert_eq!(response.status(), 421, "{path}");
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "host_not_allowed");
+        }
+        let response = app.client.post(app.url("/api/runs")).header("host", "evil.example:8080").json(&json!({"demo": "cpu_count"})).send().await.unwrap();
+        assert_eq!(response.status(), 421);
+        assert_eq!(app.runs.active() + app.runs.waiting(), 0, "nothing was started");
+        for host in ["localhost", &format!("localhost:{}", app.addr.port()), &app.addr.to_string(), "[::1]:1"] {
+            let response = app.client.get(app.url("/healthz")).header("host", host).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{host}");
+        }
+
+        // A deployment names its hosts.
+        let app = spawn_app_with(|c| c.allowed_hosts = Some(vec!["course.example".into()])).await;
+        let named = app.client.get(app.url("/healthz")).header("host", "course.example").send().await.unwrap();
+        assert_eq!(named.status(), 200);
+        let other = app.client.get(app.url("/healthz")).header("host", "localhost").send().await.unwrap();
+        assert_eq!(other.status(), 421);
+    })
+    .await;
+}

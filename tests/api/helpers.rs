@@ -123,6 +123,13 @@ impl TestApp {
         body["id"].as_str().unwrap().to_owned()
     }
 
+    /// `DELETE`s a run as its creator: with its cancel token.
+    pub async fn cancel(&self, id: &str) -> reqwest::Response {
+        let run = self.runs.get(&forkline::runs::RunId::parse(id).expect("a run id")).expect("a run in memory");
+        let token = run.cancel_token.reveal().to_owned();
+        self.client.delete(self.url(&format!("/api/runs/{id}"))).bearer_auth(token).send().await.expect("request")
+    }
+
     /// Reads a run's SSE stream to its end, checking the framing as it goes.
     pub async fn events(&self, id: &str) -> Vec<Value> {
         self.events_after(id, None).await

@@ -127,7 +127,7 @@ async fn exports_of_a_missing_run_are_404_and_of_a_running_one_409() {
         let (code, _, body) = get_text(&app, &format!("/api/runs/{id}/trace.json")).await;
         assert_eq!(code, 409, "{body}");
         assert!(body.contains("run_not_finished"));
-        app.client.delete(app.url(&format!("/api/runs/{id}"))).send().await.unwrap();
+        app.cancel(&id).await;
     })
     .await;
 }

@@ -67,7 +67,7 @@ async fn a_ring_reused_after_a_cancelled_flood_carries_only_the_new_runs_events(
         // mid-flood however fast the machine or the build.
         let flood = app.start("bench_emit", json!({"processes": 2, "events": 250_000, "work": 20_000})).await;
         tokio::time::sleep(Duration::from_millis(150)).await;
-        app.client.delete(app.url(&format!("/api/runs/{flood}"))).send().await.unwrap();
+        app.cancel(&flood).await;
         let flooded = app.events(&flood).await;
         assert_eq!(flooded.last().unwrap()["outcome"], "cancelled");
         assert!(flooded.iter().any(|e| e["kind"] == "compute"), "the flood was flowing");

@@ -68,16 +68,42 @@ async fn a_run_over_its_time_limit_ends_as_timeout_and_leaves_no_process() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn delete_cancels_a_run_and_kills_its_processes() {
+async fn delete_with_the_cancel_token_cancels_a_run_and_kills_its_processes() {
     bounded(async {
         let app = spawn_app().await;
-        let id = app.start("process", json!({"numbers": [1, 2, 3], "delay_ms": 3000})).await;
+        let response = app.post_json("/api/runs", &json!({"demo": "process", "params": {"numbers": [1, 2, 3], "delay_ms": 3000}})).await;
+        let created: serde_json::Value = response.json().await.unwrap();
+        let id = created["id"].as_str().unwrap().to_owned();
+        let token = created["cancel_token"].as_str().unwrap().to_owned();
+        assert_eq!(token.len(), 32);
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        let response = app.client.delete(app.url(&format!("/api/runs/{id}"))).send().await.unwrap();
+        let delete = |auth: Option<String>| {
+            let request = app.client.delete(app.url(&format!("/api/runs/{id}")));
+            let request = match auth {
+                Some(value) => request.header("authorization", value),
+                None => request,
+            };
+            async move { request.send().await.unwrap() }
+        };
+        // Whoever knows only the id (it is in every shared link) cannot.
+        for refused in [None, Some("Bearer ".to_owned()), Some(format!("Bearer {}", "0".repeat(32))), Some(token.clone())] {
+            let response = delete(refused.clone()).await;
+            assert_eq!(response.status(), 403, "{refused:?}");
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "forbidden");
+        }
+        assert_eq!(app.status(&id).await["status"], "running", "a refused cancel did nothing");
+        // The token is never in what anyone can read.
+        assert!(!app.status(&id).await.to_string().contains(&token));
+
+        let response = delete(Some(format!("Bearer {token}"))).await;
         assert_eq!(response.status(), 202);
         let run = FinishedRun { id: id.clone(), events: app.events(&id).await };
         assert_eq!(run.end()["outcome"], "cancelled");
         assert!(run.of_kind("proc.spawn").count() == 2, "both children had started");
+        assert!(!run.events.iter().any(|e| e.to_string().contains(&token)), "nor in the stream");
+        let jsonl = app.client.get(app.url(&format!("/api/runs/{id}/events.jsonl"))).send().await.unwrap().text().await.unwrap();
+        assert!(!jsonl.contains(&token), "nor in an export");
         assert_no_process_left(&run);
     })
     .await;
