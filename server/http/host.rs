@@ -53,7 +53,10 @@ impl AllowedHosts {
 /// The name without its port, lowercase, IPv6 brackets kept off.
 fn host_name(host: &str) -> String {
     let host = host.trim();
-    let name = if let Some(rest) = host.strip_prefix('[') {
+    let name = if host.parse::<IpAddr>().is_ok() {
+        // A bare IPv6 address (not valid in Host, but unambiguous).
+        host
+    } else if let Some(rest) = host.strip_prefix('[') {
         rest.split(']').next().unwrap_or("")
     } else {
         host.rsplit_once(':').map_or(host, |(name, port)| if port.bytes().all(|b| b.is_ascii_digit()) { name } else { host })
