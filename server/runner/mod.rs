@@ -116,7 +116,7 @@ const EVENT_PIPE_BYTES: i32 = 1 << 20;
 
 /// The runner's main; returns the process exit code.
 pub fn main(args: RunnerArgs) -> i32 {
-    process::die_with_parent(Pid::from_raw(args.server_pid));
+    process::take_group_down_with_parent(Pid::from_raw(args.server_pid));
     limits::apply();
     // Off the run's path: registering takes the kernel a fifth of a millisecond.
     let joined_barriers = crate::ring::join_server_barriers();

@@ -137,6 +137,34 @@ pub fn exit_child(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// For the runner: when the server dies, the whole run goes with it.
+///
+/// Each process forkline forks asks for PDEATHSIG itself, but the kernel
+/// clears it in every fork child, so what a demo's processes start on their
+/// own (a shell's `sleep`, CPython's `multiprocessing` children) would
+/// outlive a `kill -9` of the server, re-parented to init. They all stay in
+/// the runner's process group, though: so the runner's death signal is
+/// caught, and its handler SIGKILLs that whole group, the runner included.
+pub fn take_group_down_with_parent(expected_parent: Pid) {
+    extern "C" fn kill_the_group(_: libc::c_int) {
+        // SAFETY: kill is async-signal-safe; 0 names this process's group.
+        unsafe { libc::kill(0, libc::SIGKILL) };
+    }
+    let signal = libc::SIGRTMIN();
+    // SAFETY: an all-zero sigaction is valid; the handler only calls kill.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = kill_the_group as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(signal, &action, std::ptr::null_mut());
+        libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong);
+    }
+    if nix::unistd::getppid() != expected_parent {
+        // SAFETY: see exit_child.
+        unsafe { libc::_exit(1) }
+    }
+}
+
 /// Asks the kernel to SIGKILL this process when its parent dies, then checks
 /// the parent did not die before we asked (then we were re-parented already).
 pub fn die_with_parent(expected_parent: Pid) {

@@ -103,3 +103,47 @@ async fn a_killed_server_takes_its_runs_processes_with_it() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_server_takes_the_processes_a_program_forked_itself_with_it() {
+    bounded(async {
+        // CPython forks the program's children itself, and the kernel does not
+        // pass PDEATHSIG on to a fork child: only the run's process group
+        // going down with the runner takes them.
+        let server = ServerProcess::start(&[]);
+        let client = reqwest::Client::new();
+        let health: Value = client.get(format!("{}/healthz", server.base)).send().await.unwrap().json().await.unwrap();
+        if health["pythons"].as_array().is_none_or(Vec::is_empty) {
+            eprintln!("skipped: no Python interpreter on this machine");
+            return;
+        }
+        let response = client
+            .post(format!("{}/api/runs", server.base))
+            .json(&json!({"demo": "process", "engine": "cpython", "params": {"numbers": [1, 2], "delay_ms": 4000, "start_method": "fork"}}))
+            .send()
+            .await
+            .unwrap();
+        let created: Value = response.json().await.unwrap();
+        let events = client.get(format!("{}{}", server.base, created["events_url"].as_str().unwrap())).send().await.unwrap();
+        let mut stream = events.bytes_stream().eventsource();
+        let mut children = Vec::new();
+        while let Some(Ok(message)) = stream.next().await {
+            let event: Value = serde_json::from_str(&message.data).unwrap();
+            if event["kind"] == "proc.start" && event["name"].as_str().is_some_and(|n| n.starts_with("Process-")) {
+                children.push(event["pid"].as_i64().unwrap());
+            }
+            if children.len() == 2 {
+                break;
+            }
+        }
+        assert_eq!(children.len(), 2, "both children started");
+        let mut server = server;
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        // Each child sleeps 4 s in its loop: gone well before that, or it was
+        // left to finish on its own.
+        let left = wait_gone(&children, Duration::from_secs(2)).await;
+        assert!(left.is_empty(), "the program's own children outlived the server: {left:?}");
+    })
+    .await;
+}
