@@ -23,6 +23,16 @@ pub const DEFAULT_MAX_QUEUED_RUNS: usize = 100;
 pub const DEFAULT_PER_CLIENT_RUNS: usize = 2;
 /// Runs one client may start back to back, then per minute.
 pub const DEFAULT_CLIENT_RUN_RATE: crate::runs::rate::RunRate = crate::runs::rate::RunRate { burst: 30, per_minute: 30 };
+/// How long a request's headers may take.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request's body may take after its headers.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection silent both ways this long is closed (event streams send a
+/// keep-alive comment every 15 s).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Connections one client may hold: a classroom of 40 behind one NAT
+/// address, each page holding up to six.
+pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 256;
 /// How long a run may wait in line before it is dropped.
 pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bytes of events one run may emit before it is stopped.
@@ -91,6 +101,17 @@ pub struct Config {
     /// Origins allowed to call `/api/*` from their pages (CORS). `None`:
     /// the same list as `frame_ancestors`.
     pub cors_origins: Option<Vec<Origin>>,
+    /// How long a request's headers may take to arrive (also: how long a
+    /// kept-alive connection may wait for its next request).
+    pub header_timeout: Duration,
+    /// How long a request's body may take to arrive, after its headers.
+    pub body_timeout: Duration,
+    /// A connection that moves no byte for this long is closed.
+    pub idle_timeout: Duration,
+    /// Connections open at once; None: from the descriptor limit.
+    pub max_connections: Option<usize>,
+    /// Connections one client may hold open.
+    pub max_connections_per_client: usize,
     /// Host names requests may name; None: loopback names when listening
     /// on loopback, any otherwise. `*` allows any.
     pub allowed_hosts: Option<Vec<String>>,
@@ -224,6 +245,11 @@ impl Config {
             frame_ancestors: Vec::new(),
             cors_origins: None,
             allowed_hosts: None,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: None,
+            max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
             pythons: crate::interpreters::default_interpreters(),
             python_problems: Vec::new(),
             tracer_dir: default_tracer_dir(),

@@ -50,6 +50,13 @@ pub fn app_with_store(runs: Arc<Runs>, store: Option<Arc<Store>>) -> Router {
 /// On shutdown every run is cancelled (its processes killed, its stream
 /// closed with `run.end`) before the process exits.
 pub async fn serve(config: Config) -> std::io::Result<()> {
+    match http::connections::raise_descriptor_limit() {
+        Ok((was, now)) => tracing::info!(soft_was = was, soft = now, hard = now, "open file limit"),
+        Err(e) => tracing::warn!("could not raise the open file limit: {e}"),
+    }
+    let listening = http::listen::Listening::from_config(&config);
+    let limits = listening.connections.limits();
+    tracing::info!(total = limits.total, per_client = limits.per_client, "connection caps");
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let store = Store::open(&config.store, config.retention).map_err(std::io::Error::other)?;
@@ -62,7 +69,7 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
 
     let stop = runs.clone();
     let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = http::listen::serve(listener, app_with_store(runs, Some(store)), async move {
+    let server = http::listen::serve(listener, app_with_store(runs, Some(store)), listening, async move {
         shutdown_signal().await;
         tracing::info!("shutting down: cancelling runs");
         stop.shutdown().await;

@@ -103,6 +103,28 @@ struct ServeArgs {
     /// defaults to the --frame-ancestors list.
     #[arg(long, env = "FORKLINE_CORS_ORIGINS", value_parser = config::parse_origin_list)]
     cors_origins: Option<config::OriginList>,
+    /// Seconds a request's headers may take to arrive (also how long a
+    /// kept-alive connection may wait for its next request).
+    #[arg(long, env = "FORKLINE_HEADER_TIMEOUT", default_value_t = config::DEFAULT_HEADER_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+    /// Seconds a request's body may take to arrive after its headers.
+    #[arg(long, env = "FORKLINE_BODY_TIMEOUT", default_value_t = config::DEFAULT_BODY_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_timeout: u64,
+    /// Seconds a connection may move no byte before it is closed (event
+    /// streams send a keep-alive comment at least twice in that time).
+    #[arg(long, env = "FORKLINE_IDLE_TIMEOUT", default_value_t = config::DEFAULT_IDLE_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(2..=3600))]
+    idle_timeout: u64,
+    /// Connections open at once (default: three quarters of the open file
+    /// limit, which is raised to its hard limit at start).
+    #[arg(long, env = "FORKLINE_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Connections one client (IPv4 address or IPv6 /64) may hold open; behind a
+    /// reverse proxy every client is the proxy: raise it, or cap at the proxy.
+    #[arg(long, env = "FORKLINE_MAX_CONNECTIONS_PER_CLIENT", default_value_t = config::DEFAULT_MAX_CONNECTIONS_PER_CLIENT)]
+    max_connections_per_client: usize,
     /// Host names the server answers for, comma-separated (`*`: any); by
     /// default only loopback names while listening on loopback (against DNS
     /// rebinding), any name otherwise.
@@ -215,6 +237,11 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         },
         frame_ancestors: args.frame_ancestors.0,
         cors_origins: args.cors_origins.map(|l| l.0),
+        header_timeout: Duration::from_secs(args.header_timeout),
+        body_timeout: Duration::from_secs(args.body_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_connections: args.max_connections,
+        max_connections_per_client: args.max_connections_per_client,
         allowed_hosts: args.allowed_hosts.map(|list| list.into_iter().map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()).collect()),
         pythons,
         python_problems: problems.iter().map(ToString::to_string).collect(),

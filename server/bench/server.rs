@@ -22,13 +22,16 @@ impl Server {
         config.hidden_demos = true;
         // Every request comes from one loopback client, one run at a time.
         config.per_client_runs = 10_000;
+        config.client_run_rate.per_minute = 0;
+        config.max_connections_per_client = 100_000;
         config.run_timeout = Duration::from_secs(120);
         // A 1M-event log is ~100 MB: keep few, so memory figures stay honest.
         config.keep_finished_runs = 2;
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
+        let listening = crate::http::listen::Listening::from_config(&config);
         let runs = Runs::new(Arc::new(config));
-        let task = tokio::spawn(crate::http::listen::serve(listener, crate::app(runs), std::future::pending()));
+        let task = tokio::spawn(crate::http::listen::serve(listener, crate::app(runs), listening, std::future::pending()));
         Ok(Server { addr, task })
     }
 }

@@ -2,7 +2,9 @@
 //! (`demos`, `runs`). This is the only module that knows about axum.
 
 pub mod api;
+pub mod body;
 pub mod client;
+pub mod connections;
 pub mod embed;
 pub mod error;
 pub mod headers;
@@ -59,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(config.body_timeout, body::read_whole))
         .layer(headers::cors(config.cors_origins()))
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, csp))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))

@@ -26,8 +26,14 @@ use super::AppState;
 use crate::runs::{Runs, ViewerGuard};
 use crate::store::Found;
 
-/// A comment sent on an idle stream so proxies and browsers keep it open.
+/// A comment sent on an idle stream so proxies and browsers keep it open,
+/// and so the server's own idle timeout never closes a stream whose client
+/// reads (it is sent at least twice per `--idle-timeout`).
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+fn keep_alive(config: &crate::config::Config) -> Duration {
+    KEEP_ALIVE.min(config.idle_timeout / 2)
+}
 /// How often a stream of a run waiting in line writes a comment. A write is
 /// how the server learns its client left, and it takes two (the first only
 /// draws the peer's reset), so a departed viewer is noticed within half a
@@ -121,7 +127,7 @@ impl Subscriber {
                 // While waiting in line, write a little every QUEUED_PULSE: a write
                 // is how a server learns its client left, and a queued run
                 // nobody watches must give up its place promptly.
-                _ = tokio::time::sleep(if position.is_some() { QUEUED_PULSE } else { KEEP_ALIVE }) => {
+                _ = tokio::time::sleep(if position.is_some() { QUEUED_PULSE } else { keep_alive(self.runs.config()) }) => {
                     return Some(Bytes::from_static(b": keep-alive\n\n"));
                 }
             }

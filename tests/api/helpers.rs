@@ -41,11 +41,14 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.hidden_demos = true;
     // Tests start hundreds of runs from one address; the rate test sets its own.
     config.client_run_rate.per_minute = 0;
+    // ... and up to a thousand streams at once; the connection tests set their own caps.
+    config.max_connections_per_client = 100_000;
     adjust(&mut config);
     let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind loopback");
     let addr = listener.local_addr().unwrap();
+    let listening = forkline::http::listen::Listening::from_config(&config);
     let runs = Runs::new(Arc::new(config));
-    tokio::spawn(forkline::http::listen::serve(listener, forkline::app(runs.clone()), std::future::pending()));
+    tokio::spawn(forkline::http::listen::serve(listener, forkline::app(runs.clone()), listening, std::future::pending()));
     TestApp { addr, client: reqwest::Client::new(), runs }
 }
 
@@ -208,8 +211,26 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(extra_args: &[&str]) -> Self {
+        Self::start_command(std::process::Command::new(forkline_exe()), extra_args)
+    }
+
+    /// Started with this many file descriptors, soft and hard (it cannot
+    /// raise them).
+    pub fn start_with_nofile(extra_args: &[&str], nofile: u64) -> Self {
+        use std::os::unix::process::CommandExt;
+        let mut command = std::process::Command::new(forkline_exe());
+        // SAFETY: setrlimit is async-signal-safe and touches nothing else.
+        unsafe {
+            command.pre_exec(move || {
+                nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, nofile, nofile).map_err(std::io::Error::from)
+            });
+        }
+        Self::start_command(command, extra_args)
+    }
+
+    fn start_command(mut command: std::process::Command, extra_args: &[&str]) -> Self {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(forkline_exe())
+        let mut child = command
             // An in-memory store: tests must not write the checkout's data/.
             .args(["--listen", "127.0.0.1:0", "--db", ":memory:"])
             .args(extra_args)

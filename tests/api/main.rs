@@ -6,6 +6,7 @@ mod address_space;
 mod admission;
 mod bad_input;
 mod bench_smoke;
+mod connections;
 mod cpython;
 mod cpython_lesson;
 mod cpu_count;

@@ -15,7 +15,7 @@ const STREAMS: usize = 300;
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_cancels_runs_ends_every_stream_and_exits() {
     bounded(async {
-        let server = ServerProcess::start(&["--per-client-runs", "10"]);
+        let server = ServerProcess::start(&["--per-client-runs", "10", "--max-connections-per-client", "1000"]);
         let base = server.base.clone();
         let client = reqwest::Client::new();
 
