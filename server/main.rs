@@ -20,7 +20,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the playground (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Measure the event pipeline against Python on this machine (figures and
     /// ratios, never pass/fail).
     Bench(BenchCli),
@@ -172,7 +172,7 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(code.clamp(0, 255) as u8)
         }
         Some(Command::Bench(b)) => bench(b),
-        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Serve(args)) => serve(*args),
         None => serve(cli.serve),
     }
 }

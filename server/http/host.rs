@@ -45,7 +45,7 @@ impl AllowedHosts {
         match self {
             AllowedHosts::Any => true,
             AllowedHosts::Loopback => is_loopback_name(&name),
-            AllowedHosts::Listed(names) => names.iter().any(|n| *n == name),
+            AllowedHosts::Listed(names) => names.contains(&name),
         }
     }
 }
