@@ -21,6 +21,7 @@
 //! Only domain types here: the HTTP layer serves the result.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io::Write;
 
 use bytes::Bytes;
 use serde_json::{json, Value};
@@ -31,20 +32,35 @@ use crate::event::{Body, Event, Phase, PipeOp, QueueOp, ValueOp};
 /// Length of the slice a flow end sits in: 1 ns, in microseconds.
 const FLOW_SLICE_US: f64 = 0.001;
 
-/// The trace of a whole log (one serialised event per item, in `seq` order).
-/// Lines that do not parse are skipped: an export never fails on one event.
+/// The trace of a whole log (one serialised event per item, in `seq` order),
+/// as one JSON value: for tests and small logs. Serving a run streams
+/// [`write_chrome_trace`] instead.
 pub fn chrome_trace(log: &[Bytes]) -> Value {
-    // Each event typed, and as the flat object the schema's rules read.
-    let (events, flat): (Vec<Event>, Vec<Value>) = log
-        .iter()
-        .filter_map(|line| Some((serde_json::from_slice::<Event>(line).ok()?, serde_json::from_slice::<Value>(line).ok()?)))
-        .unzip();
-    let flows = pair_flows(&events, &flat);
-    let mut out = Builder::default();
-    for (i, event) in events.iter().enumerate() {
-        out.event(event, &flat[i], flows.get(&i).map(Vec::as_slice).unwrap_or(&[]));
+    let mut out = Vec::new();
+    write_chrome_trace(|| log.iter().cloned(), &mut out).expect("writing to memory cannot fail");
+    serde_json::from_slice(&out).expect("the trace is JSON")
+}
+
+/// Writes the trace of a log to `out` as it goes, so what it holds is one
+/// event at a time, the spans still open, and 16 bytes per event for pairing
+/// arrows: never the whole output nor a parsed copy of the log. `lines` is
+/// called twice: once to pair the arrows (an arrow's start may come after
+/// its end in the log), once to write. Lines that do not parse are skipped:
+/// an export never fails on one event.
+pub fn write_chrome_trace<I: Iterator<Item = Bytes>>(lines: impl Fn() -> I, out: &mut impl Write) -> std::io::Result<()> {
+    let flows = pair_flows(parsed(lines()));
+    out.write_all(b"{\"traceEvents\":[")?;
+    let mut builder = Builder::new(out);
+    for (i, (event, flat)) in parsed(lines()).enumerate() {
+        builder.event(&event, &flat, flows.get(&i).map(Vec::as_slice).unwrap_or(&[]));
+        builder.failed()?;
     }
-    out.finish(&events)
+    builder.finish()
+}
+
+/// Each line typed, and as the flat object the schema's rules read.
+fn parsed(lines: impl Iterator<Item = Bytes>) -> impl Iterator<Item = (Event, Value)> {
+    lines.filter_map(|line| Some((serde_json::from_slice::<Event>(&line).ok()?, serde_json::from_slice::<Value>(&line).ok()?)))
 }
 
 /// One end of a flow attached to an event.
@@ -70,14 +86,18 @@ fn key_of(event: &Value, keys: &[String]) -> String {
 /// end's timestamp is earlier than the start's (each side reports *after*
 /// it acted, so the later reporter can look earlier), the start is drawn at
 /// the end's time, so no arrow points back in time.
-fn pair_flows(events: &[Event], flat: &[Value]) -> HashMap<usize, Vec<FlowEnd>> {
+fn pair_flows(log: impl Iterator<Item = (Event, Value)>) -> HashMap<usize, Vec<FlowEnd>> {
+    // What pairing needs of an event once it has passed: its time and thread.
+    let mut seen: Vec<(u64, i32)> = Vec::new();
     let mut waiting: HashMap<(usize, String, bool), VecDeque<usize>> = HashMap::new();
     // Hand-over: the last `from` per key, and when each thread last did
     // something else of that kind with that key (began to wait).
     let mut last_from: HashMap<(usize, String), usize> = HashMap::new();
     let mut last_other: HashMap<(usize, String, i32), u64> = HashMap::new();
     let mut pairs: Vec<(usize, usize, &'static str)> = Vec::new();
-    for (i, event) in flat.iter().enumerate() {
+    for (i, (typed, flat)) in log.enumerate() {
+        seen.push((typed.t, typed.tid));
+        let event = &flat;
         let kind = event["kind"].as_str().unwrap_or_default();
         for (a, arrow) in SCHEMA.arrows.iter().enumerate() {
             let is_from = arrow.from.kind == kind && schema::matches(event, &arrow.from.when);
@@ -88,11 +108,11 @@ fn pair_flows(events: &[Event], flat: &[Value]) -> HashMap<usize, Vec<FlowEnd>> 
             let name: &'static str = arrow.name.as_str();
             if arrow.handover {
                 let key = key_of(event, &arrow.from.key);
-                let tid = events[i].tid;
+                let tid = typed.tid;
                 if is_to {
                     let waited_since = last_other.get(&(a, key.clone(), tid)).copied();
                     if let (Some(&from), Some(since)) = (last_from.get(&(a, key.clone())), waited_since) {
-                        if events[from].tid != tid && events[from].t >= since {
+                        if seen[from].1 != tid && seen[from].0 >= since {
                             pairs.push((from, i, name));
                             last_from.remove(&(a, key.clone()));
                         }
@@ -115,14 +135,14 @@ fn pair_flows(events: &[Event], flat: &[Value]) -> HashMap<usize, Vec<FlowEnd>> 
         for (a, arrow) in SCHEMA.arrows.iter().enumerate().filter(|(_, a)| a.handover && a.from.kind == kind) {
             let is_end = schema::matches(event, &arrow.from.when) || schema::matches(event, &arrow.to.when);
             if !is_end {
-                last_other.insert((a, key_of(event, &arrow.from.key), events[i].tid), events[i].t);
+                last_other.insert((a, key_of(event, &arrow.from.key), typed.tid), typed.t);
             }
         }
     }
     let mut out: HashMap<usize, Vec<FlowEnd>> = HashMap::new();
     for (next_id, (s, f, name)) in (1..).zip(pairs) {
-        let f_ts = us(events[f].t);
-        let s_ts = us(events[s].t);
+        let f_ts = us(seen[f].0);
+        let s_ts = us(seen[s].0);
         let s_ts = if s_ts < f_ts { s_ts } else { f_ts - FLOW_SLICE_US };
         out.entry(s).or_default().push(FlowEnd { id: next_id, name, start: true, ts: s_ts });
         out.entry(f).or_default().push(FlowEnd { id: next_id, name, start: false, ts: f_ts });
@@ -141,9 +161,12 @@ struct Open {
     args: Value,
 }
 
-#[derive(Default)]
-struct Builder {
-    out: Vec<Value>,
+struct Builder<'w, W: Write> {
+    out: &'w mut W,
+    /// Whether a record was written (the next needs a comma first).
+    wrote: bool,
+    /// The first write that failed (the client left): nothing more is written.
+    error: Option<std::io::Error>,
     /// Open spans per (pid, tid), innermost last.
     stacks: BTreeMap<(i32, i32), Vec<Open>>,
     process_names: HashMap<i32, String>,
@@ -152,13 +175,57 @@ struct Builder {
     seen: Vec<(i32, i32)>,
     /// A span tag's category: the schema span's style.
     categories: HashMap<String, String>,
+    /// The latest time seen, µs: where spans still open at the end close.
+    last: f64,
+    /// Who sent `run.end` (the server), and the run's demo.
+    run_end_pid: Option<i32>,
+    demo: Option<String>,
 }
 
-impl Builder {
+impl<'w, W: Write> Builder<'w, W> {
+    fn new(out: &'w mut W) -> Self {
+        Builder {
+            out,
+            wrote: false,
+            error: None,
+            stacks: BTreeMap::new(),
+            process_names: HashMap::new(),
+            thread_names: HashMap::new(),
+            seen: Vec::new(),
+            categories: HashMap::new(),
+            last: 0.0,
+            run_end_pid: None,
+            demo: None,
+        }
+    }
+
+    /// Writes one trace record.
+    fn put(&mut self, record: Value) {
+        if self.error.is_some() {
+            return;
+        }
+        let written = (if self.wrote { self.out.write_all(b",") } else { Ok(()) })
+            .and_then(|()| serde_json::to_writer(&mut *self.out, &record).map_err(std::io::Error::from));
+        self.wrote = true;
+        if let Err(e) = written {
+            self.error = Some(e);
+        }
+    }
+
+    fn failed(&mut self) -> std::io::Result<()> {
+        self.error.take().map_or(Ok(()), Err)
+    }
+
     fn event(&mut self, e: &Event, flat: &Value, flows: &[FlowEnd]) {
         let key = (e.pid, e.tid);
         self.see(key);
         let ts = us(e.t);
+        self.last = self.last.max(ts);
+        match &e.body {
+            Body::RunEnd { .. } if self.run_end_pid.is_none() => self.run_end_pid = Some(e.pid),
+            Body::RunStart { demo, .. } if self.demo.is_none() => self.demo = Some(demo.to_string()),
+            _ => {}
+        }
         if self.schema_spans(e, flat, flows) {
             return;
         }
@@ -289,7 +356,7 @@ impl Builder {
 
     fn open(&mut self, key: (i32, i32), ts: f64, tag: &str, name: &str, args: Value) {
         let category = self.categories.get(tag).map_or("lifetime", String::as_str);
-        self.out.push(json!({ "ph": "B", "name": name, "cat": category, "pid": key.0, "tid": key.1, "ts": ts, "args": args }));
+        self.put(json!({ "ph": "B", "name": name, "cat": category, "pid": key.0, "tid": key.1, "ts": ts, "args": args }));
         self.stacks.entry(key).or_default().push(Open { tag: tag.to_owned(), name: name.to_owned(), args });
     }
 
@@ -303,20 +370,20 @@ impl Builder {
         let inner: Vec<Open> = stack.drain(at + 1..).collect();
         let closed = stack.pop().expect("position is inside the stack");
         for o in inner.iter().rev() {
-            self.out.push(end(key, ts, &o.name));
+            self.put(end(key, ts, &o.name));
         }
-        self.out.push(end(key, ts, &closed.name));
+        self.put(end(key, ts, &closed.name));
         for o in inner {
             self.open(key, ts, &o.tag, &o.name, o.args);
         }
     }
 
     fn instant(&mut self, key: (i32, i32), ts: f64, name: &str, args: Value) {
-        self.out.push(json!({ "ph": "i", "s": "t", "name": name, "cat": "event", "pid": key.0, "tid": key.1, "ts": ts, "args": args }));
+        self.put(json!({ "ph": "i", "s": "t", "name": name, "cat": "event", "pid": key.0, "tid": key.1, "ts": ts, "args": args }));
     }
 
     fn global(&mut self, key: (i32, i32), ts: f64, name: &str, args: Value) {
-        self.out.push(json!({ "ph": "i", "s": "g", "name": name, "cat": "run", "pid": key.0, "tid": key.1, "ts": ts, "args": args }));
+        self.put(json!({ "ph": "i", "s": "g", "name": name, "cat": "run", "pid": key.0, "tid": key.1, "ts": ts, "args": args }));
     }
 
     /// A queue or pipe operation: a 1 ns slice carrying its flow ends.
@@ -334,56 +401,49 @@ impl Builder {
     fn flows(&mut self, key: (i32, i32), flows: &[FlowEnd], label: &str, args: Value, offset: f64) {
         for flow in flows {
             let ts = flow.ts + offset;
-            self.out.push(json!({ "ph": "B", "name": label, "cat": "flow", "pid": key.0, "tid": key.1, "ts": ts, "args": args }));
+            self.put(json!({ "ph": "B", "name": label, "cat": "flow", "pid": key.0, "tid": key.1, "ts": ts, "args": args }));
             let mut f = json!({ "ph": if flow.start { "s" } else { "f" }, "id": flow.id, "name": flow.name, "cat": "flow",
                                  "pid": key.0, "tid": key.1, "ts": ts });
             if !flow.start {
                 f["bp"] = "e".into();
             }
-            self.out.push(f);
-            self.out.push(end(key, ts + FLOW_SLICE_US, label));
+            self.put(f);
+            self.put(end(key, ts + FLOW_SLICE_US, label));
         }
     }
 
-    fn finish(mut self, events: &[Event]) -> Value {
-        let last = events.iter().map(|e| us(e.t)).fold(0.0, f64::max);
+    /// Ends what is still open, then the names of every process and thread
+    /// (viewers read `M` records wherever they are), then the trace.
+    fn finish(mut self) -> std::io::Result<()> {
+        let last = self.last;
         let keys: Vec<(i32, i32)> = self.stacks.keys().copied().collect();
         for key in keys {
             while let Some(open) = self.stacks.get_mut(&key).and_then(Vec::pop) {
-                self.out.push(end(key, last, &open.name));
+                self.put(end(key, last, &open.name));
             }
         }
-        let run_end_pid = events.iter().find(|e| matches!(e.body, Body::RunEnd { .. })).map(|e| e.pid);
-        let mut meta = Vec::new();
         let mut pids_done = Vec::new();
-        for (order, &(pid, tid)) in self.seen.iter().enumerate() {
+        for (order, (pid, tid)) in std::mem::take(&mut self.seen).into_iter().enumerate() {
             if !pids_done.contains(&pid) {
                 pids_done.push(pid);
                 let name = match self.process_names.get(&pid) {
                     Some(name) => format!("{name} (pid {pid})"),
-                    None if Some(pid) == run_end_pid => format!("forkline server (pid {pid})"),
+                    None if Some(pid) == self.run_end_pid => format!("forkline server (pid {pid})"),
                     None => format!("pid {pid}"),
                 };
-                meta.push(json!({ "ph": "M", "name": "process_name", "pid": pid, "tid": pid, "ts": 0, "args": { "name": name } }));
-                meta.push(json!({ "ph": "M", "name": "process_sort_index", "pid": pid, "tid": pid, "ts": 0, "args": { "sort_index": order } }));
+                self.put(json!({ "ph": "M", "name": "process_name", "pid": pid, "tid": pid, "ts": 0, "args": { "name": name } }));
+                self.put(json!({ "ph": "M", "name": "process_sort_index", "pid": pid, "tid": pid, "ts": 0, "args": { "sort_index": order } }));
             }
             let name = match self.thread_names.get(&(pid, tid)) {
                 Some(name) => format!("{name} (tid {tid})"),
                 None if pid == tid => "MainThread".to_owned(),
                 None => format!("thread {tid}"),
             };
-            meta.push(json!({ "ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "ts": 0, "args": { "name": name } }));
+            self.put(json!({ "ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "ts": 0, "args": { "name": name } }));
         }
-        meta.append(&mut self.out);
-        let demo = events.iter().find_map(|e| match &e.body {
-            Body::RunStart { demo, .. } => Some(demo.clone()),
-            _ => None,
-        });
-        json!({
-            "traceEvents": meta,
-            "displayTimeUnit": "ms",
-            "otherData": { "generator": "forkline", "demo": demo },
-        })
+        self.failed()?;
+        let tail = json!({ "generator": "forkline", "demo": self.demo });
+        write!(self.out, "],\"displayTimeUnit\":\"ms\",\"otherData\":{tail}}}")
     }
 }
 
