@@ -199,10 +199,15 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(extra_args: &[&str]) -> Self {
+        // An in-memory store: tests must not write the checkout's data/.
+        Self::start_on(":memory:", extra_args)
+    }
+
+    /// The binary with its run store at `db` (a temporary file, or `:memory:`).
+    pub fn start_on(db: &str, extra_args: &[&str]) -> Self {
         use std::io::BufRead;
         let mut child = std::process::Command::new(forkline_exe())
-            // An in-memory store: tests must not write the checkout's data/.
-            .args(["--listen", "127.0.0.1:0", "--db", ":memory:"])
+            .args(["--listen", "127.0.0.1:0", "--db", db])
             .args(extra_args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
