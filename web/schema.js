@@ -14,7 +14,7 @@ export const SCHEMA = Object.freeze({
   "event_fields": {"seq": "int", "t": "int", "pid": "int", "tid": "int", "cpu": "int"},
   "kinds": {
     "run.start": {"demo": "string", "params": "object", "engine": "string?", "interpreter": "string?", "file": "string?", "source": "string?"},
-    "run.end": {"outcome": ["ok", "failed", "timeout", "cancelled"], "reason": "string?"},
+    "run.end": {"outcome": ["ok", "failed", "timeout", "cancelled", "interrupted"], "reason": "string?"},
     "result": {"text": "string", "data": "any"},
     "proc.spawn": {"child": "int", "name": "string"},
     "proc.start": {"name": "string", "ppid": "int", "target": "string?"},

@@ -96,6 +96,9 @@ pub enum Outcome {
     Failed,
     Timeout,
     Cancelled,
+    /// The server stopped (killed, crashed) while the run went on; only a
+    /// run restored from the store ends so, after a restart.
+    Interrupted,
 }
 
 impl Outcome {
@@ -105,6 +108,7 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Timeout => "timeout",
             Outcome::Cancelled => "cancelled",
+            Outcome::Interrupted => "interrupted",
         }
     }
 }

@@ -191,8 +191,11 @@ fn choose_engine(demo: &'static Demo, body: &CreateRun, config: &Config) -> Resu
     }
 }
 
+/// `GET /api/runs/{id}`: the summary only, so a saved run's log is not read.
 pub async fn get_run(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Summary>> {
-    Ok(Json(find_any(&state, &id).await?.summary()))
+    let id = RunId::parse(&id).ok_or_else(|| ApiError::not_found("run"))?;
+    let summary = Found::summary_of(&state.runs, state.store.as_deref(), &id).await?;
+    Ok(Json(summary.ok_or_else(|| ApiError::not_found("run"))?))
 }
 
 /// `DELETE /api/runs/{id}`: stops a run; its stream ends with `run.end`

@@ -81,6 +81,15 @@ async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) ->
         "spare_runner_pid": runs.spare_pid(),
         // What the CPython engine may run; empty when it is not offered.
         "pythons": runs.config().pythons,
+        // "degraded: <why>" while the store cannot write (runs still run,
+        // but are not saved); "none" when runs live only in memory.
+        "store": match &state.store {
+            None => "none".to_owned(),
+            Some(store) => match store.health() {
+                None => "ok".to_owned(),
+                Some(problem) => format!("degraded: {problem}"),
+            },
+        },
     }))
 }
 

@@ -43,6 +43,11 @@ const QUEUED_PULSE: Duration = Duration::from_millis(250);
 const RETRY_MS: u32 = 1000;
 /// Events per chunk written to the socket.
 const BATCH: usize = 4096;
+/// Bytes of events per chunk, at most (a single bigger event goes alone). A
+/// stream whose client stopped reading holds one chunk it could not write,
+/// so this, beside the socket's buffers, is all a stalled subscriber costs:
+/// 4,096 events of a busy run are half a megabyte.
+const CHUNK_BYTES: usize = 64 * 1024;
 
 pub async fn events(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response> {
     let run = find_any(&state, &id).await?;
@@ -93,7 +98,8 @@ impl Subscriber {
         }
         loop {
             self.watch.borrow_and_update();
-            let (events, closed) = self.run.log().read(self.cursor, BATCH);
+            let (mut events, closed) = self.run.log().read(self.cursor, BATCH);
+            events.truncate(fitting(&events, CHUNK_BYTES));
             if !events.is_empty() {
                 let frame = frames(self.cursor, &events);
                 self.cursor += events.len();
@@ -135,6 +141,18 @@ impl Subscriber {
     }
 }
 
+/// How many of `events` make a chunk of at most `budget` bytes; at least one.
+fn fitting(events: &[Bytes], budget: usize) -> usize {
+    let mut total = 0;
+    events
+        .iter()
+        .position(|e| {
+            total += e.len();
+            total > budget
+        })
+        .map_or(events.len(), |over| over.max(1))
+}
+
 /// SSE frames for events starting at index `first` (seq = index + 1).
 fn frames(first: usize, events: &[Bytes]) -> Bytes {
     let mut out = BytesMut::with_capacity(events.iter().map(|e| e.len() + 32).sum());
@@ -147,4 +165,18 @@ fn frames(first: usize, events: &[Bytes]) -> Bytes {
         out.put_slice(b"\n\n");
     }
     out.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunk_stops_at_its_byte_budget_but_never_at_nothing() {
+        let ten = Bytes::from_static(b"0123456789");
+        assert_eq!(fitting(&[ten.clone(), ten.clone(), ten.clone()], 25), 2);
+        assert_eq!(fitting(&[ten.clone(), ten.clone()], 100), 2);
+        assert_eq!(fitting(&[ten.clone(), ten.clone()], 5), 1, "one big event goes alone");
+        assert_eq!(fitting(&[], 5), 0);
+    }
 }

@@ -5,6 +5,7 @@
 //!   admission: slots + a line per client (round robin) + per-client caps
 //!   rate: a token bucket per client (runs started per minute)
 //!   table: id ─▶ Arc<Run> { log, state, cancel, viewers }
+//!          id ─▶ Arc<Restored> (saved runs brought back, shared by their viewers)
 //!   tasks: one task per run (tracked, so shutdown can wait for all):
 //!          wait in line ─▶ supervise (runner, events, bounds) ─▶ retire
 //! ```
@@ -18,6 +19,7 @@ pub mod id;
 pub mod ingest;
 pub mod log;
 pub mod rate;
+mod restored;
 mod spare;
 mod supervise;
 
@@ -39,6 +41,7 @@ use crate::interpreters::Interpreter;
 pub use client::ClientKey;
 pub use id::{CancelToken, RunId};
 pub use log::EventLog;
+pub use restored::Restored;
 
 /// Where a run is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -57,6 +60,9 @@ struct RunState {
     reason: Option<String>,
     runner_pid: Option<i32>,
     finished_at_ms: Option<u64>,
+    /// Whether the store took the finished run (the reason when not);
+    /// None until it tried, or when there is no store.
+    saved: Option<Result<(), String>>,
 }
 
 /// What runs a demo: forkline's own processes (the runner is `MainProcess`),
@@ -146,6 +152,13 @@ pub struct Summary {
     pub created_at_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished_at_ms: Option<u64>,
+    /// Whether the finished run is in the store (its permalink outlives a
+    /// restart); absent until the store tried, and with no store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saved: Option<bool>,
+    /// Why the store could not keep it (`saved: false`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_saved_reason: Option<String>,
 }
 
 impl Run {
@@ -165,6 +178,7 @@ impl Run {
                 reason: None,
                 runner_pid: None,
                 finished_at_ms: None,
+                saved: None,
             }),
             cancel: CancellationToken::new(),
             viewers: Viewers::default(),
@@ -210,6 +224,8 @@ impl Run {
             events: self.log.len(),
             created_at_ms: self.created_at_ms,
             finished_at_ms: state.finished_at_ms,
+            saved: state.saved.as_ref().map(Result::is_ok),
+            not_saved_reason: state.saved.as_ref().and_then(|r| r.as_ref().err().cloned()),
         }
     }
 
@@ -227,6 +243,11 @@ impl Run {
         let mut state = self.state.lock().expect("run state lock");
         state.status = Status::Running;
         state.runner_pid = Some(runner_pid);
+    }
+
+    /// What the store made of the finished run.
+    pub fn set_saved(&self, result: Result<(), String>) {
+        self.state.lock().expect("run state lock").saved = Some(result);
     }
 
     fn set_finished(&self, outcome: Outcome, reason: Option<String>) {
@@ -250,15 +271,23 @@ pub enum StartError {
 #[derive(Default)]
 struct Table {
     runs: HashMap<RunId, Arc<Run>>,
-    /// Finished runs and the bytes of their logs, oldest first, for retention.
+    /// Saved runs brought back from the store.
+    restored: HashMap<RunId, Arc<Restored>>,
+    /// Finished runs and restored runs, and the bytes of their logs, oldest
+    /// first, for retention: one budget for both.
     finished: VecDeque<(RunId, usize)>,
-    /// The bytes of every finished log still in memory.
+    /// The bytes of every finished or restored log still in memory.
     finished_bytes: usize,
 }
 
 /// Awaited once for each run after it finished (the store saves it there).
 /// Runs inside the run's supervise task, so shutdown waits for it too.
 pub type FinishedHook = Box<dyn Fn(Arc<Run>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// Called once for each run as it is admitted (the store notes it there, so
+/// a server killed mid-run still knows the id after a restart). Must not
+/// block: `start` answers an HTTP request.
+pub type StartedHook = Box<dyn Fn(&Arc<Run>) + Send + Sync>;
 
 /// Every run the server knows, and the tasks supervising them.
 pub struct Runs {
@@ -271,6 +300,9 @@ pub struct Runs {
     shutdown: CancellationToken,
     tasks: TaskTracker,
     finished_hook: OnceLock<FinishedHook>,
+    started_hook: OnceLock<StartedHook>,
+    /// Store loads in progress, so that concurrent lookups share one.
+    loading: Mutex<HashMap<RunId, restored::Loading>>,
 }
 
 impl Runs {
@@ -297,6 +329,8 @@ impl Runs {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             finished_hook: OnceLock::new(),
+            started_hook: OnceLock::new(),
+            loading: Mutex::default(),
         })
     }
 
@@ -325,6 +359,9 @@ impl Runs {
             return Err(StartError::Refused(admission::Refusal::TooFast { retry_after_secs }));
         }
         self.table.lock().expect("runs lock").runs.insert(run.id.clone(), run.clone());
+        if let Some(hook) = self.started_hook.get() {
+            hook(&run);
+        }
         let runs = self.clone();
         let task_run = run.clone();
         self.tasks.spawn(async move {
@@ -353,6 +390,11 @@ impl Runs {
             runs.retire(&run.id, run.log.byte_len());
         });
         Ok(run)
+    }
+
+    /// Sets what happens to every run as it is admitted; the first call wins.
+    pub fn on_started(&self, hook: StartedHook) {
+        let _ = self.started_hook.set(hook);
     }
 
     /// Sets what happens to every run once it finished; the first call wins.
@@ -398,30 +440,30 @@ impl Runs {
     /// Moves a run to the finished list and forgets the oldest finished runs
     /// beyond the retention count.
     fn retire(&self, id: &RunId, bytes: usize) {
-        let mut forgotten = Vec::new();
-        {
+        let forgotten = {
             let mut table = self.table.lock().expect("runs lock");
-            table.finished.push_back((id.clone(), bytes));
-            table.finished_bytes += bytes;
-            // Bounded by count and by bytes, so a few huge runs cannot fill the
-            // server's memory; the store still has them.
-            while table.finished.len() > self.config.keep_finished_runs
-                || (table.finished_bytes > self.config.keep_finished_bytes && table.finished.len() > 1)
-            {
-                let Some((old, old_bytes)) = table.finished.pop_front() else { break };
-                table.finished_bytes -= old_bytes;
-                forgotten.extend(table.runs.remove(&old));
-            }
+            self.remember_finished(&mut table, id, bytes)
+        };
+        restored::free_later(forgotten);
+    }
+
+    /// Adds a finished or restored run to the finished list and takes out
+    /// whatever no longer fits, for the caller to free outside the lock.
+    fn remember_finished(&self, table: &mut Table, id: &RunId, bytes: usize) -> Vec<Forgotten> {
+        let mut forgotten = Vec::new();
+        table.finished.push_back((id.clone(), bytes));
+        table.finished_bytes += bytes;
+        // Bounded by count and by bytes, so a few huge runs cannot fill the
+        // server's memory; the store still has them.
+        while table.finished.len() > self.config.keep_finished_runs
+            || (table.finished_bytes > self.config.keep_finished_bytes && table.finished.len() > 1)
+        {
+            let Some((old, old_bytes)) = table.finished.pop_front() else { break };
+            table.finished_bytes -= old_bytes;
+            forgotten.extend(table.runs.remove(&old).map(Forgotten::Live));
+            forgotten.extend(table.restored.remove(&old).map(Forgotten::Restored));
         }
-        // Freeing a big run's log (a million events is a million buffers)
-        // takes tens of ms: not under the table's lock, where every request
-        // would wait for it, and not on an async worker.
-        if !forgotten.is_empty() {
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => drop(runtime.spawn_blocking(move || drop(forgotten))),
-                Err(_) => drop(forgotten),
-            }
-        }
+        forgotten
     }
 
     /// Cancels every run and waits until each has killed its processes and
@@ -437,6 +479,13 @@ impl Runs {
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
     }
+}
+
+/// A run memory let go of, to be freed off the lock.
+#[allow(dead_code)] // held only to be dropped
+enum Forgotten {
+    Live(Arc<Run>),
+    Restored(Arc<Restored>),
 }
 
 fn now_ms() -> u64 {

@@ -211,7 +211,13 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(extra_args: &[&str]) -> Self {
-        Self::start_command(std::process::Command::new(forkline_exe()), extra_args)
+        // An in-memory store: tests must not write the checkout's data/.
+        Self::start_on(":memory:", extra_args)
+    }
+
+    /// The binary with its run store at `db` (a temporary file, or `:memory:`).
+    pub fn start_on(db: &str, extra_args: &[&str]) -> Self {
+        Self::start_command(std::process::Command::new(forkline_exe()), db, extra_args)
     }
 
     /// Started with this many file descriptors, soft and hard (it cannot
@@ -225,14 +231,13 @@ impl ServerProcess {
                 nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, nofile, nofile).map_err(std::io::Error::from)
             });
         }
-        Self::start_command(command, extra_args)
+        Self::start_command(command, ":memory:", extra_args)
     }
 
-    fn start_command(mut command: std::process::Command, extra_args: &[&str]) -> Self {
+    fn start_command(mut command: std::process::Command, db: &str, extra_args: &[&str]) -> Self {
         use std::io::BufRead;
         let mut child = command
-            // An in-memory store: tests must not write the checkout's data/.
-            .args(["--listen", "127.0.0.1:0", "--db", ":memory:"])
+            .args(["--listen", "127.0.0.1:0", "--db", db])
             .args(extra_args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())

@@ -28,6 +28,7 @@ mod sampler;
 mod share;
 mod shutdown;
 mod spare;
+mod store;
 mod stream;
 mod system;
 mod threads;

@@ -30,7 +30,8 @@ impl StoredApp {
     /// Waits until the store has the run (it is saved right after run.end).
     pub async fn saved(&self, id: &str) {
         for _ in 0..200 {
-            if self.store.load(id).await.unwrap().is_some() {
+            // A run is noted (interrupted) at its start; saved is its real end.
+            if self.store.load(id).await.unwrap().is_some_and(|r| r.outcome != forkline::event::Outcome::Interrupted) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
