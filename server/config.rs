@@ -23,6 +23,8 @@ pub const DEFAULT_MAX_QUEUED_RUNS: usize = 100;
 pub const DEFAULT_PER_CLIENT_RUNS: usize = 2;
 /// Runs one client may start back to back, then per minute.
 pub const DEFAULT_CLIENT_RUN_RATE: crate::runs::rate::RunRate = crate::runs::rate::RunRate { burst: 30, per_minute: 30 };
+/// Exports written at once: each streams, and costs a few chunks of memory.
+pub const DEFAULT_MAX_EXPORTS: usize = 8;
 /// How long a request's headers may take.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request's body may take after its headers.
@@ -112,6 +114,8 @@ pub struct Config {
     pub max_connections: Option<usize>,
     /// Connections one client may hold open.
     pub max_connections_per_client: usize,
+    /// Exports (trace.json, events.jsonl, replay.html) written at once.
+    pub max_exports: usize,
     /// Host names requests may name; None: loopback names when listening
     /// on loopback, any otherwise. `*` allows any.
     pub allowed_hosts: Option<Vec<String>>,
@@ -245,6 +249,7 @@ impl Config {
             frame_ancestors: Vec::new(),
             cors_origins: None,
             allowed_hosts: None,
+            max_exports: DEFAULT_MAX_EXPORTS,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,

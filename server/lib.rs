@@ -43,7 +43,8 @@ pub fn app_with_store(runs: Arc<Runs>, store: Option<Arc<Store>>) -> Router {
     if let Some(store) = &store {
         store.attach(&runs);
     }
-    http::router(http::AppState { runs, store })
+    let exports = Arc::new(tokio::sync::Semaphore::new(runs.config().max_exports.max(1)));
+    http::router(http::AppState { runs, store, exports })
 }
 
 /// Binds `config.listen`, prints the URL, and serves until SIGINT/SIGTERM.

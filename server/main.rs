@@ -125,6 +125,10 @@ struct ServeArgs {
     /// reverse proxy every client is the proxy: raise it, or cap at the proxy.
     #[arg(long, env = "FORKLINE_MAX_CONNECTIONS_PER_CLIENT", default_value_t = config::DEFAULT_MAX_CONNECTIONS_PER_CLIENT)]
     max_connections_per_client: usize,
+    /// Exports (trace.json, events.jsonl, replay.html) written at once; past
+    /// it, 429 with Retry-After.
+    #[arg(long, env = "FORKLINE_MAX_EXPORTS", default_value_t = config::DEFAULT_MAX_EXPORTS)]
+    max_exports: usize,
     /// Host names the server answers for, comma-separated (`*`: any); by
     /// default only loopback names while listening on loopback (against DNS
     /// rebinding), any name otherwise.
@@ -242,6 +246,7 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_connections: args.max_connections,
         max_connections_per_client: args.max_connections_per_client,
+        max_exports: args.max_exports,
         allowed_hosts: args.allowed_hosts.map(|list| list.into_iter().map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()).collect()),
         pythons,
         python_problems: problems.iter().map(ToString::to_string).collect(),

@@ -30,7 +30,6 @@ pub struct Replay<'a> {
     pub demo_json: &'a Value,
     /// The run's summary as `/api/runs/{id}` reports it.
     pub summary: &'a Value,
-    pub events: &'a [Bytes],
 }
 
 #[derive(Template)]
@@ -111,7 +110,7 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 /// The replay file.
-pub fn build(replay: &Replay) -> std::io::Result<String> {
+pub fn write(replay: &Replay, events: impl Iterator<Item = Bytes>, out: &mut impl std::io::Write) -> std::io::Result<()> {
     let mut imports = serde_json::Map::new();
     for (name, text) in modules(replay.web_dir)? {
         let url = format!("data:text/javascript;base64,{}", base64(rewrite_imports(&text).as_bytes()));
@@ -122,14 +121,6 @@ pub fn build(replay: &Replay) -> std::io::Result<String> {
         css.push_str(&embed_css);
     }
     // The events are stored serialised; splice them in as they are.
-    let mut events_json = String::from("[");
-    for (i, event) in replay.events.iter().enumerate() {
-        if i > 0 {
-            events_json.push(',');
-        }
-        events_json.push_str(&String::from_utf8_lossy(event));
-    }
-    events_json.push(']');
     let run = replay.summary["id"].as_str().unwrap_or_default();
     let page = Page {
         title: replay.demo.title,
@@ -141,11 +132,33 @@ pub fn build(replay: &Replay) -> std::io::Result<String> {
         css: css.replace("</", "<\\/"),
         demo_json: inline_json(replay.demo_json),
         run_json: inline_json(replay.summary),
-        events_json: events_json.replace('<', "\\u003c"),
+        events_json: EVENTS_GO_HERE.to_owned(),
         import_map: inline_json(&serde_json::json!({ "imports": imports })),
     };
-    page.render().map_err(std::io::Error::other)
+    let html = page.render().map_err(std::io::Error::other)?;
+    let (head, tail) = html.split_once(EVENTS_GO_HERE).ok_or_else(|| std::io::Error::other("the replay template lost its events"))?;
+    out.write_all(head.as_bytes())?;
+    out.write_all(b"[")?;
+    for (i, event) in events.enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        // Inside a <script> element: no `<` may close it.
+        let mut rest = &event[..];
+        while let Some(at) = memchr::memchr(b'<', rest) {
+            out.write_all(&rest[..at])?;
+            out.write_all(b"\\u003c")?;
+            rest = &rest[at + 1..];
+        }
+        out.write_all(rest)?;
+    }
+    out.write_all(b"]")?;
+    out.write_all(tail.as_bytes())
 }
+
+/// Where the events are streamed into the rendered page: nothing the page's
+/// own code or text contains.
+const EVENTS_GO_HERE: &str = "\u{0}forkline-events\u{0}";
 
 #[cfg(test)]
 mod tests {

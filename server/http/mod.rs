@@ -35,6 +35,8 @@ pub struct AppState {
     pub runs: Arc<Runs>,
     /// Where finished runs are saved; `None`: memory only.
     pub store: Option<Arc<Store>>,
+    /// Exports being written at once (see `share`).
+    pub exports: Arc<tokio::sync::Semaphore>,
 }
 
 pub fn router(state: AppState) -> Router {
