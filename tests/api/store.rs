@@ -208,6 +208,16 @@ async fn a_run_in_flight_when_the_server_is_killed_answers_interrupted_after_a_r
             }
         }
         assert_eq!(pids.len(), 4);
+        // The row is written at admission without the run waiting for it; on
+        // a loaded machine the store's thread may not have got to it yet.
+        // Read the file as a second server would before pulling the plug.
+        let reader = Store::open(&StoreLocation::File(db.clone()), Default::default()).expect("the store opens beside the server");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while reader.summary(&id).await.unwrap().is_none() {
+            assert!(std::time::Instant::now() < deadline, "the run was never noted in the store");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        drop(reader);
         let mut server = server;
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(server.pid()), nix::sys::signal::Signal::SIGKILL).unwrap();
         server.child.wait().unwrap();
