@@ -227,8 +227,8 @@ pub fn find_run(state: &AppState, id: &str) -> Result<std::sync::Arc<Run>> {
     RunId::parse(id).and_then(|id| state.runs.get(&id)).ok_or_else(|| ApiError::not_found("run"))
 }
 
-/// A run in memory, or else in the store.
-pub async fn find_any(state: &AppState, id: &str) -> Result<Found> {
+/// A run in memory, or else in the store, opened by `viewer`.
+pub async fn find_any(state: &AppState, id: &str, viewer: &ClientAddr) -> Result<Found> {
     let id = RunId::parse(id).ok_or_else(|| ApiError::not_found("run"))?;
-    Found::lookup(&state.runs, state.store.as_deref(), &id).await?.ok_or_else(|| ApiError::not_found("run"))
+    Found::lookup(&state.runs, state.store.as_deref(), &id, viewer.0).await?.ok_or_else(|| ApiError::not_found("run"))
 }

@@ -12,6 +12,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::api::{find_any, DemoInfo};
+use super::client::ClientAddr;
 use super::error::{ApiError, Result};
 use super::pages::recorded_run_page;
 use super::AppState;
@@ -19,8 +20,8 @@ use crate::store::Found;
 use crate::{replay, trace};
 
 /// `GET /runs/{id}`: the demo's full page, replaying this run.
-pub async fn permalink(State(state): State<AppState>, Path(id): Path<String>) -> Result<Html<String>> {
-    let run = find_any(&state, &id).await?;
+pub async fn permalink(State(state): State<AppState>, Path(id): Path<String>, viewer: ClientAddr) -> Result<Html<String>> {
+    let run = find_any(&state, &id, &viewer).await?;
     let summary = run.summary();
     recorded_run_page(run.demo(), summary.id, summary.engine)
 }
@@ -28,8 +29,8 @@ pub async fn permalink(State(state): State<AppState>, Path(id): Path<String>) ->
 /// Exports need the whole log, and one of the export permits: at most
 /// `--max-exports` are written at once, and each is streamed, so an export
 /// costs a chunk of memory, not a copy of the run.
-async fn finished(state: &AppState, id: &str) -> Result<(Found, OwnedSemaphorePermit)> {
-    let run = find_any(state, id).await?;
+async fn finished(state: &AppState, id: &str, viewer: &ClientAddr) -> Result<(Found, OwnedSemaphorePermit)> {
+    let run = find_any(state, id, viewer).await?;
     if !run.is_finished() {
         return Err(ApiError::new(StatusCode::CONFLICT, "run_not_finished", "the run is still running; export it once it has ended"));
     }
@@ -126,8 +127,8 @@ fn lines(run: &Found) -> impl Iterator<Item = Bytes> + '_ {
 
 /// `GET /api/runs/{id}/events.jsonl`: the log, one event per line, the same
 /// bytes the event stream sends.
-pub async fn events_jsonl(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
-    let (run, permit) = finished(&state, &id).await?;
+pub async fn events_jsonl(State(state): State<AppState>, Path(id): Path<String>, viewer: ClientAddr) -> Result<Response> {
+    let (run, permit) = finished(&state, &id, &viewer).await?;
     let name = format!("forkline-{}-{}.jsonl", run.demo().name, run.summary().id);
     let body = streamed(permit, move |out| {
         for event in lines(&run) {
@@ -140,8 +141,8 @@ pub async fn events_jsonl(State(state): State<AppState>, Path(id): Path<String>)
 }
 
 /// `GET /api/runs/{id}/trace.json`: the run in the Chrome Trace Event Format.
-pub async fn trace_json(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
-    let (run, permit) = finished(&state, &id).await?;
+pub async fn trace_json(State(state): State<AppState>, Path(id): Path<String>, viewer: ClientAddr) -> Result<Response> {
+    let (run, permit) = finished(&state, &id, &viewer).await?;
     let name = format!("forkline-{}-{}.trace.json", run.demo().name, run.summary().id);
     let body = streamed(permit, move |out| trace::write_chrome_trace(|| lines(&run), out));
     Ok(download(body.into_response(), "application/json", name, true))
@@ -151,8 +152,8 @@ pub async fn trace_json(State(state): State<AppState>, Path(id): Path<String>) -
 /// server. It carries inline scripts, which this server's own CSP forbids, so
 /// it is only ever a download: it runs where it is opened (file:// or a
 /// static host), never as a page of this origin.
-pub async fn replay_html(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
-    let (run, permit) = finished(&state, &id).await?;
+pub async fn replay_html(State(state): State<AppState>, Path(id): Path<String>, viewer: ClientAddr) -> Result<Response> {
+    let (run, permit) = finished(&state, &id, &viewer).await?;
     let demo = run.demo();
     let demo_json = serde_json::to_value(DemoInfo::new(demo, state.runs.config())).unwrap_or_default();
     let cpython = (run.summary().engine == "cpython").then(|| crate::demos::cpython::program(demo.name)).flatten();

@@ -21,6 +21,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::watch;
 
 use super::api::find_any;
+use super::client::ClientAddr;
 use super::error::Result;
 use super::AppState;
 use crate::runs::{Runs, ViewerGuard};
@@ -49,8 +50,13 @@ const BATCH: usize = 4096;
 /// 4,096 events of a busy run are half a megabyte.
 const CHUNK_BYTES: usize = 64 * 1024;
 
-pub async fn events(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response> {
-    let run = find_any(&state, &id).await?;
+pub async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    viewer: ClientAddr,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let run = find_any(&state, &id, &viewer).await?;
     let cursor = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

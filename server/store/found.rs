@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{Store, StoreError};
-use crate::runs::{Restored, Run, RunId, Runs, Summary};
+use crate::runs::{ClientKey, Restored, Run, RunId, Runs, Summary};
 use crate::demos::Demo;
 use crate::runs::EventLog;
 
@@ -16,20 +16,21 @@ pub enum Found {
 }
 
 impl Found {
-    /// The run in memory, else in the store. Opening a finished run this way
-    /// (its page, its stream, an export) is recorded, so retention keeps it
-    /// longer.
-    pub async fn lookup(runs: &Runs, store: Option<&Store>, id: &RunId) -> Result<Option<Found>, StoreError> {
+    /// The run in memory, else in the store. `viewer` opening a finished run
+    /// this way (its page, its stream, an export) is recorded, so retention
+    /// keeps it longer when the viewer is not its creator.
+    pub async fn lookup(runs: &Runs, store: Option<&Store>, id: &RunId, viewer: Option<ClientKey>) -> Result<Option<Found>, StoreError> {
+        let viewer = viewer.map(|v| v.to_string());
         if let Some(run) = runs.get(id) {
             if let (Some(store), true) = (store, run.log.is_closed()) {
-                store.opened(id.as_str());
+                store.opened(id.as_str(), viewer.as_deref());
             }
             return Ok(Some(Found::Live(run)));
         }
         let Some(store) = store else { return Ok(None) };
         let restored = runs.restore(id, || async { Ok::<_, StoreError>(store.load(id.as_str()).await?.and_then(super::restore)) }).await?;
         if restored.is_some() {
-            store.opened(id.as_str());
+            store.opened(id.as_str(), viewer.as_deref());
         }
         Ok(restored.map(Found::Saved))
     }

@@ -204,7 +204,7 @@ impl Store {
             conn.busy_timeout(std::time::Duration::from_secs(5))?;
         }
         schema::migrate(&mut conn)?;
-        retention::prune(&mut conn, retention)?;
+        retention::prune(&mut conn, retention, None)?;
         if let StoreLocation::File(path) = location {
             let count: i64 = conn.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))?;
             tracing::info!(path = %path.display(), "the run store holds {count} runs");
@@ -360,23 +360,31 @@ impl Store {
         Ok(saved.and_then(summary_of))
     }
 
-    /// Records that a finished run was opened (its page, stream or an
-    /// export), at most once a minute per run, without waiting.
-    pub fn opened(&self, id: &str) {
+    /// Records that `viewer` opened a finished run (its page, stream or an
+    /// export), at most once a minute per run and viewer, without waiting.
+    /// Only someone other than the run's own client counts: a run shared and
+    /// watched by others is what retention keeps longer, and a client cannot
+    /// rank its own flood ahead by opening it.
+    pub fn opened(&self, id: &str, viewer: Option<&str>) {
         let now = now_ms();
+        let key = format!("{id} {}", viewer.unwrap_or(""));
         {
             let mut opened = self.opened.lock().expect("opened lock");
-            if opened.get(id).is_some_and(|&at| now.saturating_sub(at) < OPENED_EVERY_MS) {
+            if opened.get(&key).is_some_and(|&at| now.saturating_sub(at) < OPENED_EVERY_MS) {
                 return;
             }
             if opened.len() >= OPENED_REMEMBERED {
                 opened.clear();
             }
-            opened.insert(id.to_owned(), now);
+            opened.insert(key, now);
         }
         let id = id.to_owned();
+        let viewer = viewer.map(str::to_owned);
         self.submit(move |db| {
-            db.conn.execute("UPDATE runs SET last_opened_ms = ?2 WHERE id = ?1", params![id, now as i64])?;
+            db.conn.execute(
+                "UPDATE runs SET last_opened_ms = ?2 WHERE id = ?1 AND (?3 IS NULL OR client IS NOT ?3)",
+                params![id, now as i64, viewer],
+            )?;
             Ok(())
         });
     }
@@ -463,7 +471,7 @@ fn write(db: &mut Db, run: &SavedRun) -> Result<(), StoreError> {
     )?;
     tx.execute("INSERT OR REPLACE INTO run_events (id, events) VALUES (?1, ?2)", params![run.id, blob])?;
     tx.commit()?;
-    retention::prune(&mut db.conn, db.retention)
+    retention::prune(&mut db.conn, db.retention, Some(&run.id))
 }
 
 /// An event's `t`, so a run.end written later ends where the run stopped.
@@ -665,13 +673,40 @@ mod tests {
         let store = Store::open(&StoreLocation::Memory, Retention { max_runs: 3, ..generous() }).unwrap();
         let now = now_ms();
         store.save(from("10.0.0.1", "opened", now, &["{}"])).await.unwrap();
-        store.opened("opened");
+        store.opened("opened", Some("10.0.0.2"));
         for i in 1..10 {
             store.save(from("10.0.0.1", &format!("later{i}"), now + i, &["{}"])).await.unwrap();
         }
         assert!(store.load("opened").await.unwrap().is_some());
         assert!(store.load("later9").await.unwrap().is_some());
         assert!(store.load("later7").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_new_run_is_kept_even_when_its_clients_opened_runs_fill_the_budget() {
+        let store = Store::open(&StoreLocation::Memory, Retention { max_runs: 3, ..generous() }).unwrap();
+        let now = now_ms();
+        for i in 0..3 {
+            store.save(from("10.0.0.1", &format!("opened{i}"), now + i, &["{}"])).await.unwrap();
+            store.opened(&format!("opened{i}"), Some("10.0.0.2"));
+        }
+        store.save(from("10.0.0.1", "new", now + 10, &["{}"])).await.unwrap();
+        assert!(store.load("new").await.unwrap().is_some(), "the permalink just handed out works");
+        assert_eq!(store.count().await.unwrap(), 3);
+        assert!(store.load("opened0").await.unwrap().is_none(), "the oldest opened run made room");
+    }
+
+    #[tokio::test]
+    async fn a_client_opening_its_own_runs_does_not_keep_them_longer() {
+        let store = Store::open(&StoreLocation::Memory, Retention { max_runs: 2, ..generous() }).unwrap();
+        let now = now_ms();
+        store.save(from("10.0.0.1", "mine", now, &["{}"])).await.unwrap();
+        store.opened("mine", Some("10.0.0.1"));
+        for i in 1..3 {
+            store.save(from("10.0.0.1", &format!("later{i}"), now + i, &["{}"])).await.unwrap();
+        }
+        assert!(store.load("mine").await.unwrap().is_none(), "its own viewing did not rank it ahead");
+        assert!(store.load("later2").await.unwrap().is_some());
     }
 
     #[tokio::test]

@@ -19,6 +19,10 @@
 //! else; a run someone else opened or shared outlasts them all, up to its age
 //! limit. Runs whose client is unknown (before clients were recorded, or not
 //! started over HTTP) count as one client.
+//!
+//! The run just written ranks first of all: a client's older opened runs
+//! must not delete the run whose permalink the server has only now handed
+//! out (it goes when a later write finds it over budget).
 
 use rusqlite::Connection;
 
@@ -28,17 +32,18 @@ use crate::config::Retention;
 /// The ranking both budgets use, over the rows still there.
 const RANKED: &str = "
     WITH ranked AS (
-        SELECT id, bytes, finished_at_ms,
+        SELECT id, bytes, finished_at_ms, id = ?3 AS just_written,
                COALESCE(last_opened_ms, 0) >= ?1 AS opened,
                ROW_NUMBER() OVER mine AS place,
                SUM(bytes) OVER (mine ROWS UNBOUNDED PRECEDING) AS held
           FROM runs
         WINDOW mine AS (PARTITION BY COALESCE(client, '')
-                        ORDER BY COALESCE(last_opened_ms, 0) >= ?1 DESC, finished_at_ms DESC, id)
+                        ORDER BY id = ?3 DESC, COALESCE(last_opened_ms, 0) >= ?1 DESC, finished_at_ms DESC, id)
     )";
 
-/// Deletes what retention no longer allows, and gives the freed pages back.
-pub(super) fn prune(conn: &mut Connection, retention: Retention) -> Result<(), StoreError> {
+/// Deletes what retention no longer allows, and gives the freed pages back;
+/// `just_written` (the run a save wrote) is the last to go.
+pub(super) fn prune(conn: &mut Connection, retention: Retention, just_written: Option<&str>) -> Result<(), StoreError> {
     let cutoff = now_ms().saturating_sub(retention.max_age.as_millis() as u64) as i64;
     let tx = conn.transaction()?;
     let mut deleted = tx.execute("DELETE FROM runs WHERE finished_at_ms < ?1", [cutoff])?;
@@ -46,20 +51,21 @@ pub(super) fn prune(conn: &mut Connection, retention: Retention) -> Result<(), S
         &format!(
             "{RANKED}
              DELETE FROM runs WHERE id IN
-               (SELECT id FROM ranked ORDER BY place, opened DESC, finished_at_ms DESC, id LIMIT -1 OFFSET ?2)"
+               (SELECT id FROM ranked ORDER BY just_written DESC, place, opened DESC, finished_at_ms DESC, id
+                             LIMIT -1 OFFSET ?2)"
         ),
-        rusqlite::params![cutoff, retention.max_runs.min(i64::MAX as usize) as i64],
+        rusqlite::params![cutoff, retention.max_runs.min(i64::MAX as usize) as i64, just_written],
     )?;
     deleted += tx.execute(
         &format!(
             "{RANKED}
              DELETE FROM runs WHERE id IN
-               (SELECT id FROM (SELECT id, SUM(bytes) OVER (ORDER BY held, opened DESC, finished_at_ms DESC, id
+               (SELECT id FROM (SELECT id, SUM(bytes) OVER (ORDER BY just_written DESC, held, opened DESC, finished_at_ms DESC, id
                                                               ROWS UNBOUNDED PRECEDING) AS total
                                   FROM ranked)
                  WHERE total > ?2)"
         ),
-        rusqlite::params![cutoff, retention.max_bytes.min(i64::MAX as u64) as i64],
+        rusqlite::params![cutoff, retention.max_bytes.min(i64::MAX as u64) as i64, just_written],
     )?;
     tx.commit()?;
     if deleted > 0 {
