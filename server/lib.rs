@@ -16,6 +16,7 @@ pub mod replay;
 pub mod ring;
 pub mod runner;
 pub mod runs;
+pub mod sandbox;
 pub mod store;
 pub mod trace;
 

@@ -1,0 +1,98 @@
+//! The per-run limits an edited program runs under, and the step from the
+//! runner (root) to the run's own unprivileged user that puts them on.
+//!
+//! Each is an rlimit set before bubblewrap starts, so it holds inside the
+//! user namespace too (a process there cannot raise a hard limit). The
+//! process limit counts per user, and each run has a user of its own, so it
+//! bounds one run's processes and threads together.
+
+use std::os::fd::{FromRawFd, OwnedFd};
+
+/// What one edited run may use; each is a setting (`--sandbox-*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// CPU seconds per process (SIGXCPU, then SIGKILL).
+    pub cpu_seconds: u64,
+    /// Virtual address space per process.
+    pub address_space_bytes: u64,
+    /// Processes and threads of the run together.
+    pub processes: u64,
+    /// Open descriptors per process.
+    pub open_files: u64,
+    /// Largest file a process may write.
+    pub file_bytes: u64,
+    /// Size of each tmpfs (`/tmp`, `/dev/shm`).
+    pub tmpfs_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            cpu_seconds: 20,
+            address_space_bytes: 1 << 30,
+            processes: 64,
+            open_files: 128,
+            file_bytes: 16 << 20,
+            tmpfs_bytes: 16 << 20,
+        }
+    }
+}
+
+/// In the child between fork and exec (async-signal-safe calls only):
+/// becomes `uid` with no supplementary groups, can never gain privileges
+/// again, takes on the limits, and dies with the runner. The death signal
+/// is set last: changing credentials clears it.
+pub fn enter(uid: u32, limits: &Limits) -> std::io::Result<()> {
+    let fail = || Err(std::io::Error::last_os_error());
+    // SAFETY: plain system calls on this process's own credentials and limits.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0 || libc::setresgid(uid, uid, uid) != 0 || libc::setresuid(uid, uid, uid) != 0 {
+            return fail();
+        }
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return fail();
+        }
+        let set = |resource, value: u64| {
+            let limit = libc::rlimit { rlim_cur: value, rlim_max: value };
+            libc::setrlimit(resource, &limit) == 0
+        };
+        if !(set(libc::RLIMIT_CPU, limits.cpu_seconds)
+            && set(libc::RLIMIT_AS, limits.address_space_bytes)
+            && set(libc::RLIMIT_NPROC, limits.processes)
+            && set(libc::RLIMIT_NOFILE, limits.open_files)
+            && set(libc::RLIMIT_FSIZE, limits.file_bytes)
+            && set(libc::RLIMIT_CORE, 0))
+        {
+            return fail();
+        }
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            return fail();
+        }
+    }
+    Ok(())
+}
+
+/// The seccomp filters, each in a memory file left open across exec (not
+/// close-on-exec) for bubblewrap's `--add-seccomp-fd`. Close them once
+/// bubblewrap is started.
+pub fn seccomp_memfds() -> std::io::Result<Vec<OwnedFd>> {
+    let filters = super::seccomp::filters().map_err(|e| std::io::Error::other(e.to_string()))?;
+    filters
+        .iter()
+        .map(|filter| {
+            let bytes = super::seccomp::to_bytes(filter);
+            // SAFETY: memfd_create with a NUL-terminated name; the fd is ours.
+            let fd = unsafe { libc::memfd_create(c"forkline-seccomp".as_ptr(), 0) };
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: a fresh descriptor nothing else owns.
+            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+            let mut file = std::fs::File::from(owned);
+            std::io::Write::write_all(&mut file, &bytes)?;
+            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0))?;
+            Ok(OwnedFd::from(file))
+        })
+        .collect()
+}

@@ -1,0 +1,216 @@
+//! The sandbox edited programs run in: bubblewrap (the sandbox Flatpak
+//! uses), driven by the runner, around the interpreter and the tracer.
+//!
+//! ```text
+//! runner (root, outside) ── fork ── setresuid(run's own uid), rlimits, no_new_privs
+//!   └─ exec bwrap (unprivileged): new user, PID, network, IPC, UTS, mount namespaces
+//!        └─ its pid 1 ── python -I -S -B /forkline/forkline_boot.py   (seccomp filter on)
+//!             sees: the interpreter's own files, read-only; the tracer at /forkline;
+//!                   a capped tmpfs at /tmp (its working directory) and /dev/shm;
+//!                   a minimal /dev; its own /proc. No network, no project, no store.
+//! ```
+//!
+//! The server prepares the sandbox once at start ([`prepare`]): it lists
+//! exactly the files the interpreter needs (its executable, its standard
+//! library, the shared libraries they load, `/bin/sh` for `os.system`),
+//! copies the tracer where the sandbox's user can read it, compiles its
+//! bytecode, and runs the interpreter once inside the sandbox to prove it
+//! works on this host. When any of that fails, editing is off and the
+//! reason is shown; the lesson's own programs still run as before.
+//!
+//! Each run gets its own host uid (a fixed base plus the runner's pid, so no
+//! two live runs share one): a per-user limit (processes) then counts one
+//! run's processes only, and no run can signal another's.
+
+pub mod files;
+pub mod limits;
+pub mod seccomp;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub use limits::Limits;
+
+/// Where the tracer appears inside the sandbox.
+pub const TRACER_INSIDE: &str = "/forkline";
+/// The working directory inside: the capped tmpfs.
+pub const WORKDIR_INSIDE: &str = "/tmp";
+/// The host uid of a run is this plus its runner's pid: above any real
+/// account, and below 2³¹ for any pid the kernel hands out (pid_max ≤ 2²²).
+pub const RUN_UID_BASE: u32 = 1_000_000_000;
+
+/// Everything a runner needs to put a program in the sandbox; made once by
+/// [`prepare`] and sent with each edited run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSpec {
+    pub bwrap: PathBuf,
+    /// The interpreter's executable, its real path (also its path inside).
+    pub python: PathBuf,
+    /// Files and folders bound read-only at the same path inside.
+    pub binds: Vec<PathBuf>,
+    /// Symbolic links made inside, as on the host (`/lib` → `usr/lib`).
+    pub symlinks: Vec<(PathBuf, PathBuf)>,
+    /// The tracer's staged copy, bound at [`TRACER_INSIDE`].
+    pub tracer: PathBuf,
+    pub limits: Limits,
+}
+
+/// The uid a run's sandbox runs as.
+pub fn run_uid(runner_pid: u32) -> u32 {
+    RUN_UID_BASE + runner_pid
+}
+
+impl SandboxSpec {
+    /// bubblewrap's arguments, up to and including the `--` before the
+    /// program: `seccomp_fds` are the descriptors holding the filters.
+    pub fn bwrap_args(&self, seccomp_fds: &[i32]) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "--unshare-user",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--disable-userns",
+            "--die-with-parent",
+            "--new-session",
+            "--cap-drop",
+            "ALL",
+            "--hostname",
+            "sandbox",
+        ]
+        .map(String::from)
+        .to_vec();
+        for (link, target) in &self.symlinks {
+            args.extend(["--symlink".into(), path(target), path(link)]);
+        }
+        for bind in &self.binds {
+            args.extend(["--ro-bind".into(), path(bind), path(bind)]);
+        }
+        args.extend(["--ro-bind".into(), path(&self.tracer), TRACER_INSIDE.into()]);
+        args.extend(["--proc", "/proc", "--dev", "/dev"].map(String::from));
+        let tmpfs = self.limits.tmpfs_bytes.to_string();
+        for dir in [WORKDIR_INSIDE, "/dev/shm"] {
+            args.extend(["--size".into(), tmpfs.clone(), "--tmpfs".into(), dir.into()]);
+        }
+        args.extend(["--chdir".into(), WORKDIR_INSIDE.into()]);
+        for fd in seccomp_fds {
+            args.extend(["--add-seccomp-fd".into(), fd.to_string()]);
+        }
+        args.push("--".into());
+        args
+    }
+
+    /// The tracer's boot file, as the interpreter inside names it.
+    pub fn boot_inside(&self) -> PathBuf {
+        Path::new(TRACER_INSIDE).join("forkline_boot.py")
+    }
+}
+
+fn path(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Whether edited programs can run here, and how.
+#[derive(Debug, Clone)]
+pub enum Editing {
+    /// The sandbox, and the interpreter edited programs run on.
+    On(std::sync::Arc<SandboxSpec>, crate::interpreters::Interpreter),
+    Off(String),
+}
+
+impl Editing {
+    pub fn reason_off(&self) -> Option<&str> {
+        match self {
+            Editing::On(..) => None,
+            Editing::Off(why) => Some(why),
+        }
+    }
+}
+
+/// Readies the sandbox for `python` (a path or a command), or says why it
+/// cannot be had on this host.
+pub fn prepare(bwrap: &Path, python: &str, tracer_dir: &Path, limits: Limits) -> Editing {
+    match try_prepare(bwrap, python, tracer_dir, limits) {
+        Ok((spec, interpreter)) => Editing::On(std::sync::Arc::new(spec), interpreter),
+        Err(why) => Editing::Off(why),
+    }
+}
+
+fn try_prepare(bwrap: &Path, python: &str, tracer_dir: &Path, limits: Limits) -> Result<(SandboxSpec, crate::interpreters::Interpreter), String> {
+    if !bwrap.is_file() {
+        return Err(format!("bubblewrap is not installed ({} is missing; scripts/setup installs it)", bwrap.display()));
+    }
+    let interpreter = crate::interpreters::probe(python).map_err(|e| e.to_string())?;
+    let real = std::fs::canonicalize(&interpreter.path).map_err(|e| format!("{}: {e}", interpreter.path.display()))?;
+    let binds = files::interpreter_files(&real)?;
+    let tracer = files::stage_tracer(tracer_dir, &real)?;
+    let spec = SandboxSpec { bwrap: bwrap.to_owned(), python: real, binds, symlinks: files::merged_usr_links(), tracer, limits };
+    probe(&spec)?;
+    let interpreter = crate::interpreters::Interpreter { path: spec.python.clone(), ..interpreter };
+    Ok((spec, interpreter))
+}
+
+/// Runs the interpreter once inside the sandbox, as a run would (own uid,
+/// limits, filters), and checks it ran there: unprivileged, alone in its
+/// PID namespace, without the network.
+fn probe(spec: &SandboxSpec) -> Result<(), String> {
+    const CHECK: &str = "import os, socket\n\
+        s = socket.socket()\n\
+        try:\n    s.connect(('127.0.0.1', 9)); net = 'open'\n\
+        except OSError: net = 'none'\n\
+        print(os.getuid(), os.getpid(), net, os.path.exists('/etc/passwd'))\n";
+    let filters = limits::seccomp_memfds().map_err(|e| format!("the seccomp filters: {e}"))?;
+    let fds: Vec<i32> = filters.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
+    let uid = run_uid(std::process::id());
+    let mut command = Command::new(&spec.bwrap);
+    command
+        .args(spec.bwrap_args(&fds))
+        .arg(&spec.python)
+        .args(crate::runner::cpython::INTERPRETER_FLAGS)
+        .args(["-c", CHECK])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let limits = spec.limits;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, move || limits::enter(uid, &limits));
+    }
+    let output = files::output_within(command, std::time::Duration::from_secs(10))
+        .map_err(|e| format!("the sandbox did not start: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        return Err(format!("the sandbox did not start ({}): {}", output.status, stderr.trim()));
+    }
+    let expected = format!("{uid} 2 none False");
+    if stdout.trim() != expected {
+        return Err(format!("the sandbox is not what it should be: the probe printed {:?}, not {expected:?}", stdout.trim()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sandbox_is_prepared_here_or_says_why_not() {
+        let editing = prepare(Path::new("/usr/bin/bwrap"), "/usr/bin/python3", &crate::config::default_tracer_dir(), Limits::default());
+        match &editing {
+            Editing::On(spec, interpreter) => {
+                assert!(spec.binds.contains(&spec.python), "{spec:?}");
+                assert!(spec.binds.iter().all(|b| b.is_absolute() && !b.starts_with("/root") && !b.starts_with(env!("CARGO_MANIFEST_DIR"))), "{:?}", spec.binds);
+                assert!(interpreter.label.starts_with("CPython 3."));
+                eprintln!("sandbox binds {} paths: {:?}", spec.binds.len(), spec.binds);
+            }
+            Editing::Off(why) => panic!("no sandbox on this machine: {why}"),
+        }
+        let missing = prepare(Path::new("/nonexistent/bwrap"), "/usr/bin/python3", &crate::config::default_tracer_dir(), Limits::default());
+        assert!(missing.reason_off().is_some_and(|why| why.contains("bubblewrap is not installed")));
+    }
+}
