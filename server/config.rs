@@ -44,8 +44,17 @@ pub const DEFAULT_KEEP_FINISHED_RUNS: usize = 500;
 /// Bytes of finished runs' events kept in memory; older runs are served
 /// from the store.
 pub const DEFAULT_KEEP_FINISHED_BYTES: usize = 256 * 1024 * 1024;
-/// Largest request body accepted (a run request is a few hundred bytes).
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Largest request body accepted: a run request is a few hundred bytes, one
+/// with an edited program up to `--max-source-kb`, escaped.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Longest edited program accepted.
+pub const DEFAULT_MAX_SOURCE_BYTES: usize = 64 * 1024;
+/// The sandbox edited programs run in.
+pub const DEFAULT_BWRAP: &str = "/usr/bin/bwrap";
+/// The interpreter edited programs run on: the system's, whose files the
+/// sandbox's unprivileged user can read (an interpreter under a private
+/// home, as pyenv's under /root, cannot be bound into the sandbox).
+pub const DEFAULT_SANDBOX_PYTHON: &str = "/usr/bin/python3";
 /// Where finished runs are saved unless told otherwise (relative to the
 /// working directory; its folder is created when missing).
 pub const DEFAULT_DB: &str = "data/forkline.sqlite3";
@@ -127,6 +136,10 @@ pub struct Config {
     pub python_problems: Vec<String>,
     /// Where the Python tracer lives (`forkline_boot.py`, `forkline_trace/`).
     pub tracer_dir: PathBuf,
+    /// Whether edited programs can run (in the sandbox), and why not.
+    pub editing: crate::sandbox::Editing,
+    /// Longest edited program accepted.
+    pub max_source_bytes: usize,
 }
 
 /// Where the run store lives.
@@ -258,6 +271,8 @@ impl Config {
             pythons: crate::interpreters::default_interpreters(),
             python_problems: Vec::new(),
             tracer_dir: default_tracer_dir(),
+            editing: default_editing(),
+            max_source_bytes: DEFAULT_MAX_SOURCE_BYTES,
         }
     }
 
@@ -265,6 +280,22 @@ impl Config {
     pub fn cors_origins(&self) -> &[Origin] {
         self.cors_origins.as_deref().unwrap_or(&self.frame_ancestors)
     }
+}
+
+/// The sandbox with its default settings, prepared once per process (tests
+/// start many servers).
+pub fn default_editing() -> crate::sandbox::Editing {
+    static PREPARED: std::sync::OnceLock<crate::sandbox::Editing> = std::sync::OnceLock::new();
+    PREPARED
+        .get_or_init(|| {
+            crate::sandbox::prepare(
+                std::path::Path::new(DEFAULT_BWRAP),
+                DEFAULT_SANDBOX_PYTHON,
+                &default_tracer_dir(),
+                crate::sandbox::Limits::default(),
+            )
+        })
+        .clone()
 }
 
 /// One run per CPU: demos are about cores, so more would only slow each other.

@@ -141,6 +141,39 @@ struct ServeArgs {
     /// Folder holding the Python tracer (forkline_boot.py, forkline_trace/).
     #[arg(long, env = "FORKLINE_TRACER_DIR", default_value_os_t = config::default_tracer_dir())]
     tracer_dir: PathBuf,
+    /// Whether students may edit a demo's program and run it (in the
+    /// sandbox): `on` where the sandbox works on this host, `off` always.
+    #[arg(long, env = "FORKLINE_EDIT", default_value = "on", value_parser = ["on", "off"])]
+    edit: String,
+    /// bubblewrap, the sandbox edited programs run in.
+    #[arg(long, env = "FORKLINE_BWRAP", default_value = config::DEFAULT_BWRAP)]
+    bwrap: PathBuf,
+    /// The interpreter edited programs run on (its files must be readable
+    /// by an unprivileged user: they are bound into the sandbox).
+    #[arg(long, env = "FORKLINE_SANDBOX_PYTHON", default_value = config::DEFAULT_SANDBOX_PYTHON)]
+    sandbox_python: String,
+    /// Longest edited program accepted, in KiB (413 beyond).
+    #[arg(long, env = "FORKLINE_MAX_SOURCE_KB", default_value_t = (config::DEFAULT_MAX_SOURCE_BYTES / 1024) as u64,
+          value_parser = clap::value_parser!(u64).range(1..=512))]
+    max_source_kb: u64,
+    /// CPU seconds each process of an edited program may use.
+    #[arg(long, env = "FORKLINE_SANDBOX_CPU_SECONDS", default_value_t = forkline::sandbox::Limits::default().cpu_seconds)]
+    sandbox_cpu_seconds: u64,
+    /// MiB of address space each process of an edited program may map.
+    #[arg(long, env = "FORKLINE_SANDBOX_MEMORY_MB", default_value_t = forkline::sandbox::Limits::default().address_space_bytes >> 20)]
+    sandbox_memory_mb: u64,
+    /// Processes and threads an edited program may have at once, together.
+    #[arg(long, env = "FORKLINE_SANDBOX_PROCESSES", default_value_t = forkline::sandbox::Limits::default().processes)]
+    sandbox_processes: u64,
+    /// Open descriptors per process of an edited program.
+    #[arg(long, env = "FORKLINE_SANDBOX_OPEN_FILES", default_value_t = forkline::sandbox::Limits::default().open_files)]
+    sandbox_open_files: u64,
+    /// MiB an edited program may write to one file.
+    #[arg(long, env = "FORKLINE_SANDBOX_FILE_MB", default_value_t = forkline::sandbox::Limits::default().file_bytes >> 20)]
+    sandbox_file_mb: u64,
+    /// MiB of each of the sandbox's tmpfs (/tmp, /dev/shm).
+    #[arg(long, env = "FORKLINE_SANDBOX_TMPFS_MB", default_value_t = forkline::sandbox::Limits::default().tmpfs_bytes >> 20)]
+    sandbox_tmpfs_mb: u64,
 }
 
 #[derive(Args)]
@@ -216,6 +249,23 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
     if pythons.is_empty() {
         tracing::warn!("no Python interpreter found: only the native engine is offered");
     }
+    let editing = if args.edit == "off" {
+        forkline::sandbox::Editing::Off("editing is turned off on this server (--edit off)".into())
+    } else {
+        let limits = forkline::sandbox::Limits {
+            cpu_seconds: args.sandbox_cpu_seconds.max(1),
+            address_space_bytes: args.sandbox_memory_mb.max(64) << 20,
+            processes: args.sandbox_processes.max(4),
+            open_files: args.sandbox_open_files.max(16),
+            file_bytes: args.sandbox_file_mb << 20,
+            tmpfs_bytes: args.sandbox_tmpfs_mb.max(1) << 20,
+        };
+        forkline::sandbox::prepare(&args.bwrap, &args.sandbox_python, &args.tracer_dir, limits)
+    };
+    match &editing {
+        forkline::sandbox::Editing::On(_, python) => tracing::info!("edited programs run on {} in the sandbox", python.label),
+        forkline::sandbox::Editing::Off(why) => tracing::warn!("editing is off: {why}"),
+    }
     let config = Config {
         listen: args.listen,
         web_dir: args.web_dir,
@@ -251,6 +301,8 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         pythons,
         python_problems: problems.iter().map(ToString::to_string).collect(),
         tracer_dir: args.tracer_dir,
+        editing,
+        max_source_bytes: args.max_source_kb as usize * 1024,
     };
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match runtime.block_on(forkline::serve(config)) {

@@ -281,6 +281,15 @@ static PROGRAMS: &[Program] = &[
                 parent reaps. Either print may come first.",
     },
     Program {
+        demo: super::scratch::NAME,
+        file: "scratch.py",
+        template: include_str!("../../python/programs/scratch.py"),
+        params: &[],
+        notes: "Your own program, on real CPython in forkline's sandbox. What the tracer follows: \
+                multiprocessing's Process (fork, spawn, forkserver), Queue, Pipe, Lock, Value, threads, \
+                os.fork, os.system and print. Anything else runs as CPython runs it, unseen.",
+    },
+    Program {
         demo: "system",
         file: "system.py",
         template: include_str!("../../python/programs/system.py"),

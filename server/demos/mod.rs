@@ -20,6 +20,7 @@ mod pipe;
 mod process;
 mod queue;
 mod queue_vs_thread_queue;
+pub mod scratch;
 mod system;
 mod threads;
 
@@ -78,6 +79,7 @@ static CATALOG: &[&Demo] = &[
     &system::DEMO,
     &address_space::DEMO,
     &join_zombie::DEMO,
+    &scratch::DEMO,
     &fault::DEMO,
     &bench_emit::DEMO,
 ];

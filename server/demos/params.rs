@@ -72,7 +72,7 @@ impl ParamError {
 }
 
 /// Validated parameters with every default filled in.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Params(Map<String, Value>);
 
 impl Params {

@@ -15,7 +15,8 @@ use super::AppState;
 use crate::config::Config;
 use crate::demos::{self, cpython, params, Demo, Params};
 use crate::interpreters::Interpreter;
-use crate::runs::{Engine, Run, RunId, Summary};
+use crate::runs::{EditedProgram, Engine, Run, RunId, Summary};
+use crate::sandbox::Editing;
 use crate::store::Found;
 
 /// A demo as `/api/demos` lists it.
@@ -51,17 +52,45 @@ pub struct CpythonInfo {
     params: Vec<params::Spec>,
     /// The interpreters offered, the default first.
     interpreters: Vec<Interpreter>,
+    /// Whether its program may be edited and run, in the sandbox.
+    editing: EditingInfo,
+}
+
+/// What the page needs to know to offer the editor.
+#[derive(Serialize)]
+pub struct EditingInfo {
+    enabled: bool,
+    /// Why editing is off on this server.
+    reason: Option<String>,
+    max_source_bytes: usize,
+    /// The interpreter edited programs run on (`CPython 3.11.2`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interpreter: Option<String>,
+}
+
+impl EditingInfo {
+    fn of(config: &Config) -> Self {
+        match &config.editing {
+            Editing::On(_, python) => EditingInfo { enabled: true, reason: None, max_source_bytes: config.max_source_bytes, interpreter: Some(python.label.clone()) },
+            Editing::Off(why) => EditingInfo { enabled: false, reason: Some(why.clone()), max_source_bytes: config.max_source_bytes, interpreter: None },
+        }
+    }
 }
 
 impl DemoInfo {
     pub fn new(d: &'static Demo, config: &Config) -> Self {
         let program = cpython::program(d.name);
-        let offered = program.filter(|_| !config.pythons.is_empty());
+        // Scratch needs only the sandbox's interpreter, the others one of --python.
+        let scratch = d.name == demos::scratch::NAME;
+        let offered = program.filter(|_| !config.pythons.is_empty() || scratch);
         let cpython_missing = match (program, offered) {
             (Some(_), None) => Some(no_python_reason(config)),
             _ => None,
         };
         let mut info = DemoInfo::from(d);
+        if scratch {
+            info.engines.clear();
+        }
         if let Some(p) = offered {
             info.engines.insert(0, "cpython");
             info.cpython = Some(CpythonInfo {
@@ -70,6 +99,7 @@ impl DemoInfo {
                 notes: p.notes,
                 params: p.all_params(),
                 interpreters: config.pythons.clone(),
+                editing: EditingInfo::of(config),
             });
         }
         info.cpython_missing = cpython_missing;
@@ -123,6 +153,10 @@ pub struct CreateRun {
     /// Which offered interpreter (its id, e.g. `3.11.7`); the first by default.
     #[serde(default)]
     python: Option<String>,
+    /// An edited program to run instead of the demo's (CPython engine only,
+    /// in the sandbox; `params` then do not apply).
+    #[serde(default)]
+    source: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -167,6 +201,12 @@ pub async fn create_run(
 /// engine's program. Anything unknown is a 422 naming its field.
 fn choose_engine(demo: &'static Demo, body: &CreateRun, config: &Config) -> Result<(Engine, Params)> {
     let invalid = |field: &str, message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_parameter", message).with_field(field);
+    if let Some(source) = &body.source {
+        return edited(demo, body, source, config);
+    }
+    if demo.name == demos::scratch::NAME {
+        return Err(invalid("source", "scratch runs only a program of your own: send it as source, with the cpython engine".into()));
+    }
     match body.engine.as_deref() {
         None | Some("native") => {
             if body.python.is_some() {
@@ -189,6 +229,54 @@ fn choose_engine(demo: &'static Demo, body: &CreateRun, config: &Config) -> Resu
         }
         Some(_) => Err(invalid("engine", "engine must be native or cpython".into())),
     }
+}
+
+/// An edited program's run: checked before anything starts (size, NUL
+/// bytes, the tracer's own modules), then run in the sandbox. The program's
+/// syntax is CPython's to judge, inside the run: a syntax error ends the run
+/// with the error on its line, before any of the program ran.
+fn edited(demo: &'static Demo, body: &CreateRun, source: &str, config: &Config) -> Result<(Engine, Params)> {
+    let invalid = |code: &'static str, field: &str, message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message).with_field(field);
+    if matches!(body.engine.as_deref(), Some(e) if e != "cpython") {
+        return Err(invalid("invalid_parameter", "engine", "an edited program runs only on the cpython engine".into()));
+    }
+    let Editing::On(sandbox, interpreter) = &config.editing else {
+        let why = config.editing.reason_off().unwrap_or_default();
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "editing_off", format!("edited programs cannot run here: {why}")).with_field("source"));
+    };
+    if !(body.params.is_null() || body.params.as_object().is_some_and(|o| o.is_empty())) {
+        return Err(invalid("invalid_parameter", "params", "params do not apply to an edited program: write the values into it".into()));
+    }
+    if body.python.as_deref().is_some_and(|id| id != interpreter.id) {
+        return Err(invalid("invalid_parameter", "python", format!("edited programs run on {} (python {})", interpreter.label, interpreter.id)));
+    }
+    if source.len() > config.max_source_bytes {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "source_too_large",
+            format!("the program is {} bytes; at most {} are accepted", source.len(), config.max_source_bytes),
+        )
+        .with_field("source"));
+    }
+    if let Some(at) = source.find('\0') {
+        let line = source[..at].matches('\n').count() + 1;
+        return Err(invalid("invalid_source", "source", format!("the program holds a NUL byte (line {line}), which no Python source may")));
+    }
+    if let Some(module) = tracer_module_named(source) {
+        return Err(invalid("invalid_source", "source", format!("{module} is forkline's tracer, not a module for programs")));
+    }
+    cpython::program(demo.name).ok_or_else(|| invalid("invalid_parameter", "demo", format!("{} has no Python program", demo.name)))?;
+    let edited = EditedProgram { interpreter: interpreter.clone(), source: source.to_owned(), sandbox: sandbox.clone() };
+    Ok((Engine::Edited(std::sync::Arc::new(edited)), Params::default()))
+}
+
+/// The tracer's own module, when a line imports it.
+fn tracer_module_named(source: &str) -> Option<&'static str> {
+    source.lines().find_map(|line| {
+        let words: Vec<&str> = line.split(|c: char| c.is_whitespace() || c == ',' || c == ';').filter(|w| !w.is_empty()).collect();
+        let imports = words.windows(2).any(|w| matches!(w[0], "import" | "from") && w[1].split('.').next().is_some_and(|m| m.starts_with("forkline_")));
+        imports.then_some("forkline_trace")
+    })
 }
 
 /// `GET /api/runs/{id}`: the summary only, so a saved run's log is not read.

@@ -42,6 +42,7 @@ use crate::demos::cpython::Program;
 use crate::demos::{Demo, Params};
 use crate::event::{Body, MAX_LINE};
 use crate::runner::{emit, limits, sampler, CpythonSpec};
+use crate::sandbox::SandboxSpec;
 
 /// How every interpreter of a run starts (spawn and forkserver children
 /// inherit them, through CPython's own `_args_from_interpreter_flags`):
@@ -70,7 +71,7 @@ const MAX_SOURCE_IN_EVENT: usize = 2800;
 
 /// Runs `program` under `spec`'s interpreter; returns the runner's exit code.
 pub fn main(demo: &Demo, program: &Program, params: &Params, spec: &CpythonSpec) -> i32 {
-    let source = program.render(params);
+    let source = spec.source.clone().unwrap_or_else(|| program.render(params));
     emit::emit(Body::RunStart {
         demo: demo.name.into(),
         params: params.to_json(),
@@ -79,7 +80,12 @@ pub fn main(demo: &Demo, program: &Program, params: &Params, spec: &CpythonSpec)
         file: Some(program.file.into()),
         source: (source.len() <= MAX_SOURCE_IN_EVENT).then(|| source.clone().into()),
     });
-    let sampler = params.bool("sample").then(|| {
+    if let Some(sandbox) = &spec.sandbox {
+        emit::note(sandbox_note(sandbox));
+    }
+    // The sampler reads the host's /proc, where a sandboxed run's pids are
+    // not the ones its program sees.
+    let sampler = (params.bool("sample") && spec.sandbox.is_none()).then(|| {
         let interval = std::time::Duration::from_micros(params.int("sample_interval_us") as u64);
         sampler::start(interval).map_err(|e| emit::note(format!("the kernel sampler did not start: {e}"))).ok()
     });
@@ -121,6 +127,40 @@ struct Ended {
     closed_early: bool,
 }
 
+/// What the page says of a sandboxed run, once, as it starts.
+fn sandbox_note(sandbox: &SandboxSpec) -> String {
+    let l = &sandbox.limits;
+    format!(
+        "This edited program ran in forkline's sandbox (bubblewrap): a user of its own with no privileges, \
+         its own PID namespace (so its pids are the sandbox's: MainProcess is pid 2, under the sandbox's pid 1), \
+         no network, and only the interpreter's files, read-only. Limits: {} CPU s and {} MiB of address space \
+         per process, {} processes and threads, {} MiB per file, {} MiB in /tmp.",
+        l.cpu_seconds,
+        l.address_space_bytes >> 20,
+        l.processes,
+        l.file_bytes >> 20,
+        l.tmpfs_bytes >> 20
+    )
+}
+
+/// The interpreter as a run starts it: directly, or inside bubblewrap
+/// (then the returned descriptors hold the seccomp filters, to be closed
+/// once it started).
+fn interpreter_command(spec: &CpythonSpec) -> std::io::Result<(Command, Vec<OwnedFd>)> {
+    let Some(sandbox) = &spec.sandbox else {
+        let mut command = Command::new(&spec.python);
+        command.args(INTERPRETER_FLAGS).arg(spec.tracer_dir.join("forkline_boot.py"));
+        command.env("FORKLINE_TRACER_DIR", &spec.tracer_dir);
+        return Ok((command, Vec::new()));
+    };
+    let filters = crate::sandbox::limits::seccomp_pipes()?;
+    let fds: Vec<i32> = filters.iter().map(AsRawFd::as_raw_fd).collect();
+    let mut command = Command::new(&sandbox.bwrap);
+    command.args(sandbox.bwrap_args(&fds)).arg(&sandbox.python).args(INTERPRETER_FLAGS).arg(sandbox.boot_inside());
+    command.env("FORKLINE_TRACER_DIR", crate::sandbox::TRACER_INSIDE);
+    Ok((command, filters))
+}
+
 fn run_interpreter(program: &Program, source: &str, spec: &CpythonSpec) -> std::io::Result<Ended> {
     let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     let (stdout_read, stdout_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
@@ -128,16 +168,14 @@ fn run_interpreter(program: &Program, source: &str, spec: &CpythonSpec) -> std::
     unsafe { libc::fcntl(write_end.as_raw_fd(), libc::F_SETPIPE_SZ, EVENT_PIPE_BYTES) };
     let runner = nix::unistd::getpid();
     let write_fd = write_end.as_raw_fd();
-    let mut command = Command::new(&spec.python);
+    let (mut command, filters) = interpreter_command(spec)?;
+    let sandbox = spec.sandbox.as_ref().map(|s| (crate::sandbox::run_uid(runner.as_raw() as u32), s.limits));
     command
-        .args(INTERPRETER_FLAGS)
-        .arg(spec.tracer_dir.join("forkline_boot.py"))
         .env_clear()
         .env("FORKLINE_EVENT_FD", EVENT_FD.to_string())
         .env("FORKLINE_ORIGIN_NS", emit::origin_ns().to_string())
         .env("FORKLINE_PROGRAM", source)
         .env("FORKLINE_PROGRAM_FILE", program.file)
-        .env("FORKLINE_TRACER_DIR", &spec.tracer_dir)
         .env("PATH", "/usr/bin:/bin")
         .env("LANG", "C.UTF-8")
         .stdin(Stdio::null())
@@ -151,15 +189,22 @@ fn run_interpreter(program: &Program, source: &str, spec: &CpythonSpec) -> std::
             if libc::dup2(write_fd, EVENT_FD) < 0 || libc::fcntl(EVENT_FD, libc::F_SETFD, 0) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            match &sandbox {
+                // Its own user, limits and death signal, before bubblewrap.
+                Some((uid, limits)) => crate::sandbox::limits::enter(*uid, limits)?,
+                None => {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    limits::allow_shared_memory_files();
+                }
+            }
             if libc::getppid() != runner.as_raw() {
                 libc::_exit(1);
             }
-            limits::allow_shared_memory_files();
             Ok(())
         });
     }
     let mut child = command.spawn()?;
+    drop(filters);
     // Only the interpreter and what it starts hold the write end now, so
     // end-of-file means they all let go of it.
     drop(write_end);

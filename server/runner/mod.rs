@@ -70,6 +70,13 @@ pub struct CpythonSpec {
     pub label: String,
     /// The folder holding `forkline_boot.py` and the `forkline_trace` package.
     pub tracer_dir: std::path::PathBuf,
+    /// An edited program, run instead of the demo's (its parameters then
+    /// do not apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Where an edited program runs: always set with `source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<crate::sandbox::SandboxSpec>,
 }
 
 /// How long a spare watches the CPUs before it decides they are idle enough
@@ -85,8 +92,9 @@ fn run_arrives_within(wait: Duration) -> bool {
     unsafe { libc::poll(&mut stdin, 1, wait.as_millis() as libc::c_int) != 0 }
 }
 
-/// Longest spec line a runner reads: parameters are a few hundred bytes.
-const MAX_SPEC_BYTES: usize = 64 * 1024;
+/// Longest spec line a runner reads: parameters are a few hundred bytes, an
+/// edited program at most `--max-source-kb` (escaped, up to six bytes a byte).
+const MAX_SPEC_BYTES: usize = 4 << 20;
 
 /// Waits for the run on stdin (a unix socket; see [`crate::handoff`]), then
 /// points stdin at /dev/null, so nothing the demo starts can read from the

@@ -67,17 +67,27 @@ struct RunState {
 
 /// What runs a demo: forkline's own processes (the runner is `MainProcess`),
 /// or a real CPython interpreter running the demo's Python program.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Engine {
     Native,
     Cpython(Interpreter),
+    /// A program someone edited, run by CPython inside the sandbox.
+    Edited(Arc<EditedProgram>),
+}
+
+/// An edited program and where it runs.
+#[derive(Debug, PartialEq)]
+pub struct EditedProgram {
+    pub interpreter: Interpreter,
+    pub source: String,
+    pub sandbox: Arc<crate::sandbox::SandboxSpec>,
 }
 
 impl Engine {
     pub fn name(&self) -> &'static str {
         match self {
             Engine::Native => "native",
-            Engine::Cpython(_) => "cpython",
+            Engine::Cpython(_) | Engine::Edited(_) => "cpython",
         }
     }
 
@@ -86,6 +96,15 @@ impl Engine {
         match self {
             Engine::Native => None,
             Engine::Cpython(interpreter) => Some(&interpreter.id),
+            Engine::Edited(edited) => Some(&edited.interpreter.id),
+        }
+    }
+
+    /// The edited program, when someone edited it.
+    pub fn source(&self) -> Option<&str> {
+        match self {
+            Engine::Edited(edited) => Some(&edited.source),
+            _ => None,
         }
     }
 }
@@ -141,6 +160,10 @@ pub struct Summary {
     /// The interpreter's id, for the CPython engine.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub python: Option<String>,
+    /// The program as edited, when it was (a run of the lesson's own
+    /// program has none: it is the demo's, with `params` written in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
@@ -217,6 +240,7 @@ impl Run {
             params: self.params.to_json(),
             engine: self.engine.name(),
             python: self.engine.python().map(str::to_owned),
+            source: self.engine.source().map(str::to_owned),
             status: state.status,
             outcome: state.outcome,
             reason: state.reason.clone(),

@@ -109,6 +109,15 @@ async fn start_runner(run: &Run, config: &Config, spare: &Spare, origin: u64) ->
             python: interpreter.path.clone(),
             label: interpreter.label.clone(),
             tracer_dir: config.tracer_dir.clone(),
+            source: None,
+            sandbox: None,
+        }),
+        super::Engine::Edited(edited) => Some(CpythonSpec {
+            python: edited.interpreter.path.clone(),
+            label: edited.interpreter.label.clone(),
+            tracer_dir: config.tracer_dir.clone(),
+            source: Some(edited.source.clone()),
+            sandbox: Some((*edited.sandbox).clone()),
         }),
     };
     let spec = RunSpec { demo: run.demo.name.to_owned(), params: run.params.to_json(), origin_ns: origin, cpython };

@@ -6,7 +6,7 @@
 //! process limit counts per user, and each run has a user of its own, so it
 //! bounds one run's processes and threads together.
 
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 /// What one edited run may use; each is a setting (`--sandbox-*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -73,26 +73,20 @@ pub fn enter(uid: u32, limits: &Limits) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The seccomp filters, each in a memory file left open across exec (not
-/// close-on-exec) for bubblewrap's `--add-seccomp-fd`. Close them once
-/// bubblewrap is started.
-pub fn seccomp_memfds() -> std::io::Result<Vec<OwnedFd>> {
+/// The seccomp filters, each in a pipe whose read end stays open across
+/// exec (not close-on-exec) for bubblewrap's `--add-seccomp-fd`, which reads
+/// it to its end. A pipe, not a file: the runner's file-size limit is 0, and
+/// a filter is far smaller than a pipe's buffer. Close them once bubblewrap
+/// is started.
+pub fn seccomp_pipes() -> std::io::Result<Vec<OwnedFd>> {
     let filters = super::seccomp::filters().map_err(|e| std::io::Error::other(e.to_string()))?;
     filters
         .iter()
         .map(|filter| {
-            let bytes = super::seccomp::to_bytes(filter);
-            // SAFETY: memfd_create with a NUL-terminated name; the fd is ours.
-            let fd = unsafe { libc::memfd_create(c"forkline-seccomp".as_ptr(), 0) };
-            if fd < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // SAFETY: a fresh descriptor nothing else owns.
-            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-            let mut file = std::fs::File::from(owned);
-            std::io::Write::write_all(&mut file, &bytes)?;
-            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0))?;
-            Ok(OwnedFd::from(file))
+            let (read, write) = nix::unistd::pipe()?;
+            let mut write = std::fs::File::from(write);
+            std::io::Write::write_all(&mut write, &super::seccomp::to_bytes(filter))?;
+            Ok(read)
         })
         .collect()
 }

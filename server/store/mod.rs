@@ -117,6 +117,8 @@ pub struct SavedRun {
     pub finished_at_ms: u64,
     /// The log, one serialised event each, exactly as the stream sent them.
     pub events: Vec<Bytes>,
+    /// The edited program, when it was edited.
+    pub source: Option<String>,
 }
 
 /// What a run noted at its start says if it never finishes.
@@ -152,6 +154,7 @@ impl SavedRun {
             created_at_ms: run.created_at_ms,
             finished_at_ms: run.created_at_ms,
             events: Vec::new(),
+            source: run.engine.source().map(str::to_owned),
         }
     }
 }
@@ -168,6 +171,7 @@ pub struct SavedSummary {
     pub created_at_ms: u64,
     pub finished_at_ms: u64,
     pub event_count: usize,
+    pub source: Option<String>,
 }
 
 impl Store {
@@ -276,7 +280,7 @@ impl Store {
                 .conn
                 .query_row(
                     "SELECT r.id, r.demo, r.params, r.engine, r.client, r.outcome, r.reason,
-                            r.created_at_ms, r.finished_at_ms, e.events
+                            r.created_at_ms, r.finished_at_ms, e.events, r.source
                        FROM runs r LEFT JOIN run_events e ON e.id = r.id WHERE r.id = ?1",
                     [&id],
                     |row| {
@@ -294,12 +298,13 @@ impl Store {
                                 row.get::<_, i64>(7)?,
                                 row.get::<_, i64>(8)?,
                                 row.get::<_, Option<Vec<u8>>>(9)?,
+                                row.get::<_, Option<String>>(10)?,
                             ),
                         ))
                     },
                 )
                 .optional()?;
-            Ok(row.and_then(|((id, demo, params, engine, client), (outcome, reason, created, finished, blob))| {
+            Ok(row.and_then(|((id, demo, params, engine, client), (outcome, reason, created, finished, blob, source))| {
                 let blob = Bytes::from(blob.unwrap_or_default());
                 Some(SavedRun {
                     id,
@@ -312,6 +317,7 @@ impl Store {
                     created_at_ms: created as u64,
                     finished_at_ms: finished as u64,
                     events: split_lines(&blob),
+                    source,
                 })
             }))
         })
@@ -326,7 +332,8 @@ impl Store {
                 let row = db
                     .conn
                     .query_row(
-                        "SELECT id, demo, params, engine, outcome, reason, created_at_ms, finished_at_ms, event_count
+                        "SELECT id, demo, params, engine, outcome, reason, created_at_ms, finished_at_ms, event_count,
+                                source
                            FROM runs WHERE id = ?1",
                         [&id],
                         |row| {
@@ -338,11 +345,12 @@ impl Store {
                                 row.get::<_, String>(4)?,
                                 row.get::<_, Option<String>>(5)?,
                                 (row.get::<_, i64>(6)?, row.get::<_, i64>(7)?, row.get::<_, i64>(8)?),
+                                row.get::<_, Option<String>>(9)?,
                             ))
                         },
                     )
                     .optional()?;
-                Ok(row.and_then(|(id, demo, params, engine, outcome, reason, (created, finished, count))| {
+                Ok(row.and_then(|(id, demo, params, engine, outcome, reason, (created, finished, count), source)| {
                     Some(SavedSummary {
                         id,
                         demo,
@@ -353,6 +361,7 @@ impl Store {
                         created_at_ms: created as u64,
                         finished_at_ms: finished as u64,
                         event_count: count as usize,
+                        source,
                     })
                 }))
             })
@@ -449,12 +458,13 @@ fn write(db: &mut Db, run: &SavedRun) -> Result<(), StoreError> {
     let tx = db.conn.transaction()?;
     tx.execute(
         "INSERT INTO runs (id, demo, params, engine, client, outcome, reason, created_at_ms, finished_at_ms,
-                           event_count, bytes)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                           event_count, bytes, source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (id) DO UPDATE SET
            demo = excluded.demo, params = excluded.params, engine = excluded.engine, client = excluded.client,
            outcome = excluded.outcome, reason = excluded.reason, created_at_ms = excluded.created_at_ms,
-           finished_at_ms = excluded.finished_at_ms, event_count = excluded.event_count, bytes = excluded.bytes",
+           finished_at_ms = excluded.finished_at_ms, event_count = excluded.event_count, bytes = excluded.bytes,
+           source = excluded.source",
         params![
             run.id,
             run.demo,
@@ -466,7 +476,9 @@ fn write(db: &mut Db, run: &SavedRun) -> Result<(), StoreError> {
             run.created_at_ms as i64,
             run.finished_at_ms as i64,
             run.events.len() as i64,
-            blob.len() as i64,
+            // An edited program counts towards the byte budget like its log.
+            (blob.len() + run.source.as_ref().map_or(0, String::len)) as i64,
+            run.source,
         ],
     )?;
     tx.execute("INSERT OR REPLACE INTO run_events (id, events) VALUES (?1, ?2)", params![run.id, blob])?;
@@ -519,6 +531,7 @@ fn summary_of(saved: SavedSummary) -> Option<Summary> {
         params: saved.params,
         engine: if saved.engine == "cpython" { "cpython" } else { "native" },
         python: None,
+        source: saved.source,
         status: Status::Finished,
         outcome: Some(saved.outcome),
         reason: saved.reason,
@@ -557,6 +570,7 @@ pub fn restore(mut saved: SavedRun) -> Option<Restored> {
         created_at_ms: saved.created_at_ms,
         finished_at_ms: saved.finished_at_ms,
         event_count: saved.events.len() - usize::from(saved.outcome == Outcome::Interrupted),
+        source: saved.source,
     })?;
     Some(Restored { demo, summary, log: EventLog::closed_with(saved.events) })
 }
@@ -579,6 +593,7 @@ mod tests {
             created_at_ms: finished_at_ms - 10,
             finished_at_ms,
             events: events.iter().map(|e| Bytes::from_static(e.as_bytes())).collect(),
+            source: None,
         }
     }
 

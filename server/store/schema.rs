@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension};
 use super::StoreError;
 
 /// `PRAGMA user_version` of the current layout.
-const VERSION: i64 = 1;
+const VERSION: i64 = 2;
 
 const TABLES: &str = "
     CREATE TABLE IF NOT EXISTS runs (
@@ -34,7 +34,9 @@ const TABLES: &str = "
         -- When a page, stream or export last opened the finished run.
         last_opened_ms INTEGER,
         event_count    INTEGER NOT NULL,
-        bytes          INTEGER NOT NULL
+        bytes          INTEGER NOT NULL,
+        -- An edited program (layout 2); NULL: the demo's own, with params.
+        source         TEXT
     );
     CREATE TABLE IF NOT EXISTS run_events (
         id     TEXT PRIMARY KEY,
@@ -77,6 +79,13 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         return Ok(());
     }
     let tx = conn.transaction()?;
+    if version == 1 {
+        tx.execute_batch("ALTER TABLE runs ADD COLUMN source TEXT")?;
+        tx.pragma_update(None, "user_version", VERSION)?;
+        tx.commit()?;
+        tracing::info!("the run store was upgraded to layout {VERSION} (edited programs)");
+        return Ok(());
+    }
     let old: Option<String> =
         tx.query_row("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'runs'", [], |r| r.get(0)).optional()?;
     if old.is_some() {
