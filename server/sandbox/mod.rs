@@ -121,6 +121,20 @@ impl SandboxSpec {
         args
     }
 
+    /// The interpreter (as a run starts it: flags, no environment) inside
+    /// the sandbox as `uid`, under its limits; append its arguments.
+    pub fn interpreter(&self, uid: u32, seccomp_fds: &[i32]) -> Command {
+        let mut command = Command::new(&self.bwrap);
+        command.args(self.bwrap_args(seccomp_fds)).arg(&self.python).args(crate::runner::cpython::INTERPRETER_FLAGS);
+        command.env_clear().env("PATH", "/usr/bin:/bin");
+        let limits = self.limits;
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, move || limits::enter(uid, &limits));
+        }
+        command
+    }
+
     /// The tracer's boot file, as the interpreter inside names it.
     pub fn boot_inside(&self) -> PathBuf {
         Path::new(TRACER_INSIDE).join("forkline_boot.py")
@@ -213,22 +227,8 @@ fn probe(spec: &SandboxSpec) -> Result<(), String> {
     let filters = limits::seccomp_pipes().map_err(|e| format!("the seccomp filters: {e}"))?;
     let fds: Vec<i32> = filters.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
     let uid = run_uid(std::process::id());
-    let mut command = Command::new(&spec.bwrap);
-    command
-        .args(spec.bwrap_args(&fds))
-        .arg(&spec.python)
-        .args(crate::runner::cpython::INTERPRETER_FLAGS)
-        .args(["-c", CHECK])
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let limits = spec.limits;
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut command, move || limits::enter(uid, &limits));
-    }
+    let mut command = spec.interpreter(uid, &fds);
+    command.args(["-c", CHECK]);
     let output = files::output_within(command, std::time::Duration::from_secs(10))
         .map_err(|e| format!("the sandbox did not start: {e}"))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
