@@ -13,9 +13,9 @@
 //! The server prepares the sandbox once at start ([`prepare`]): it lists
 //! exactly the files the interpreter needs (its executable, its standard
 //! library, the shared libraries they load, `/bin/sh` for `os.system`),
-//! copies the tracer where the sandbox's user can read it, compiles its
-//! bytecode, and runs the interpreter once inside the sandbox to prove it
-//! works on this host. When any of that fails, editing is off and the
+//! gathers them with the tracer into one folder that becomes the sandbox's
+//! read-only root, and runs the interpreter once inside the sandbox to prove
+//! it works on this host. When any of that fails, editing is off and the
 //! reason is shown; the lesson's own programs still run as before.
 //!
 //! Each run gets its own host uid (a fixed base plus the runner's pid, so no
@@ -47,12 +47,11 @@ pub struct SandboxSpec {
     pub bwrap: PathBuf,
     /// The interpreter's executable, its real path (also its path inside).
     pub python: PathBuf,
-    /// Files and folders bound read-only at the same path inside.
+    /// The host's files the sandbox shows, each at its own path.
     pub binds: Vec<PathBuf>,
-    /// Symbolic links made inside, as on the host (`/lib` → `usr/lib`).
-    pub symlinks: Vec<(PathBuf, PathBuf)>,
-    /// The tracer's staged copy, bound at [`TRACER_INSIDE`].
-    pub tracer: PathBuf,
+    /// The folder holding them, the tracer at [`TRACER_INSIDE`], and the
+    /// mount points: bound read-only as the sandbox's `/`.
+    pub root: PathBuf,
     pub limits: Limits,
 }
 
@@ -98,21 +97,15 @@ impl SandboxSpec {
         ]
         .map(String::from)
         .to_vec();
-        for (link, target) in &self.symlinks {
-            args.extend(["--symlink".into(), path(target), path(link)]);
-        }
-        for bind in &self.binds {
-            args.extend(["--ro-bind".into(), path(bind), path(bind)]);
-        }
-        args.extend(["--ro-bind".into(), path(&self.tracer), TRACER_INSIDE.into()]);
+        args.extend(["--ro-bind".into(), path(&self.root), "/".into()]);
         args.extend(["--proc", "/proc", "--dev", "/dev"].map(String::from));
         let tmpfs = self.limits.tmpfs_bytes.to_string();
         for dir in [WORKDIR_INSIDE, "/dev/shm"] {
             args.extend(["--size".into(), tmpfs.clone(), "--tmpfs".into(), dir.into()]);
         }
-        // bubblewrap builds the root on a tmpfs of its own: read-only once
-        // built, as is /dev, so the capped tmpfs are the only writable places.
-        args.extend(["--remount-ro", "/", "--remount-ro", "/dev"].map(String::from));
+        // The root is a read-only bind; /dev, bubblewrap's own tmpfs, is made
+        // read-only too, so the capped tmpfs are the only writable places.
+        args.extend(["--remount-ro", "/dev"].map(String::from));
         args.extend(["--chdir".into(), WORKDIR_INSIDE.into()]);
         for fd in seccomp_fds {
             args.extend(["--add-seccomp-fd".into(), fd.to_string()]);
@@ -208,8 +201,8 @@ fn try_prepare(bwrap: &Path, python: &str, tracer_dir: &Path, limits: Limits) ->
     let interpreter = crate::interpreters::probe(python).map_err(|e| e.to_string())?;
     let real = std::fs::canonicalize(&interpreter.path).map_err(|e| format!("{}: {e}", interpreter.path.display()))?;
     let binds = files::interpreter_files(&real)?;
-    let tracer = files::stage_tracer(tracer_dir, &real)?;
-    let spec = SandboxSpec { bwrap: bwrap.to_owned(), python: real, binds, symlinks: files::merged_usr_links(), tracer, limits };
+    let root = files::stage_root(&binds, tracer_dir, &real)?;
+    let spec = SandboxSpec { bwrap: bwrap.to_owned(), python: real, binds, root, limits };
     probe(&spec)?;
     let interpreter = crate::interpreters::Interpreter { path: spec.python.clone(), ..interpreter };
     Ok((spec, interpreter))
