@@ -809,4 +809,38 @@ mod tests {
         drop(store);
         let _ = std::fs::remove_dir_all(dir);
     }
+
+    #[tokio::test]
+    async fn a_file_of_the_second_layout_gains_edited_programs_and_keeps_its_runs() {
+        let dir = std::env::temp_dir().join(format!("forkline-store-{}", RunId::random()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("runs.sqlite3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE runs (id TEXT PRIMARY KEY, demo TEXT NOT NULL, params TEXT NOT NULL, engine TEXT NOT NULL,
+                   client TEXT, outcome TEXT NOT NULL, reason TEXT, created_at_ms INTEGER NOT NULL,
+                   finished_at_ms INTEGER NOT NULL, last_opened_ms INTEGER, event_count INTEGER NOT NULL,
+                   bytes INTEGER NOT NULL);
+                 CREATE TABLE run_events (id TEXT PRIMARY KEY, events BLOB NOT NULL);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+            let now = now_ms() as i64;
+            conn.execute(
+                "INSERT INTO runs VALUES ('kept', 'process', '{}', 'native', NULL, 'ok', NULL, ?1, ?1, NULL, 1, 9)",
+                params![now],
+            )
+            .unwrap();
+            conn.execute("INSERT INTO run_events VALUES ('kept', CAST('{\"seq\":1}' AS BLOB))", []).unwrap();
+        }
+        let store = Store::open(&StoreLocation::File(path), generous()).unwrap();
+        assert_eq!(store.summary("kept").await.unwrap().unwrap().source, None);
+        let edited = SavedRun { source: Some("print('mine')\n".into()), ..saved("edited", now_ms(), &[r#"{"seq":1}"#]) };
+        store.save(edited.clone()).await.unwrap();
+        assert_eq!(store.load("edited").await.unwrap(), Some(edited));
+        assert_eq!(store.summary("edited").await.unwrap().unwrap().source.as_deref(), Some("print('mine')\n"));
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
