@@ -81,7 +81,7 @@ pub fn main(demo: &Demo, program: &Program, params: &Params, spec: &CpythonSpec)
         source: (source.len() <= MAX_SOURCE_IN_EVENT).then(|| source.clone().into()),
     });
     if let Some(sandbox) = &spec.sandbox {
-        emit::note(sandbox_note(sandbox));
+        emit::note(sandbox_note(sandbox, crate::sandbox::run_uid(std::process::id()).is_some()));
     }
     // The sampler reads the host's /proc, where a sandboxed run's pids are
     // not the ones its program sees.
@@ -128,10 +128,11 @@ struct Ended {
 }
 
 /// What the page says of a sandboxed run, once, as it starts.
-fn sandbox_note(sandbox: &SandboxSpec) -> String {
+fn sandbox_note(sandbox: &SandboxSpec, own_user: bool) -> String {
     let l = &sandbox.limits;
+    let who = if own_user { "a user of its own with no privileges" } else { "the server's user with no privileges" };
     format!(
-        "This edited program ran in forkline's sandbox (bubblewrap): a user of its own with no privileges, \
+        "This edited program ran in forkline's sandbox (bubblewrap): {who}, \
          its own PID namespace (so its pids are the sandbox's: MainProcess is pid 2, under the sandbox's pid 1), \
          no network, and only the interpreter's files, read-only. Limits: {} CPU s and {} MiB of address space \
          per process, {} processes and threads, {} MiB per file, {} MiB in /tmp.",

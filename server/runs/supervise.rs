@@ -177,8 +177,8 @@ async fn drive(
     let mut emptied = reap_group(pgid).await;
     // A sandbox's processes are in a session of their own, out of the
     // group's reach; every process of the run's own user is the run's.
-    if matches!(run.engine, super::Engine::Edited(_)) {
-        emptied &= reap_user(crate::sandbox::run_uid(pgid.as_raw() as u32)).await;
+    if let (super::Engine::Edited(_), Some(uid)) = (&run.engine, crate::sandbox::run_uid(pgid.as_raw() as u32)) {
+        emptied &= reap_user(uid).await;
     }
     // With every process that could write to it gone, the ring can serve
     // another run.

@@ -123,7 +123,8 @@ pub fn stage_root(binds: &[PathBuf], tracer_dir: &Path, python: &Path) -> Result
     }
     // What the root holds: the tracer's text, and each bound file's identity.
     let mut hash = std::hash::DefaultHasher::new();
-    std::hash::Hash::hash(&(python, &tracer), &mut hash);
+    // SAFETY: geteuid cannot fail. Each user builds (and trusts) its own.
+    std::hash::Hash::hash(&(python, &tracer, unsafe { libc::geteuid() }), &mut hash);
     for bind in binds {
         let meta = std::fs::metadata(bind).map_err(|e| format!("{}: {e}", bind.display()))?;
         std::hash::Hash::hash(&(bind, meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec()), &mut hash);

@@ -53,15 +53,18 @@ pub fn cgroup_status() -> String {
 }
 
 /// In the child between fork and exec (async-signal-safe calls only):
-/// becomes `uid` with no supplementary groups, can never gain privileges
-/// again, takes on the limits, and dies with the runner. The death signal
-/// is set last: changing credentials clears it.
-pub fn enter(uid: u32, limits: &Limits) -> std::io::Result<()> {
+/// becomes `uid` (when given: the server is root) with no supplementary
+/// groups, can never gain privileges again, takes on the limits, and dies
+/// with the runner. The death signal is set last: changing credentials
+/// clears it.
+pub fn enter(uid: Option<u32>, limits: &Limits) -> std::io::Result<()> {
     let fail = || Err(std::io::Error::last_os_error());
     // SAFETY: plain system calls on this process's own credentials and limits.
     unsafe {
-        if libc::setgroups(0, std::ptr::null()) != 0 || libc::setresgid(uid, uid, uid) != 0 || libc::setresuid(uid, uid, uid) != 0 {
-            return fail();
+        if let Some(uid) = uid {
+            if libc::setgroups(0, std::ptr::null()) != 0 || libc::setresgid(uid, uid, uid) != 0 || libc::setresuid(uid, uid, uid) != 0 {
+                return fail();
+            }
         }
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             return fail();

@@ -55,9 +55,12 @@ pub struct SandboxSpec {
     pub limits: Limits,
 }
 
-/// The uid a run's sandbox runs as.
-pub fn run_uid(runner_pid: u32) -> u32 {
-    RUN_UID_BASE + runner_pid
+/// The uid a run's sandbox runs as: one of its own when the server is
+/// root; None otherwise (it then stays the server's user, and is told apart
+/// by its namespaces alone: nothing may be killed by that uid).
+pub fn run_uid(runner_pid: u32) -> Option<u32> {
+    // SAFETY: geteuid cannot fail.
+    (unsafe { libc::geteuid() } == 0).then_some(RUN_UID_BASE + runner_pid)
 }
 
 /// Every process whose real user is `uid`, with its parent: `(pid, ppid)`,
@@ -116,7 +119,7 @@ impl SandboxSpec {
 
     /// The interpreter (as a run starts it: flags, no environment) inside
     /// the sandbox as `uid`, under its limits; append its arguments.
-    pub fn interpreter(&self, uid: u32, seccomp_fds: &[i32]) -> Command {
+    pub fn interpreter(&self, uid: Option<u32>, seccomp_fds: &[i32]) -> Command {
         let mut command = Command::new(&self.bwrap);
         command.args(self.bwrap_args(seccomp_fds)).arg(&self.python).args(crate::runner::cpython::INTERPRETER_FLAGS);
         command.env_clear().env("PATH", "/usr/bin:/bin");
@@ -229,7 +232,8 @@ fn probe(spec: &SandboxSpec) -> Result<(), String> {
     if !output.status.success() {
         return Err(format!("the sandbox did not start ({}): {}", output.status, stderr.trim()));
     }
-    let expected = format!("{uid} 2 none False");
+    // SAFETY: getuid cannot fail.
+    let expected = format!("{} 2 none False", uid.unwrap_or_else(|| unsafe { libc::getuid() }));
     if stdout.trim() != expected {
         return Err(format!("the sandbox is not what it should be: the probe printed {:?}, not {expected:?}", stdout.trim()));
     }

@@ -54,7 +54,7 @@ impl TestApp {
             _ = watching => unreachable!(),
         };
         let summary = self.status(&id).await;
-        let uid = forkline::sandbox::run_uid(summary["runner_pid"].as_u64().expect("the run had a runner") as u32);
+        let uid = forkline::sandbox::run_uid(summary["runner_pid"].as_u64().expect("the run had a runner") as u32).expect("tests run as root");
         let left = wait_for_user_gone(uid, Duration::from_secs(5)).await;
         assert!(left.is_empty(), "processes of the run's user {uid} outlived the run: {left:?}");
         Edited { run: FinishedRun { id, events }, uid }
@@ -454,7 +454,7 @@ async fn a_sandbox_dies_with_a_server_killed_outright() {
         for _ in 0..200 {
             let status: Value = client.get(&status_url).send().await.unwrap().json().await.unwrap();
             if let Some(runner) = status["runner_pid"].as_u64() {
-                let candidate = forkline::sandbox::run_uid(runner as u32);
+                let candidate = forkline::sandbox::run_uid(runner as u32).expect("tests run as root");
                 // Bubblewrap, its pid 1, the program and its child.
                 if processes_of_user(candidate).len() >= 4 {
                     uid = Some(candidate);
