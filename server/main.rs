@@ -189,7 +189,7 @@ struct BenchCli {
     #[arg(long, default_value_os_t = forkline::bench::default_venv_path())]
     venv: PathBuf,
     /// Run only these cases (repeatable): emit, throughput, run-start,
-    /// worker, queue, overhead, sampler, fanout, idle.
+    /// worker, queue, overhead, sampler, fanout, cpython, sandbox, idle.
     #[arg(long = "case", value_parser = clap::builder::PossibleValuesParser::new(forkline::bench::CASES))]
     cases: Vec<String>,
 }

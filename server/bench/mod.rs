@@ -20,6 +20,7 @@ mod overhead;
 mod python;
 mod report;
 mod run_start;
+mod sandbox;
 mod sampler_cost;
 mod server;
 mod stats;
@@ -52,7 +53,7 @@ pub struct Options {
 }
 
 /// The cases by the names `--case` takes, in table order.
-pub const CASES: &[&str] = &["emit", "throughput", "run-start", "worker", "queue", "overhead", "sampler", "fanout", "cpython", "idle"];
+pub const CASES: &[&str] = &["emit", "throughput", "run-start", "worker", "queue", "overhead", "sampler", "fanout", "cpython", "sandbox", "idle"];
 
 impl Options {
     pub fn new(exe: PathBuf, quick: bool) -> Self {
@@ -134,6 +135,9 @@ pub async fn run(options: &Options) -> Report {
         }
         if options.wants("cpython") {
             report.extend(cpython::measure(options, &server).await);
+        }
+        if options.wants("sandbox") {
+            report.extend(sandbox::measure(options, &server).await);
         }
     }
     if options.wants("idle") {

@@ -27,6 +27,13 @@ impl Server {
         config.run_timeout = Duration::from_secs(120);
         // A 1M-event log is ~100 MB: keep few, so memory figures stay honest.
         config.keep_finished_runs = 2;
+        // The sandbox's interpreter is offered too, so an edited program and
+        // the lesson's can be compared on the same one.
+        if let crate::sandbox::Editing::On(_, python) = &config.editing {
+            if !config.pythons.iter().any(|p| p.id == python.id) {
+                config.pythons.push(python.clone());
+            }
+        }
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let listening = crate::http::listen::Listening::from_config(&config);

@@ -84,6 +84,8 @@ async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) ->
         "spare_runner_pid": runs.spare_pid(),
         // What the CPython engine may run; empty when it is not offered.
         "pythons": runs.config().pythons,
+        // Whether edited programs run here, in which sandbox, under which limits.
+        "editing": crate::sandbox::health(&runs.config().editing, runs.config().max_source_bytes, runs.config().run_timeout),
         // "degraded: <why>" while the store cannot write (runs still run,
         // but are not saved); "none" when runs live only in memory.
         "store": match &state.store {

@@ -174,7 +174,12 @@ async fn drive(
     // The runner's children were killed with it and handed to us (the server
     // is a child subreaper): reap them so nothing of the run is left, not even
     // a zombie, by the time run.end goes out.
-    let emptied = reap_group(pgid).await;
+    let mut emptied = reap_group(pgid).await;
+    // A sandbox's processes are in a session of their own, out of the
+    // group's reach; every process of the run's own user is the run's.
+    if matches!(run.engine, super::Engine::Edited(_)) {
+        emptied &= reap_user(crate::sandbox::run_uid(pgid.as_raw() as u32)).await;
+    }
     // With every process that could write to it gone, the ring can serve
     // another run.
     if let Some(ring) = ring.filter(|_| emptied) {
@@ -276,6 +281,29 @@ async fn reap_group(pgid: Pid) -> bool {
             return false;
         }
         let _ = killpg(pgid, Signal::SIGKILL);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Kills every process of `uid` (a sandboxed run's own user) and reaps
+/// those handed to the server; true once none is left, zombies included.
+async fn reap_user(uid: u32) -> bool {
+    let deadline = tokio::time::Instant::now() + REAP_LIMIT;
+    let me = std::process::id() as i32;
+    loop {
+        let left = crate::sandbox::processes_of(uid);
+        if left.is_empty() {
+            return true;
+        }
+        for (pid, ppid) in left {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            if ppid == me {
+                let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }

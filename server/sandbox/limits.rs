@@ -39,6 +39,19 @@ impl Default for Limits {
     }
 }
 
+/// Whether a cgroup bounds a run's memory and tasks as a whole, beside the
+/// rlimits: only where a writable cgroup v2 offers the `pids` and `memory`
+/// controllers, which this version does not use yet; said so either way.
+pub fn cgroup_status() -> String {
+    let controllers = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").unwrap_or_default();
+    let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
+    if has("pids") && has("memory") {
+        "not used: this host has a cgroup v2 with pids and memory, but forkline bounds runs by rlimits only (per process, and processes per run)".into()
+    } else {
+        "not used: this host has no cgroup v2 with the pids and memory controllers; rlimits bound each run".into()
+    }
+}
+
 /// In the child between fork and exec (async-signal-safe calls only):
 /// becomes `uid` with no supplementary groups, can never gain privileges
 /// again, takes on the limits, and dies with the runner. The death signal

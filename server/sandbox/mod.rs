@@ -61,6 +61,22 @@ pub fn run_uid(runner_pid: u32) -> u32 {
     RUN_UID_BASE + runner_pid
 }
 
+/// Every process whose real user is `uid`, with its parent: `(pid, ppid)`,
+/// read from the host's /proc.
+pub fn processes_of(uid: u32) -> Vec<(i32, i32)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let uid = uid.to_string();
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
+            let ours = field("Uid:")?.split_whitespace().next()? == uid;
+            ours.then(|| Some((pid, field("PPid:")?.parse().ok()?))).flatten()
+        })
+        .collect()
+}
+
 impl SandboxSpec {
     /// bubblewrap's arguments, up to and including the `--` before the
     /// program: `seccomp_fds` are the descriptors holding the filters.
@@ -94,12 +110,29 @@ impl SandboxSpec {
         for dir in [WORKDIR_INSIDE, "/dev/shm"] {
             args.extend(["--size".into(), tmpfs.clone(), "--tmpfs".into(), dir.into()]);
         }
+        // bubblewrap builds the root on a tmpfs of its own: read-only once
+        // built, as is /dev, so the capped tmpfs are the only writable places.
+        args.extend(["--remount-ro", "/", "--remount-ro", "/dev"].map(String::from));
         args.extend(["--chdir".into(), WORKDIR_INSIDE.into()]);
         for fd in seccomp_fds {
             args.extend(["--add-seccomp-fd".into(), fd.to_string()]);
         }
         args.push("--".into());
         args
+    }
+
+    /// The interpreter (as a run starts it: flags, no environment) inside
+    /// the sandbox as `uid`, under its limits; append its arguments.
+    pub fn interpreter(&self, uid: u32, seccomp_fds: &[i32]) -> Command {
+        let mut command = Command::new(&self.bwrap);
+        command.args(self.bwrap_args(seccomp_fds)).arg(&self.python).args(crate::runner::cpython::INTERPRETER_FLAGS);
+        command.env_clear().env("PATH", "/usr/bin:/bin");
+        let limits = self.limits;
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, move || limits::enter(uid, &limits));
+        }
+        command
     }
 
     /// The tracer's boot file, as the interpreter inside names it.
@@ -126,6 +159,36 @@ impl Editing {
             Editing::On(..) => None,
             Editing::Off(why) => Some(why),
         }
+    }
+}
+
+/// What `/healthz` says of editing: on or off (and why), and each limit in
+/// force on this host.
+pub fn health(editing: &Editing, max_source_bytes: usize, wall: std::time::Duration) -> serde_json::Value {
+    match editing {
+        Editing::Off(why) => serde_json::json!({ "enabled": false, "reason": why }),
+        Editing::On(spec, python) => serde_json::json!({
+            "enabled": true,
+            "interpreter": python.label,
+            "sandbox": "bubblewrap",
+            "namespaces": ["user", "pid", "net", "ipc", "uts", "mount", "cgroup"],
+            "capabilities": "none",
+            "no_new_privs": true,
+            "seccomp": { "refused": seccomp::REFUSED.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
+                         "also": "clone with a namespace flag; clone3 (ENOSYS, so clone is used); x32 calls" },
+            "files": spec.binds.len(),
+            "limits": {
+                "wall_seconds": wall.as_secs(),
+                "cpu_seconds_per_process": spec.limits.cpu_seconds,
+                "address_space_bytes_per_process": spec.limits.address_space_bytes,
+                "processes_and_threads": spec.limits.processes,
+                "open_files_per_process": spec.limits.open_files,
+                "file_bytes": spec.limits.file_bytes,
+                "tmpfs_bytes": spec.limits.tmpfs_bytes,
+                "source_bytes": max_source_bytes,
+            },
+            "cgroup": limits::cgroup_status(),
+        }),
     }
 }
 
@@ -164,22 +227,8 @@ fn probe(spec: &SandboxSpec) -> Result<(), String> {
     let filters = limits::seccomp_pipes().map_err(|e| format!("the seccomp filters: {e}"))?;
     let fds: Vec<i32> = filters.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
     let uid = run_uid(std::process::id());
-    let mut command = Command::new(&spec.bwrap);
-    command
-        .args(spec.bwrap_args(&fds))
-        .arg(&spec.python)
-        .args(crate::runner::cpython::INTERPRETER_FLAGS)
-        .args(["-c", CHECK])
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let limits = spec.limits;
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut command, move || limits::enter(uid, &limits));
-    }
+    let mut command = spec.interpreter(uid, &fds);
+    command.args(["-c", CHECK]);
     let output = files::output_within(command, std::time::Duration::from_secs(10))
         .map_err(|e| format!("the sandbox did not start: {e}"))?;
     let stdout = String::from_utf8_lossy(&output.stdout);

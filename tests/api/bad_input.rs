@@ -58,7 +58,7 @@ async fn unknown_demo_and_unknown_run_are_404() {
 async fn oversized_body_is_413() {
     bounded(async {
         let app = spawn_app().await;
-        let huge = format!(r#"{{"demo":"process","params":{{"x":"{}"}}}}"#, "a".repeat(100_000));
+        let huge = format!(r#"{{"demo":"process","params":{{"x":"{}"}}}}"#, "a".repeat(2_000_000));
         let (status, err) = error_of(post_raw(&app, huge).await).await;
         assert_eq!(status, 413, "{err}");
     })

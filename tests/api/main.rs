@@ -28,6 +28,7 @@ mod queue_vs_thread_queue;
 mod sampler;
 mod share;
 mod shutdown;
+mod sandbox;
 mod spare;
 mod store;
 mod stream;
