@@ -303,7 +303,7 @@ function syncEditing() {
   const run = marksRun();
   const syntax = run?.exceptions.find((e) => /^(SyntaxError|IndentationError|TabError)$/.test(String(e.type)));
   const message = editorError
-    || (syntax ? `The program did not compile, so none of it ran: ${exceptionText(syntax)}.` : '')
+    || (syntax ? `The program did not compile, so none of it ran: ${syntaxText(syntax)}.` : '')
     || st.why;
   const key = JSON.stringify([st.on, editor.edited, editor.atLesson, sending, message, form$ ? fieldsBox.childElementCount : 0]);
   if (key === editorKey) return;
@@ -319,6 +319,16 @@ function syncEditing() {
   fieldsBox.classList.toggle('fields-off', sending);
   compareBtn.title = sending ? 'Run the program in the editor once more and show both runs on one time scale'
     : 'Run once more with the current parameters and show both runs on one time scale';
+}
+
+/**
+ * A syntax error in words. CPython's message already names the file and
+ * line ("… (process.py, line 2)"): said once, as the editor's line.
+ * @param {import('./model.js').FlEvent} ev
+ */
+function syntaxText(ev) {
+  const message = String(ev.message ?? '').replace(/ \([^()]*, line \d+\)$/, '');
+  return `${exceptionText({ ...ev, message })}`;
 }
 
 /**

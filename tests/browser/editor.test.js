@@ -218,7 +218,9 @@ test('a syntax error is marked on its line and told beside the editor', { skip: 
   const msg = await page.textContent('#editor-message');
   assert.match(msg, /SyntaxError/);
   assert.ok(msg.includes(`line ${err.line}`), msg);
+  assert.equal(msg.match(/line \d+/g)?.length, 1, `the line is named once: ${msg}`);
   assert.ok(!events.some((e) => e.kind === 'print' && e.text === 'one'), 'nothing of it ran');
+  await page.locator('section.source').screenshot({ path: join(ARTIFACTS, 'editor-syntax-error.png') });
   // Fixing the line takes the mark away: it belonged to the old text.
   await page.click('#source-edit');
   await page.keyboard.press('Control+End');
@@ -291,6 +293,7 @@ test('screenshots of the editor, light and dark', { skip: NO_EDITING, timeout: 3
     await page.fill('#source-edit', `${demo('process').cpython.source}\n@decorator\ndef more(n=0x10):  # why\n    """doc"""\n    return n * 2.5\n`);
     await page.focus('#source-edit');
     await page.keyboard.press('Escape');
+    await page.$eval('.code', (box) => { box.scrollTop = box.scrollHeight; });
     await page.waitForTimeout(100);
     await page.locator('section.source').screenshot({ path: join(ARTIFACTS, `editor-${scheme}.png`) });
     await page.close();
