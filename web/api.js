@@ -6,10 +6,11 @@
  * @typedef {{name:string, type:'int'|'bool'|'int_list'|'choice', default:any, min?:number, max?:number,
  *   min_len?:number, max_len?:number, options?:string[], help?:string}} ParamSpec
  * @typedef {{id:string, label:string, version:string, free_threaded:boolean}} Interpreter
- * @typedef {{file:string, source:string, notes:string, params:ParamSpec[], interpreters:Interpreter[]}} CpythonInfo
+ * @typedef {{enabled:boolean, reason:string|null, max_source_bytes:number, interpreter?:string}} EditingInfo
+ * @typedef {{file:string, source:string, notes:string, params:ParamSpec[], interpreters:Interpreter[], editing?:EditingInfo}} CpythonInfo
  * @typedef {{name:string, title:string, summary:string, notes?:string, params:ParamSpec[], source?:string,
  *   source_lines?:Record<string, number>, engines?:string[], cpython?:CpythonInfo, cpython_missing?:string}} Demo
- * @typedef {{engine?:'cpython'|'native', python?:string}} EngineChoice
+ * @typedef {{engine?:'cpython'|'native', python?:string, source?:string}} EngineChoice
  * @typedef {{id:string, events_url:string, status_url?:string}} RunRef
  */
 
@@ -40,13 +41,15 @@ export async function fetchDemos() {
 }
 
 /**
- * Start a run. Without an engine the server runs the native demo.
+ * Start a run. Without an engine the server runs the native demo. With a
+ * `source` (an edited program, CPython only) the parameters are not sent:
+ * an edited program has its values written in.
  * @param {string} demo @param {Record<string, unknown>} params @param {EngineChoice} [engine]
  * @returns {Promise<RunRef>}
  */
 export async function startRun(demo, params, engine = {}) {
   /** @type {Record<string, unknown>} */
-  const body = { demo, params };
+  const body = typeof engine.source === 'string' ? { demo, source: engine.source } : { demo, params };
   if (engine.engine) body.engine = engine.engine;
   if (engine.engine === 'cpython' && engine.python) body.python = engine.python;
   const res = await fetch('/api/runs', {
@@ -115,7 +118,8 @@ export async function cancelRun(id) {
 
 /** A run's status and parameters, e.g. to replay a permalink.
  * @param {string} id
- * @returns {Promise<{id: string, params: Record<string, unknown>, status: string, engine?: 'cpython'|'native', python?: string}>} */
+ * @returns {Promise<{id: string, params: Record<string, unknown>, status: string, engine?: 'cpython'|'native', python?: string, source?: string}>}
+ * (`source`: the program, when it was an edited one) */
 export async function fetchRun(id) {
   const res = await fetch(`/api/runs/${encodeURIComponent(id)}`, { headers: { accept: 'application/json' } });
   if (!res.ok) throw await failure(res);

@@ -4,13 +4,16 @@
 // else is a module with a single concern; this file is the glue. The engine
 // switch (engine.js) decides which parameters, program and notes the page
 // shows; every run remembers the engine it ran on, so runs of both engines
-// can be compared on one time scale.
+// can be compared on one time scale. Under CPython, where the server allows
+// it, the program panel is an editor (editor.js): Run then sends the edited
+// program instead of the parameters.
 
 import { fetchDemos, fetchRun, startRun, streamEvents, cancelRun, ApiError } from './api.js';
 import { RunModel } from './model.js';
 import { Timeline, firstSeq } from './timeline.js';
-import { ConsoleView } from './console.js';
+import { ConsoleView, exceptionText } from './console.js';
 import { SourceView } from './source.js';
+import { Editor } from './editor.js';
 import { Replay } from './replay.js';
 import { buildParams } from './params.js';
 import { EventTable } from './table.js';
@@ -25,6 +28,8 @@ import { EngineSwitch, engineView, initialEngine, putEngine } from './engine.js'
 
 const app = /** @type {HTMLElement} */ (document.getElementById('app'));
 const demoName = document.body.dataset.demo ?? '';
+/** The demo with no lesson program of its own (/play): Run always sends the editor's program. */
+const SCRATCH = 'scratch';
 const reduceMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
 
 // ------------------------------------------------------------------ the page's parts
@@ -39,8 +44,11 @@ const stopBtn = h('button', { type: 'button', class: 'btn btn-stop', id: 'stop',
 stopBtn.hidden = true;
 const status = h('p', { class: 'status', id: 'status', role: 'status', 'aria-live': 'polite' });
 const formError = h('p', { class: 'form-error', id: 'form-error', role: 'alert' });
+const paramsNote = h('p', { class: 'params-note', id: 'params-note',
+  text: 'Parameters are written in the program when you edit it: change the values there (Reset brings the form back).' });
+paramsNote.hidden = true;
 const engineSlot = h('div', { class: 'engine-slot' });
-form.append(fieldsBox, h('div', { class: 'actions' }, engineSlot, runBtn, compareBtn, stopBtn, status), formError);
+form.append(paramsNote, fieldsBox, h('div', { class: 'actions' }, engineSlot, runBtn, compareBtn, stopBtn, status), formError);
 const runsList = h('ul', { class: 'runs', id: 'runs', 'aria-label': 'Runs shown on the timeline' });
 const controls = h('section', { class: 'panel controls', 'aria-labelledby': 'run-h' },
   h('h2', { id: 'run-h', text: 'Run it' }), form, runsList);
@@ -89,6 +97,19 @@ const tableDetails = /** @type {HTMLDetailsElement} */ (h('details', { class: 'p
 const sourceSection = app.querySelector('section.source') ?? h('section', { class: 'source' });
 const pre = /** @type {HTMLElement} */ (document.getElementById('source') ?? sourceSection.appendChild(h('pre', { id: 'source' }, h('code'))));
 pre.tabIndex = 0;
+// The box that scrolls the program, and holds the editor's textarea over it.
+let codeBox = /** @type {HTMLElement|null} */ (pre.closest('.code'));
+if (!codeBox) { codeBox = h('div', { class: 'code' }); pre.replaceWith(codeBox); codeBox.append(pre); }
+const resetBtn = h('button', { type: 'button', class: 'btn', id: 'reset-source', text: 'Reset to the lesson’s code',
+  title: 'Put the lesson’s program back (Ctrl-Z undoes this too)' });
+const editedBadge = h('span', { class: 'edited-badge', id: 'edited-badge', text: 'edited' });
+const editorHint = h('p', { class: 'hint editor-hint', id: 'editor-hint' },
+  'Tab indents, Shift-Tab dedents, Ctrl-Z undoes. To leave the editor with the keyboard, press ', h('kbd', { text: 'Esc' }),
+  ' then ', h('kbd', { text: 'Tab' }), '.');
+const editorMsg = h('p', { class: 'editor-message', id: 'editor-message', 'aria-live': 'polite' });
+const editorBar = h('div', { class: 'editor-bar', id: 'editor-bar' }, resetBtn, editedBadge, editorHint);
+editorBar.hidden = true;
+codeBox.after(editorBar, editorMsg);
 let sourceHeading = document.getElementById('source-h');
 if (!sourceHeading) { sourceHeading = h('h2', { id: 'source-h' }); sourceSection.prepend(sourceHeading); }
 sourceSection.classList.add('panel');
@@ -143,7 +164,15 @@ const timeline = new Timeline(view, { request, onSelect: (hit) => {
   consoleView.highlight(item && !('t0' in item) && (item.ev.kind === 'print' || item.ev.kind === 'exception') ? item.ev.seq : null);
 } });
 const consoleView = new ConsoleView(consoleList, outcome, consoleTitle, { ran: ranOn, notes: runNotesList });
-const sourceView = new SourceView(pre);
+const sourceView = new SourceView(pre, codeBox);
+const editor = new Editor(codeBox, { onInput: request });
+resetBtn.addEventListener('click', () => {
+  editor.reset();
+  adoptedRun = sourceOwner;
+  // The lesson's code is the program with its default parameters: the form goes back to them too.
+  if (demo && form$) form$.set(Object.fromEntries(engineView(demo, 'cpython').params.map((p) => [p.name, p.default])));
+  request();
+});
 const replay = new Replay(replayBox, { onChange: () => { focus = 'cursor'; sourceOwner = active; request(); } });
 const table = new EventTable(tableDetails, (seq) => {
   const run = active;
@@ -182,6 +211,7 @@ function frame(/** @type {number} */ ts) {
   const cpus = new Set();
   for (const r of runs) for (const c of r.cpus) cpus.add(c);
   legend.setCpus([...cpus].sort((a, b) => a - b));
+  syncEditing();
   syncSource();
   syncLanes();
   syncCores();
@@ -219,9 +249,106 @@ function programOf(run) {
   return { text: v.source, map: {}, heading: v.heading };
 }
 
-function syncSource() {
+/** The program a run ran, when the page knows it in full. @param {RunModel} run @returns {string|null} */
+function ranProgram(run) {
+  if (typeof run.program === 'string') return run.program;
+  return typeof run.start?.source === 'string' ? run.start.source : null;
+}
+
+/**
+ * Whether the program panel is an editor now, and if not, why not in words
+ * (empty when there is nothing to explain: the native engine, a replay file,
+ * an embed asked for a read-only program).
+ * @returns {{on: boolean, why: string}}
+ */
+function editingState() {
+  const c = demo?.cpython;
+  const body = document.body;
+  if (!c || engine !== 'cpython' || body.dataset.replay || body.dataset.editable === '0') return { on: false, why: '' };
+  if (!c.editing) return { on: false, why: '' }; // a server from before editing
+  if (!c.editing.enabled) return { on: false, why: `Editing is off on this server: ${c.editing.reason ?? 'it was turned off'}.`.replace(/\.\.$/, '.') };
+  return { on: true, why: '' };
+}
+
+/** Run sends the editor's program (not the parameters): it was edited, or scratch has nothing else to run. */
+function sendsSource() {
+  return editingState().on && (editor.edited || demoName === SCRATCH);
+}
+
+/** Why the last Run with the editor's program did not start (the server's words); cleared by the next edit. */
+let editorError = '';
+let editorKey = '';
+/** The lesson run whose program the editor last took. @type {RunModel|null} */
+let adoptedRun = null;
+let lastValue = '';
+/** The editor's bar, message and the parameter form, in step with the editing state. */
+function syncEditing() {
+  const st = editingState();
+  editor.setEditable(st.on);
+  // A lesson run shows its program with its parameters written in; while
+  // nobody has edited it, the editor holds that program (still not an edit:
+  // Run sends the parameters).
+  const owner = sourceOwner;
+  const ran = owner && !owner.edited && owner.engine === 'cpython' ? ranProgram(owner) : null;
+  if (st.on && ran !== null && owner !== adoptedRun) {
+    // Once per run: after Reset, the lesson's own program stays.
+    adoptedRun = owner;
+    if (!editor.edited && editor.value !== ran) {
+      editor.base = ran;
+      editor.setValue(ran);
+    }
+  }
+  if (editor.value !== lastValue) { lastValue = editor.value; editorError = ''; }
+  const sending = sendsSource();
+  const run = marksRun();
+  const syntax = run?.exceptions.find((e) => /^(SyntaxError|IndentationError|TabError)$/.test(String(e.type)));
+  const message = editorError
+    || (syntax ? `The program did not compile, so none of it ran: ${syntaxText(syntax)}.` : '')
+    || st.why;
+  const key = JSON.stringify([st.on, editor.edited, editor.atLesson, sending, message, form$ ? fieldsBox.childElementCount : 0]);
+  if (key === editorKey) return;
+  editorKey = key;
+  editorBar.hidden = !st.on;
+  resetBtn.toggleAttribute('disabled', editor.atLesson);
+  editedBadge.hidden = !editor.edited;
+  editorMsg.textContent = message;
+  editorMsg.classList.toggle('bad', Boolean(editorError || syntax));
+  editorMsg.hidden = message === '';
+  paramsNote.hidden = !sending || demoName === SCRATCH;
+  for (const el of fieldsBox.querySelectorAll('input, select')) /** @type {HTMLInputElement} */ (el).disabled = sending;
+  fieldsBox.classList.toggle('fields-off', sending);
+  compareBtn.title = sending ? 'Run the program in the editor once more and show both runs on one time scale'
+    : 'Run once more with the current parameters and show both runs on one time scale';
+}
+
+/**
+ * A syntax error in words. CPython's message already names the file and
+ * line ("… (process.py, line 2)"): said once, as the editor's line.
+ * @param {import('./model.js').FlEvent} ev
+ */
+function syntaxText(ev) {
+  const message = String(ev.message ?? '').replace(/ \([^()]*, line \d+\)$/, '');
+  return `${exceptionText({ ...ev, message })}`;
+}
+
+/**
+ * The run whose current line and raised lines the panel marks: the one it
+ * follows, unless the editor now holds another program than that run ran
+ * (a lesson run with other parameters ran the same lines, so it counts).
+ */
+function marksRun() {
   const run = sourceOwner;
-  const program = programOf(run);
+  if (!run || !editor.editable) return run;
+  const ran = ranProgram(run);
+  if (ran === editor.value || (!run.edited && !editor.edited)) return run;
+  return null;
+}
+
+function syncSource() {
+  const program = editor.editable
+    ? { text: editor.value, map: {}, heading: editorHeading() }
+    : programOf(sourceOwner);
+  const run = marksRun();
   sourceView.setProgram(program.text, program.map);
   if (sourceHeading.textContent !== program.heading) sourceHeading.textContent = program.heading;
   /** @type {Map<number, string>} */
@@ -249,6 +376,16 @@ function syncSource() {
     for (let i = evs.length - 1; i >= Math.max(0, evs.length - 50); i--) if (sourceView.lineFor(evs[i])) { ev = evs[i]; break; }
   }
   sourceView.highlight(sourceView.lineFor(ev));
+}
+
+/** The panel's heading while it is an editor. */
+function editorHeading() {
+  if (!demo) return '';
+  const v = engineView(demo, 'cpython');
+  const where = demo.cpython?.editing?.interpreter ?? 'CPython';
+  if (demoName === SCRATCH) return `Your program · ${v.file} · runs on ${where}, sandboxed`;
+  if (editor.edited) return `Your version of ${v.file} · runs on ${where}, sandboxed`;
+  return `${v.heading} · edit it and press Run`;
 }
 
 let lanesKey = '';
@@ -295,7 +432,7 @@ function renderRunsList() {
     const o = r.end?.outcome;
     const li = h('li', { class: `run-item ${o ? `outcome-${o}` : 'running'}`, 'data-engine': r.engine });
     li.append(h('strong', { text: r.label }), ' ', h('span', { class: 'run-engine', text: r.engineText() }),
-      ` · ${form$?.summary(/** @type {Record<string, unknown>} */ (r.params ?? {})) ?? ''} · `,
+      ` · ${r.edited ? 'edited program' : form$?.summary(/** @type {Record<string, unknown>} */ (r.params ?? {})) ?? ''} · `,
       h('span', { class: 'run-outcome', text: r.finished ? r.outcomeText() : 'running…' }));
     return li;
   }));
@@ -307,26 +444,45 @@ function renderRunsList() {
 async function run(compare) {
   if (!demo || !form$) return;
   formError.textContent = '';
-  const { params, ok } = form$.read();
-  if (!ok) { status.textContent = 'Fix the highlighted parameter first.'; return; }
+  const source = sendsSource() ? editor.value : null;
+  /** @type {Record<string, unknown>} */
+  let params = {};
+  if (source === null) {
+    if (demoName === SCRATCH) { status.textContent = 'Scratch runs only a program of your own, and editing is not available here.'; return; }
+    const read = form$.read();
+    if (!read.ok) { status.textContent = 'Fix the highlighted parameter first.'; return; }
+    params = read.params;
+  } else {
+    const max = demo.cpython?.editing?.max_source_bytes ?? Infinity;
+    const bytes = new TextEncoder().encode(source).length;
+    if (bytes > max) {
+      editorError = `The program is ${bytes.toLocaleString('en')} bytes; this server runs programs of at most ${max.toLocaleString('en')} bytes.`;
+      status.textContent = 'The run did not start.';
+      request();
+      return;
+    }
+  }
   runBtn.setAttribute('disabled', '');
   compareBtn.setAttribute('disabled', '');
   status.textContent = 'Starting…';
   /** @type {import('./api.js').RunRef} */
   let ref;
-  const chosen = { engine, python: engineSwitch?.python ?? '' };
+  // Edited programs run on the sandbox's own interpreter: the server picks it.
+  const chosen = source === null ? { engine, python: engineSwitch?.python ?? '' } : { engine, source };
   try {
     ref = await startRun(demo.name, params, chosen);
   } catch (e) {
     const err = e instanceof ApiError ? e : null;
     const msg = err ? err.message : `Could not reach the server (${e})`;
-    if (!err || !form$.showServerError(err.field, msg)) formError.textContent = msg;
-    status.textContent = err && err.status === 422 ? 'The server refused a parameter.' : 'The run did not start.';
+    if (source !== null && err) { editorError = `The server did not run this program: ${msg}.`.replace(/\.\.$/, '.'); request(); }
+    else if (!err || !form$.showServerError(err.field, msg)) formError.textContent = msg;
+    status.textContent = err && err.status === 422 && source === null ? 'The server refused a parameter.' : 'The run did not start.';
     runBtn.removeAttribute('disabled');
     compareBtn.removeAttribute('disabled');
     return;
   }
-  follow(ref, params, compare, chosen.engine, interpreterLabel(chosen.python));
+  follow(ref, params, compare, chosen.engine,
+    source === null ? interpreterLabel(chosen.python ?? '') : (demo.cpython?.editing?.interpreter ?? ''), source);
 }
 
 /** The label of an offered interpreter (the default's for ''). @param {string} id */
@@ -340,10 +496,13 @@ function interpreterLabel(id) {
  * permalink: the server replays a finished log in full).
  * @param {import('./api.js').RunRef} ref @param {Record<string, unknown>} params @param {boolean} compare
  * @param {Engine} runEngine @param {string} [interpreter]  the run's engine (its run.start confirms it)
+ * @param {string|null} [program]  the edited program it runs, if it was edited
  */
-function follow(ref, params, compare, runEngine, interpreter = '') {
+function follow(ref, params, compare, runEngine, interpreter = '', program = null) {
   const model = new RunModel({ label: `Run ${++runCounter}`, params, engine: runEngine, interpreter });
   model.id = ref.id;
+  model.edited = program !== null;
+  model.program = program;
   if (!compare) {
     for (const s of streams) s.close();
     streams = [];
@@ -435,6 +594,10 @@ async function init() {
   }
   if (!demo) { status.textContent = `No demo called “${demoName}”.`; return; }
   const d = demo;
+  editor.lesson = editor.base = d.cpython?.source ?? '';
+  editor.setValue(editor.lesson);
+  lastValue = editor.value;
+  resetBtn.textContent = demoName === SCRATCH ? 'Reset to the starting program' : 'Reset to the lesson’s code';
   engine = initialEngine(d, document.body.dataset.engine);
   engineSwitch = new EngineSwitch(d, { engine, python: document.body.dataset.python, onChange: (e) => switchEngine(e) });
   engineSlot.replaceChildren(engineSwitch.el);
@@ -466,11 +629,13 @@ async function applyPageSettings() {
         engineSwitch?.set(runEngine, recorded.python ?? '');
         showEngine(null, { keepUrl: true });
       } else engineSwitch?.set(runEngine, recorded.python ?? '');
-      form$?.set(recorded.params ?? {});
+      const program = runEngine === 'cpython' && typeof recorded.source === 'string' ? recorded.source : null;
+      // An edited run's page holds its program in the editor, to change further (Reset: the lesson's).
+      if (program !== null) editor.setValue(program); else form$?.set(recorded.params ?? {});
       runBtn.setAttribute('disabled', '');
       compareBtn.setAttribute('disabled', '');
       follow({ id: recorded.id, events_url: `/api/runs/${encodeURIComponent(recorded.id)}/events` }, recorded.params ?? {}, false,
-        runEngine, runEngine === 'cpython' ? interpreterLabel(recorded.python ?? '') : '');
+        runEngine, runEngine === 'cpython' ? (program !== null ? demo?.cpython?.editing?.interpreter ?? '' : interpreterLabel(recorded.python ?? '')) : '', program);
       status.textContent = 'Replaying a recorded run.';
     } catch (e) {
       status.textContent = `Could not load that run: ${e instanceof Error ? e.message : e}`;

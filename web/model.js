@@ -292,6 +292,10 @@ export class RunModel {
     this.runNotes = [];
     /** The server's run id, when there is one. */
     this.id = '';
+    /** Whether it ran a program someone edited, and that program (the page sets both). */
+    this.edited = false;
+    /** @type {string|null} */
+    this.program = null;
     /** Parameters as sent; run.start replaces them with the validated ones. */
     this.params = opts.params ?? null;
     /** @type {FlEvent[]} in seq order */

@@ -3,14 +3,21 @@
 // line belongs to which event kind (`source_lines`: "kind" or "kind:phase" →
 // 1-based line); an event that names its own line (a CPython run's
 // `exception`) is shown at that line; without either the program is simply
-// shown. Lines that raised an uncaught exception stay marked.
+// shown. Lines that raised an uncaught exception stay marked. The program is
+// drawn with Python highlighting; under the editor (editor.js) this same
+// layer is what the student sees through the transparent textarea.
 
 import { scrollWithin } from './console.js';
+import { highlightLines } from './pyhighlight.js';
 
 export class SourceView {
-  /** @param {HTMLElement} pre  the `#source` element, holding the program as text */
-  constructor(pre) {
+  /**
+   * @param {HTMLElement} pre  the `#source` element, holding the program as text
+   * @param {HTMLElement} [scroller]  the box that scrolls it (the editor's, which holds the textarea too)
+   */
+  constructor(pre, scroller = pre) {
     this.pre = pre;
+    this.scroller = scroller;
     this.code = pre.querySelector('code') ?? pre;
     /** @type {HTMLElement[]} */ this.lines = [];
     /** @type {Record<string, number>} */ this.map = {};
@@ -29,13 +36,20 @@ export class SourceView {
     if (map) this.map = map;
     if (text === this.text && this.lines.length) return;
     this.text = text;
-    const lines = text.replace(/\n$/, '').split('\n');
-    this.code.replaceChildren(...lines.map((l, i) => {
+    const lines = highlightLines(text.replace(/\n$/, ''));
+    this.code.replaceChildren(...lines.map((tokens, i) => {
       const span = document.createElement('span');
       span.className = 'line';
       span.dataset.line = String(i + 1);
+      for (const [type, t] of tokens) {
+        if (!type) { span.append(t); continue; }
+        const tok = document.createElement('span');
+        tok.className = `py-${type}`;
+        tok.textContent = t;
+        span.append(tok);
+      }
       // The newline stays inside (copying the code keeps its lines), last, so a note can go before it.
-      span.append(l, '\n');
+      span.append('\n');
       return span;
     }));
     this.lines = [...this.code.querySelectorAll('span.line')].map((e) => /** @type {HTMLElement} */ (e));
@@ -65,7 +79,7 @@ export class SourceView {
     const el = this.lines[line - 1];
     if (el) {
       el.classList.add('current');
-      scrollWithin(this.pre, el, this.reduceMotion);
+      scrollWithin(this.scroller, el, this.reduceMotion);
     }
   }
 
@@ -99,7 +113,7 @@ export class SourceView {
       this.pre.dataset.raisedLines = [...raised.keys()].join(',');
       // Bring the line that raised into view (the highlight, when there is one, moves on from there).
       const first = this.lines[Math.min(...raised.keys()) - 1];
-      if (first && !this.current) scrollWithin(this.pre, first, this.reduceMotion);
+      if (first && !this.current) scrollWithin(this.scroller, first, this.reduceMotion);
     } else delete this.pre.dataset.raisedLines;
   }
 }

@@ -8,6 +8,9 @@
 //! refuses but the native one takes was written before engines existed (the
 //! native demos have parameters of their own, e.g. `lock`'s `workers`): it
 //! keeps running natively rather than turning into an error page.
+//!
+//! `editable=0` shows the CPython program read-only; by default (`1`) it is
+//! an editor wherever the server allows editing.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -43,6 +46,8 @@ struct EmbedPage {
     autorun: bool,
     /// Comma-separated subset of [`PANELS`].
     panels: String,
+    /// The program may be edited (where the server allows editing at all).
+    editable: bool,
     /// Origins the height message may be posted to: `*` or a space-separated list.
     parent_origins: String,
     /// Why the query was refused; the frame shows it instead of the demo.
@@ -54,12 +59,13 @@ struct Settings {
     theme: &'static str,
     autorun: bool,
     panels: String,
+    editable: bool,
     engine: Option<String>,
     python: Option<String>,
 }
 
 fn settings(pairs: &mut Vec<(String, String)>) -> Result<Settings, String> {
-    let mut out = Settings { theme: "auto", autorun: false, panels: PANELS.join(","), engine: None, python: None };
+    let mut out = Settings { theme: "auto", autorun: false, panels: PANELS.join(","), editable: true, engine: None, python: None };
     let mut rest = Vec::new();
     for (key, value) in pairs.drain(..) {
         match key.as_str() {
@@ -76,6 +82,13 @@ fn settings(pairs: &mut Vec<(String, String)>) -> Result<Settings, String> {
                     "1" | "true" | "" => true,
                     "0" | "false" => false,
                     _ => return Err("autorun must be 1 or 0".into()),
+                }
+            }
+            "editable" => {
+                out.editable = match value.as_str() {
+                    "1" | "true" | "" => true,
+                    "0" | "false" => false,
+                    _ => return Err("editable must be 1 or 0".into()),
                 }
             }
             "engine" => out.engine = Some(value),
@@ -144,6 +157,7 @@ pub async fn page(
         theme: "auto",
         autorun: false,
         panels: PANELS.join(","),
+        editable: false,
         parent_origins,
         error,
     };
@@ -153,6 +167,7 @@ pub async fn page(
             page.theme = settings.theme;
             page.autorun = settings.autorun;
             page.panels = settings.panels;
+            page.editable = settings.editable;
             Ok(render(&page)?.into_response())
         }
         Err(_) => Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response()),

@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(pages::catalog))
         .route("/demos/{name}", get(pages::demo))
+        .route("/play", get(pages::play))
         .route("/runs/{id}", get(share::permalink))
         .route("/embed/{name}", get(embed::page))
         .merge(api)

@@ -6,6 +6,9 @@
 //! query's `engine=` and `python=` choose; what they ask for that cannot be
 //! had falls back to the default with a sentence saying so, never an error
 //! page. The page's modules read the choice from `data-*` on `<body>`.
+//!
+//! `/play` is the scratch demo's page: no lesson, only the program someone
+//! writes in the editor, always under CPython.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -28,6 +31,8 @@ struct Card {
 #[template(path = "catalog.html")]
 struct CatalogPage {
     demos: Vec<Card>,
+    /// The scratch page's card (`/play`), when the server has the scratch demo.
+    scratch: Option<Card>,
 }
 
 #[derive(Template)]
@@ -140,8 +145,19 @@ pub fn choose_engine(d: &demos::Demo, config: &Config, engine: Option<&str>, pyt
 }
 
 pub async fn catalog() -> Result<Html<String>> {
-    let demos = demos::listed().map(|d| Card { name: d.name, title: d.title, summary: d.summary }).collect();
-    render(&CatalogPage { demos })
+    let card = |d: &'static demos::Demo| Card { name: d.name, title: d.title, summary: d.summary };
+    // Scratch is no lesson: it gets a card of its own, to `/play`.
+    let demos = demos::listed().filter(|d| d.name != demos::scratch::NAME).map(card).collect();
+    let scratch = demos::find(demos::scratch::NAME).map(card);
+    render(&CatalogPage { demos, scratch })
+}
+
+/// `GET /play`: the scratch demo's page, an editor with the starting program
+/// under the CPython engine (the only one scratch has).
+pub async fn play() -> Result<Html<String>> {
+    let d = demos::find(demos::scratch::NAME).ok_or_else(|| ApiError::unknown_demo(demos::scratch::NAME))?;
+    let choice = EngineChoice { engine: "cpython", python: None, notice: None, explicit: true };
+    render(&DemoPage { title: "Scratch", ..page_of(d, None, Some(&choice)) })
 }
 
 pub async fn demo(
@@ -179,10 +195,14 @@ pub fn recorded_run_page(d: &'static demos::Demo, run: String, engine: &str) -> 
 }
 
 fn page(d: &'static demos::Demo, run: Option<String>, choice: Option<&EngineChoice>) -> Result<Html<String>> {
+    render(&page_of(d, run, choice))
+}
+
+fn page_of(d: &'static demos::Demo, run: Option<String>, choice: Option<&EngineChoice>) -> DemoPage {
     let native = EngineChoice { engine: "native", python: None, notice: None, explicit: false };
     let shown = choice.unwrap_or(&native);
     let (notes, source) = shown.texts(d);
-    render(&DemoPage {
+    DemoPage {
         name: d.name,
         title: d.title,
         summary: d.summary,
@@ -195,7 +215,7 @@ fn page(d: &'static demos::Demo, run: Option<String>, choice: Option<&EngineChoi
         python: shown.python.clone().unwrap_or_default(),
         engine_notice: shown.notice.clone(),
         run,
-    })
+    }
 }
 
 pub fn render(page: &impl Template) -> Result<Html<String>> {

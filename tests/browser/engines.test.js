@@ -28,8 +28,9 @@ after(async () => { await browser?.close(); await server?.stop(); });
 const demo = (/** @type {string} */ name) => demos.find((d) => d.name === name);
 const checked = (page) => page.$eval('input[name=engine]:checked', (i) => i.value);
 const text = (page, sel) => page.$eval(sel, (el) => el.textContent ?? '');
+// A line's program text: its highlighted tokens, without the "← raised" note.
 const program = (page) => page.$eval('#source code', (el) => [...el.querySelectorAll('.line')]
-  .map((l) => [...l.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join('')).join(''));
+  .map((l) => [...l.childNodes].filter((n) => !(n instanceof Element && n.classList.contains('raised-note'))).map((n) => n.textContent).join('')).join(''));
 const trimEnd = (/** @type {string} */ s) => s.replace(/\n+$/, '');
 
 /** Wait until the page has finished `n` runs. */
@@ -233,7 +234,7 @@ test('CPython process run: the console is its prints in order, the lanes its own
     const item = run.itemBySeq.get(run.prints.at(-1).ev.seq);
     window.forkline.timeline.select({ run, runIndex: 0, item });
   });
-  await page.waitForFunction((src) => [...document.querySelectorAll('#source .line')].map((l) => l.firstChild.textContent).join('\n') === src.replace(/\n$/, ''), start.source);
+  await page.waitForFunction((src) => document.querySelector('#source code').textContent === src, start.source);
   assert.equal(await text(page, '#ran-on'), `Ran on ${interp} · fork start method`);
   await page.screenshot({ path: join(ARTIFACTS, 'engine-compare.png'), fullPage: true });
   await page.setViewportSize({ width: 375, height: 740 });
