@@ -8,8 +8,15 @@
 //! off that chain was overwritten, i.e. lost. So
 //! `final = expected - lost_deposits + lost_withdrawals` holds by construction,
 //! and the run checks it.
+//!
+//! The workers start their loops together, as behind a barrier: forking the
+//! second takes the parent longer than the first needs for its 100 updates
+//! on a busy machine, so without it the lanes often did not overlap at all
+//! and the race the demo is about did not happen (5 of 10 runs lost nothing).
+//! Each worker also records when its loop ran, so a run that lost nothing
+//! can say whether the workers overlapped.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use serde_json::json;
 
@@ -32,7 +39,10 @@ pub static DEMO: Demo = Demo {
             write A, write B — B writes a value computed from a stale read and A's update is lost. The \
             result counts every lost update exactly, and they account for the whole difference from 200. \
             CPython's Value('i') has a lock of its own, but it is taken separately for the read and for \
-            the write, so it does not make += safe: that is why the lesson needs the explicit Lock.",
+            the write, so it does not make += safe: that is why the lesson needs the explicit Lock. \
+            The workers start their loops together, as if behind a multiprocessing.Barrier: in the \
+            lesson's program d often finishes its 100 updates before w has even started, and then \
+            nothing can race, which would teach the opposite of the point.",
     source: SOURCE,
     source_lines: &[
         ("proc.spawn", 25),
@@ -64,8 +74,9 @@ pub static DEMO: Demo = Demo {
         },
         Spec {
             name: "gap_us",
-            help: "microseconds between reading the balance and writing it back, to widen the race",
-            kind: Kind::Int { default: 10, min: 0, max: 200 },
+            help: "microseconds between reading the balance and writing it back, to widen the race \
+                   (100 makes each worker's loop 10 ms: long enough to overlap on a busy machine)",
+            kind: Kind::Int { default: 100, min: 0, max: 200 },
         },
     ],
     hidden: false,
@@ -135,6 +146,68 @@ impl Account {
         account.word.store(pack(0, INITIAL), Ordering::SeqCst);
         account.next_write.store(1, Ordering::SeqCst);
         Ok(account)
+    }
+}
+
+/// The start line all workers wait at, and when each one's loop ran.
+struct Start {
+    ready: Shared<AtomicU32>,
+    go: Shared<AtomicU32>,
+    /// Per worker: first and last update, CLOCK_MONOTONIC ns.
+    spans: Shared<AtomicU64>,
+}
+
+impl Start {
+    fn new(workers: usize) -> std::io::Result<Start> {
+        Ok(Start { ready: Shared::zeroed()?, go: Shared::zeroed()?, spans: Shared::zeroed_slice(2 * workers)? })
+    }
+
+    /// In a worker: says it is ready, then waits for the word.
+    fn wait(&self) {
+        self.ready.fetch_add(1, Ordering::SeqCst);
+        let mut spins = 0u32;
+        while self.go.load(Ordering::SeqCst) == 0 {
+            spins += 1;
+            // Spinning keeps the worker on its CPU for a start within
+            // microseconds; past a while, let the others run.
+            if spins % 1024 == 0 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    /// In the parent: once every worker waits, lets them all go.
+    fn release_when_ready(&self, workers: u32) {
+        let deadline = crate::clock::monotonic_ns() + 2_000_000_000;
+        while self.ready.load(Ordering::SeqCst) < workers && crate::clock::monotonic_ns() < deadline {
+            std::thread::yield_now();
+        }
+        self.go.store(1, Ordering::SeqCst);
+    }
+
+    fn record(&self, worker: usize, first: u64, last: u64) {
+        let spans = self.spans.as_slice();
+        spans[2 * worker].store(first, Ordering::SeqCst);
+        spans[2 * worker + 1].store(last, Ordering::SeqCst);
+    }
+
+    /// How long at least two workers were updating at once, in µs.
+    fn overlap_us(&self, workers: usize) -> u64 {
+        let spans = self.spans.as_slice();
+        let span = |w: usize| (spans[2 * w].load(Ordering::SeqCst), spans[2 * w + 1].load(Ordering::SeqCst));
+        let mut events: Vec<(u64, i32)> = (0..workers).flat_map(|w| [(span(w).0, 1), (span(w).1, -1)]).collect();
+        events.sort_unstable();
+        let (mut running, mut since, mut total) = (0, 0, 0);
+        for (t, step) in events {
+            if running >= 2 {
+                total += t - since;
+            }
+            running += step;
+            since = t;
+        }
+        total / 1000
     }
 }
 
@@ -209,13 +282,23 @@ fn run(params: &Params) -> Result<(), DemoError> {
     let account = Account::new(writes as usize)?;
     let lock = Lock::new("lock")?;
     let lock = use_lock.then_some(&lock);
+    let start = Start::new(workers as usize)?;
 
     let mut children = Vec::new();
     for i in 0..workers {
         let (target, delta) = if i % 2 == 0 { ("deposit", 1) } else { ("withdraw", -1) };
         let name = if workers == 2 { target[..1].to_owned() } else { format!("{}{}", &target[..1], i / 2 + 1) };
-        children.push(process::spawn(name, Some(target), || update(&account, lock, delta, iterations, gap_us))?);
+        let start = &start;
+        let account = &account;
+        children.push(process::spawn(name, Some(target), move || {
+            start.wait();
+            let first = crate::clock::monotonic_ns();
+            let code = update(account, lock, delta, iterations, gap_us);
+            start.record(i as usize, first, crate::clock::monotonic_ns());
+            code
+        })?);
     }
+    start.release_when_ready(workers as u32);
     let failed = process::join_all(children)?;
     if !failed.is_empty() {
         return Err(format!("workers failed: {}", failed.join(", ")).into());
@@ -238,8 +321,17 @@ fn run(params: &Params) -> Result<(), DemoError> {
              (each makes it 1 higher)."
         ));
     }
-    let text = if lost == 0 {
+    let overlap_us = start.overlap_us(workers as usize);
+    let text = if lost == 0 && use_lock {
         format!("balance {balance}, no update lost")
+    } else if lost == 0 {
+        // Not a success: without the lock nothing stopped the race; it just did not happen this time.
+        let why = if overlap_us == 0 {
+            "the workers never ran at the same time (one finished before the other began), so nothing could race: run it again, or raise iterations or gap_us".to_owned()
+        } else {
+            format!("the workers ran together for {overlap_us} µs but no read fell between another's read and write this time: run it again, or raise gap_us")
+        };
+        format!("balance {balance}, no update lost, by luck: {why}")
     } else {
         format!("balance {balance}, expected {expected}: {lost} updates lost ({lost_deposits} deposits, {lost_withdrawals} withdrawals)")
     };
@@ -253,6 +345,7 @@ fn run(params: &Params) -> Result<(), DemoError> {
             "lost_withdrawals": lost_withdrawals,
             "writes": writes,
             "use_lock": use_lock,
+            "overlap_us": overlap_us,
         }),
     );
     Ok(())
