@@ -12,7 +12,9 @@ import { putEngine } from './engine.js';
 const demo = document.body.dataset.demo ?? '';
 const app = document.getElementById('app');
 
-/** The engine and form's current values as an embed query (`engine=cpython&numbers=2,3&delay_ms=200`). */
+/** The engine and form's current values as an embed query
+ * (`engine=cpython&numbers=2,3&delay_ms=200&autorun=1`): the frame opens as
+ * the page shows the demo, and runs it, as the course page's reader expects. */
 function currentQuery() {
   const q = new URLSearchParams();
   const engine = /** @type {HTMLInputElement|null} */ (document.querySelector('input[name=engine]:checked'))?.value;
@@ -24,6 +26,7 @@ function currentQuery() {
     const value = input.type === 'checkbox' ? (input.checked ? '1' : '0') : input.value.replace(/\s+/g, '');
     q.set(input.name || input.id.slice(6), value);
   }
+  q.set('autorun', '1');
   return q.toString().replace(/%2C/gi, ',');
 }
 

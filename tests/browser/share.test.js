@@ -71,6 +71,41 @@ test('an allowed course page embeds a demo that runs and reports its height', { 
   }
 });
 
+test('the copied embed code opens on a second origin as the page showed it, and runs', { timeout: 90000 }, async () => {
+  const host = await startHost();
+  const forkline = await startForkline(['--frame-ancestors', host.url]);
+  const browser = await launch();
+  try {
+    const page = await browser.ctx.newPage();
+    await page.goto(`${forkline.url}/demos/lock?engine=native`);
+    await page.waitForSelector('#param-use_lock');
+    await page.uncheck('#param-use_lock');
+    await page.fill('#param-iterations', '150');
+    await page.click('#share summary');
+    const code = await page.inputValue('#embed-code');
+    const src = /src="([^"]+)"/.exec(code)?.[1]?.replace(/&amp;/g, '&');
+    assert.ok(src, code);
+    assert.match(src, /autorun=1/);
+    host.embed(src);
+    const course = await browser.ctx.newPage();
+    const errors = [];
+    course.on('pageerror', (e) => errors.push(e.message));
+    await course.goto(host.url);
+    const frame = await (await course.waitForSelector('#demo')).contentFrame();
+    assert.ok(frame);
+    assert.equal(await frame.$('.embed-error, #embed-error'), null, 'no error frame');
+    await frame.waitForSelector('#timeline[data-state=finished]', { timeout: 60000 });
+    assert.equal(await frame.isChecked('#param-use_lock'), false, 'the copied parameters are the page\'s');
+    assert.equal(await frame.inputValue('#param-iterations'), '150');
+    assert.match(await frame.textContent('#console'), /\d/, 'the frame ran the demo and printed the balance');
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    await host.stop();
+    await forkline.stop();
+  }
+});
+
 test('a course page whose origin is not allowed gets no frame and no message', { timeout: 60000 }, async () => {
   const forkline = await startForkline();
   const host = await startHost();
