@@ -164,6 +164,15 @@ fn run(params: &Params) -> Result<(), DemoError> {
         "Mode (b) is CPython's GIL mechanism (switch interval, drop request, forced switch) rebuilt on \
          real OS threads, not CPython itself: no Python runs here.",
     );
+    // The native countdown step is a fraction of a nanosecond; CPython's is
+    // 20-40 ns (about 80x slower here), so the same WORK would take it seconds.
+    let cpython_s = total as f64 * CPYTHON_NS_PER_STEP / 1e9;
+    emit::note(format!(
+        "Real CPython would need about {cpython_s:.0} s per mode for this countdown ({} million steps at \
+         about {CPYTHON_NS_PER_STEP:.0} ns a step, some 80 times the native loop's): the CPython engine's \
+         gil program counts down far less for that reason.",
+        total / 1_000_000
+    ));
     let mut modes = [
         Mode { key: "a", label: "one thread".into(), samples: Vec::new() },
         Mode { key: "b", label: format!("{n} threads, one GIL"), samples: Vec::new() },
@@ -195,6 +204,10 @@ fn run(params: &Params) -> Result<(), DemoError> {
     report(&modes, stats_b, n, total, setup);
     Ok(())
 }
+
+/// What one countdown step costs CPython 3.11 on this class of machine,
+/// measured by `forkline bench` (the CPython engine's `gil` program).
+const CPYTHON_NS_PER_STEP: f64 = 22.0;
 
 /// (a) one thread does every share in turn, holding an uncontended lock.
 fn one_thread(setup: Setup) -> Sample {

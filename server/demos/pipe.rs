@@ -206,6 +206,16 @@ fn run(params: &Params) -> Result<(), DemoError> {
         return Err(format!("processes failed: {}", failed.join(", ")).into());
     }
     emit::print(format!("corrupted messages: {corrupt}"));
+    if corrupt > 0 {
+        // What this reader can do and CPython's cannot: count past a broken frame.
+        emit::note(
+            "Real Python would not print this count. CPython's Connection.recv_bytes() reads each message's \
+             length from its header, so at the first broken frame it reads a garbage length: it raises \
+             OSError (\"got end of file during message\") or waits for bytes that never come, and the \
+             program hangs in join(). This reader knows every message's size, so it can go on counting; \
+             the CPython engine runs the lesson's own program and shows what really happens.",
+        );
+    }
 
     let sent = u64::from(writers * messages);
     let why = if corrupt > 0 {
