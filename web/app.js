@@ -237,7 +237,9 @@ function programOf(run) {
   }
   if (run.engine === 'native') {
     const v = engineView(demo, 'native');
-    return { text: v.source, map: v.sourceLines, heading: runs.length > 1 ? `${v.heading} · ${run.label}` : v.heading };
+    // The mirrored Python with this run's values written in (the same lines, so the map holds).
+    const text = typeof run.start?.source === 'string' ? run.start.source : v.source;
+    return { text, map: v.sourceLines, heading: runs.length > 1 ? `${v.heading} · ${run.label}` : v.heading };
   }
   const v = engineView(demo, 'cpython');
   const file = run.start?.file ?? v.file;

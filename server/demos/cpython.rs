@@ -44,19 +44,26 @@ impl Program {
 
     /// The program with every parameter's value written into its constant.
     pub fn render(&self, params: &Params) -> String {
-        let mut out = String::with_capacity(self.template.len() + 64);
-        for line in self.template.split_inclusive('\n') {
-            match binding(line).and_then(|b| self.params.iter().find(|s| s.name == b.param).map(|s| (b, s))) {
-                Some((b, spec)) => {
-                    out.push_str(&line[..b.value_start]);
-                    out.push_str(&literal(spec, params));
-                    out.push_str(&line[b.value_end..]);
-                }
-                None => out.push_str(line),
-            }
-        }
-        out
+        render(self.template, self.params, params)
     }
+}
+
+/// `template` with each of `specs`' values written into the line bound to
+/// it (`NAME = <literal>  # (param)`): a CPython program, or the Python a
+/// native demo mirrors, shown as it would have run with these parameters.
+pub fn render(template: &str, specs: &[Spec], params: &Params) -> String {
+    let mut out = String::with_capacity(template.len() + 64);
+    for line in template.split_inclusive('\n') {
+        match binding(line).and_then(|b| specs.iter().find(|s| s.name == b.param).map(|s| (b, s))) {
+            Some((b, spec)) => {
+                out.push_str(&line[..b.value_start]);
+                out.push_str(&literal(spec, params));
+                out.push_str(&line[b.value_end..]);
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
 }
 
 /// Where a parameter is written into a line: `NAME = <value>  # (param) …`.

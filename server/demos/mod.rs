@@ -144,6 +144,21 @@ mod tests {
     }
 
     #[test]
+    fn a_native_demos_python_shows_its_parameters_on_the_same_lines() {
+        for demo in all() {
+            let params = demo.validate(&serde_json::Value::Null).unwrap();
+            let shown = cpython::render(demo.source, demo.params, &params);
+            assert_eq!(shown.lines().count(), demo.source.lines().count(), "{}: the line map still holds", demo.name);
+        }
+        let lock = find("lock").unwrap();
+        let shown = cpython::render(lock.source, lock.params, &lock.validate(&serde_json::json!({"use_lock": false, "iterations": 150})).unwrap());
+        assert!(shown.contains("USE_LOCK = False   # (use_lock)") && shown.contains("ITERATIONS = 150  # (iterations)"), "{shown}");
+        let process = find("process").unwrap();
+        let shown = cpython::render(process.source, process.params, &process.validate(&serde_json::json!({"numbers": [1, 2], "delay_ms": 50})).unwrap());
+        assert!(shown.contains("arr=[1, 2]  # (numbers)") && shown.contains("DELAY_MS = 50  # (delay_ms)"), "{shown}");
+    }
+
+    #[test]
     fn source_lines_point_inside_the_source() {
         for demo in all() {
             let lines = demo.source.lines().count() as u32;

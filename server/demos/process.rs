@@ -45,20 +45,20 @@ pub static DEMO: Demo = Demo {
 
 const SOURCE: &str = r#"from multiprocessing import Process
 from time import sleep
-DELAY = 0.5  # seconds (delay_ms); the lesson sleeps 5
+DELAY_MS = 500  # (delay_ms); the lesson sleeps 5 s
 
 def calc_square(numbers):
     for n in numbers:
-        sleep(DELAY)
+        sleep(DELAY_MS / 1000)
         print("square "+str(n*n))
 
 def calc_cube(numbers):
     for n in numbers:
-        sleep(DELAY)
+        sleep(DELAY_MS / 1000)
         print("cube "+ str(n*n*n))
 
 if __name__ == "__main__":
-    arr=[2,3,8,9]
+    arr=[2, 3, 8, 9]  # (numbers)
     p1 = Process(target=calc_square, args=(arr,))
     p2 = Process(target=calc_cube, args=(arr,))
 

@@ -67,7 +67,7 @@ const RELAY_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
 const EXIT_AFTER_EOF: std::time::Duration = std::time::Duration::from_millis(500);
 /// The longest program that still fits, escaped, in the `run.start` line
 /// beside the parameters; the lesson's programs are under 2 KB.
-const MAX_SOURCE_IN_EVENT: usize = 2800;
+pub const MAX_SOURCE_IN_EVENT: usize = 2800;
 
 /// Runs `program` under `spec`'s interpreter; returns the runner's exit code.
 pub fn main(demo: &Demo, program: &Program, params: &Params, spec: &CpythonSpec) -> i32 {

@@ -185,7 +185,11 @@ pub fn main(args: RunnerArgs) -> i32 {
         }
     };
 
-    emit::emit(Body::RunStart { demo: demo.name.into(), params: params.to_json(), engine: None, interpreter: None, file: None, source: None });
+    // The Python the demo mirrors, with this run's values written in, so the
+    // page shows the program as this run would have had it.
+    let source = demos::cpython::render(demo.source, demo.params, &params);
+    let source = (source.len() <= self::cpython::MAX_SOURCE_IN_EVENT).then(|| source.into());
+    emit::emit(Body::RunStart { demo: demo.name.into(), params: params.to_json(), engine: None, interpreter: None, file: None, source });
     emit::emit(Body::ProcStart { name: "MainProcess".into(), ppid: nix::unistd::getppid().as_raw(), target: None });
     // The kernel sampler is forked now, while the runner is single-threaded
     // and before the demo runs; see sampler.rs.

@@ -133,3 +133,14 @@ async fn without_the_lock_the_defaults_lose_an_update_in_nearly_every_run() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_run_start_carries_the_python_with_this_runs_values() {
+    bounded(async {
+        let app = spawn_app().await;
+        let run = app.run("lock", json!({"use_lock": false, "iterations": 150})).await;
+        let source = run.events[0]["source"].as_str().expect("run.start carries the program");
+        assert!(source.contains("USE_LOCK = False") && source.contains("ITERATIONS = 150"), "{source}");
+    })
+    .await;
+}

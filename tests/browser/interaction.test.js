@@ -238,3 +238,13 @@ test('embedded in an 800×500 iframe: runs, no sideways scroll', { timeout: 6000
   await page.screenshot({ path: join(ARTIFACTS, 'iframe-800x500.png') });
   await page.close();
 });
+
+test('the program shown is the one the run had, its parameters written in', { timeout: 60000 }, async () => {
+  const page = await browser.ctx.newPage();
+  await runFast(page);
+  const text = await page.textContent('#source');
+  assert.match(text, /arr=\[2, 3\]  # \(numbers\)/, 'the numbers of this run');
+  assert.match(text, /DELAY_MS = 150  # \(delay_ms\)/, 'its delay');
+  assert.doesNotMatch(text, /arr=\[2, 3, 8, 9\]/, 'not the lesson\'s defaults');
+  await page.close();
+});
