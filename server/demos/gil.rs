@@ -378,6 +378,24 @@ fn report(modes: &[Mode], stats_b: GilStats, n: u64, total: u64, setup: Setup) {
             )
         })
         .collect();
+    // What this run measured, said plainly where it differs from the notes:
+    // a baseline that did not get a whole CPU was slowed by other load, and
+    // then the comparison is not the GIL's doing.
+    let a_cpus = modes[0].best().cpus_used();
+    let b_speedup = speedup(&modes[1]);
+    let disturbed = a_cpus < 0.85;
+    if disturbed {
+        emit::note(format!(
+            "This run was disturbed by other load: (a)'s one thread got only {a_cpus:.2} of a CPU while it ran, so \
+             the times compare the machine's other work more than the modes. Run it again on a quieter machine."
+        ));
+    } else if b_speedup > 1.1 {
+        emit::note(format!(
+            "This run, (b) came out {b_speedup:.2}× as fast as (a), not slower: (b)'s threads used {:.2} CPUs on average, \
+             so they did not wait for one lock as CPython's would; compare its hand-offs above.",
+            modes[1].best().cpus_used()
+        ));
+    }
     emit::result(
         format!("{text} (speedup against (a){best_of}; {cpus} CPUs usable)"),
         json!({
@@ -389,6 +407,7 @@ fn report(modes: &[Mode], stats_b: GilStats, n: u64, total: u64, setup: Setup) {
             "switch_interval_ms": setup.interval.as_millis() as u64,
             "io_ms": setup.io_ms,
             "cpus": cpus,
+            "disturbed": disturbed,
         }),
     );
 }

@@ -79,6 +79,11 @@ async fn gil_reports_all_four_modes_and_the_hand_offs_of_the_shared_lock() {
         assert!(procs.iter().all(|p| p["pid"] == runner));
         assert_eq!(run.of_kind("thread.spawn").filter(|e| e["name"].as_str().unwrap().starts_with('d')).count(), 2);
         assert!(run.of_kind("note").any(|e| e["text"].as_str().unwrap().contains("not CPython itself")));
+        // A baseline short of a whole CPU is flagged, and said, never contradicted.
+        let a_cpus = data["modes"]["a"]["cpus_used"].as_f64().unwrap();
+        assert_eq!(data["disturbed"], a_cpus < 0.85, "{data}");
+        let says_disturbed = run.of_kind("note").any(|e| e["text"].as_str().unwrap().contains("disturbed by other load"));
+        assert_eq!(says_disturbed, a_cpus < 0.85);
         // 200 million steps at about 22 ns each.
         assert!(run.of_kind("note").any(|e| e["text"].as_str().unwrap().contains("Real CPython would need about 4 s per mode")));
         assert_eq!(run.prints().len(), 4);
