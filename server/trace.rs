@@ -179,6 +179,8 @@ struct Builder<'w, W: Write> {
     last: f64,
     /// Who sent `run.end` (the server), and the run's demo.
     run_end_pid: Option<i32>,
+    /// The kernel sampler's process: its samples, not a lesson process.
+    sampler_pid: Option<i32>,
     demo: Option<String>,
 }
 
@@ -195,6 +197,7 @@ impl<'w, W: Write> Builder<'w, W> {
             categories: HashMap::new(),
             last: 0.0,
             run_end_pid: None,
+            sampler_pid: None,
             demo: None,
         }
     }
@@ -223,6 +226,7 @@ impl<'w, W: Write> Builder<'w, W> {
         self.last = self.last.max(ts);
         match &e.body {
             Body::RunEnd { .. } if self.run_end_pid.is_none() => self.run_end_pid = Some(e.pid),
+            Body::KernelSample { .. } if self.sampler_pid.is_none() => self.sampler_pid = Some(e.pid),
             Body::RunStart { demo, .. } if self.demo.is_none() => self.demo = Some(demo.to_string()),
             _ => {}
         }
@@ -428,7 +432,8 @@ impl<'w, W: Write> Builder<'w, W> {
                 pids_done.push(pid);
                 let name = match self.process_names.get(&pid) {
                     Some(name) => format!("{name} (pid {pid})"),
-                    None if Some(pid) == self.run_end_pid => format!("forkline server (pid {pid})"),
+                    None if Some(pid) == self.run_end_pid => format!("forkline server (pid {pid}): ends the run, runs no lesson code"),
+                    None if Some(pid) == self.sampler_pid => format!("kernel sampler (pid {pid}): forkline's reader of /proc, no lesson code"),
                     None => format!("pid {pid}"),
                 };
                 self.put(json!({ "ph": "M", "name": "process_name", "pid": pid, "tid": pid, "ts": 0, "args": { "name": name } }));
@@ -560,6 +565,7 @@ mod tests {
         r#""t":6500,"pid":11,"tid":11,"kind":"print","text":"square 4""#,
         r#""t":7000,"pid":11,"tid":11,"kind":"proc.exit","code":0"#,
         r#""t":8000,"pid":10,"tid":10,"kind":"proc.join","phase":"end","child":11,"code":0"#,
+        r#""t":8500,"pid":12,"tid":12,"kind":"kernel.sample","of_pid":11,"of_tid":11,"state":"S","on_cpu":0"#,
         r#""t":9000,"pid":99,"tid":99,"kind":"run.end","outcome":"ok""#,
     ];
 
@@ -568,7 +574,12 @@ mod tests {
         let trace = chrome_trace(&log(PROCESS));
         check(&trace).unwrap();
         let names: Vec<_> = of(&trace, "M").filter(|m| m["name"] == "process_name").map(|m| m["args"]["name"].clone()).collect();
-        assert_eq!(names, ["MainProcess (pid 10)", "p1 (pid 11)", "forkline server (pid 99)"]);
+        assert_eq!(names, [
+            "MainProcess (pid 10)",
+            "p1 (pid 11)",
+            "kernel sampler (pid 12): forkline's reader of /proc, no lesson code",
+            "forkline server (pid 99): ends the run, runs no lesson code",
+        ]);
         assert!(of(&trace, "B").any(|b| b["name"] == "sleep 1 ms" && b["ts"] == 5.0 && b["pid"] == 11));
         assert!(of(&trace, "B").any(|b| b["name"] == "p1.join()" && b["pid"] == 10), "the schema's label, the child named");
         assert!(of(&trace, "i").any(|i| i["args"]["text"] == "square 4"));

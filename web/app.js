@@ -501,7 +501,9 @@ function interpreterLabel(id) {
  * @param {string|null} [program]  the edited program it runs, if it was edited
  */
 function follow(ref, params, compare, runEngine, interpreter = '', program = null) {
-  const model = new RunModel({ label: `Run ${++runCounter}`, params, engine: runEngine, interpreter });
+  // A replay file runs nothing: pressing Run there plays the recording again.
+  const label = document.body.dataset.replay ? `Replay ${++runCounter}` : `Run ${++runCounter}`;
+  const model = new RunModel({ label, params, engine: runEngine, interpreter });
   model.id = ref.id;
   model.edited = program !== null;
   model.program = program;

@@ -162,6 +162,12 @@ test('replay.html opened from file:// with the network off shows the lanes and t
     assert.ok(outcome && outcome.trim().length > 0, 'the outcome is shown');
     if (want.result) assert.match(outcome, new RegExp(want.result.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
     assert.deepEqual(await page.$$eval('#console li', (lis) => lis.length > 0), true);
+    if (await page.isEnabled('#run')) {
+      // Run in a replay file plays the recording again, and says so.
+      await page.click('#run');
+      await page.waitForFunction(() => /Replay 2 (finished|ended)/.test(document.getElementById('status')?.textContent ?? ''), null, { timeout: 30000 });
+      assert.doesNotMatch(await page.textContent('#status'), /\bRun \d/, 'no "Run N" in a replay');
+    }
     assert.deepEqual(requests, [], 'the file fetched nothing');
     assert.deepEqual(errors, [], 'no page errors');
   } finally {
