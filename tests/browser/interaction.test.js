@@ -248,3 +248,14 @@ test('the program shown is the one the run had, its parameters written in', { ti
   assert.doesNotMatch(text, /arr=\[2, 3, 8, 9\]/, 'not the lesson\'s defaults');
   await page.close();
 });
+
+test('the whole program is in view: the code panel grows with it', { timeout: 60000 }, async () => {
+  const page = await browser.ctx.newPage();
+  for (const demo of ['lock', 'gil', 'pipe']) {
+    await page.goto(`${server.url}/demos/${demo}?engine=native`);
+    await page.waitForSelector('body[data-ready=true]');
+    const box = await page.$eval('.code', (el) => ({ client: el.clientHeight, scroll: el.scrollHeight }));
+    assert.ok(box.scroll <= box.client + 1, `${demo}: the program scrolls inside its panel (${box.scroll} > ${box.client})`);
+  }
+  await page.close();
+});
