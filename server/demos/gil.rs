@@ -88,7 +88,7 @@ pub static DEMO: Demo = Demo {
 const SOURCE: &str = r#"import time, threading
 from multiprocessing import Process
 WORK = 400_000_000   # countdown steps (work, in millions)
-N = 2                # workers; sys.setswitchinterval(0.005)
+N = 2                # (workers); sys.setswitchinterval(0.005)
 
 def countdown(n):
     while n > 0:

@@ -149,6 +149,7 @@ mod tests {
             let params = demo.validate(&serde_json::Value::Null).unwrap();
             let shown = cpython::render(demo.source, demo.params, &params);
             assert_eq!(shown.lines().count(), demo.source.lines().count(), "{}: the line map still holds", demo.name);
+            assert_eq!(shown, demo.source, "{}: at its defaults the program reads as written", demo.name);
         }
         let lock = find("lock").unwrap();
         let shown = cpython::render(lock.source, lock.params, &lock.validate(&serde_json::json!({"use_lock": false, "iterations": 150})).unwrap());

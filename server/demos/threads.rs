@@ -50,21 +50,21 @@ pub static DEMO: Demo = Demo {
 
 const SOURCE: &str = r#"import time
 import threading
-DELAY = 0.2  # seconds (sleep_ms)
+SLEEP_MS = 200  # (sleep_ms)
 
 def calc_square(numbers):
     print("Calculate square numbers")
     for n in numbers:
-        time.sleep(DELAY)
+        time.sleep(SLEEP_MS / 1000)
         print('square : ',n*n)
 
 def calc_cube(numbers):
     print("calculate cube of numbers")
     for n in numbers:
-        time.sleep(DELAY)
+        time.sleep(SLEEP_MS / 1000)
         print('cube : ',n*n*n)
 
-arr = [2,3,8,9]
+arr = [2, 3, 8, 9]  # (numbers)
 
 t=time.time()
 
