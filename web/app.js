@@ -58,7 +58,7 @@ const zoomOut = h('button', { type: 'button', class: 'btn btn-icon', 'aria-label
 const panL = h('button', { type: 'button', class: 'btn btn-icon', 'aria-label': 'Pan earlier', title: 'Earlier (←)', text: '←' });
 const panR = h('button', { type: 'button', class: 'btn btn-icon', 'aria-label': 'Pan later', title: 'Later (→)', text: '→' });
 const fitBtn = h('button', { type: 'button', class: 'btn', title: 'Show the whole run (0)', text: 'Fit' });
-const byCoreBtn = h('button', { type: 'button', class: 'btn', id: 'by-core', 'aria-pressed': 'true',
+const byCoreBtn = h('button', { type: 'button', class: 'btn', id: 'by-core', 'aria-pressed': 'false',
   title: 'One lane per CPU under the lanes: which thread the kernel had on each core', text: 'By core' });
 const hint = h('p', { class: 'hint', id: 'tl-hint',
   text: 'Wheel or pinch to zoom, drag to pan, tap an event for details. Keys: + − zoom, ← → pan, 0 fit, . , step through events, Esc clear.' });

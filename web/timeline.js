@@ -87,7 +87,8 @@ export class Timeline {
     this.cpuColors = [...CPU_FALLBACK];
     this.threadColors = [...THREAD_FALLBACK];
     /** Show one lane per CPU under each run's lanes (the per-core view). */
-    this.byCore = true;
+    // Off at first: the lesson's own lanes come first; the CPU lanes are one click away.
+    this.byCore = false;
     /** @type {WeakMap<RunModel, {version:number, map:Map<Lane, number>}>} */
     this._threadIdx = new WeakMap();
     this.reduceMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;

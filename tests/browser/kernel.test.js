@@ -98,6 +98,11 @@ test('threads: one CPU lane per core the samples saw the run on, a legend for th
     if (want.size === 0) t.diagnostic(`attempt ${attempt}: no R sample of the run's threads; running again`);
   }
   assert.ok(want.size >= 1, 'the samples saw the run running somewhere');
+  // The CPU lanes are off at first, so the lesson's lanes lead; one click shows them.
+  assert.equal(await page.getAttribute('#by-core', 'aria-pressed'), 'false');
+  assert.equal(await page.getAttribute('#timeline', 'data-cores'), '0');
+  await page.click('#by-core');
+  await page.waitForFunction((n) => document.querySelector('#timeline').dataset.cores === String(n), want.size);
 
   const cores = await page.$$eval('#cores li', (li) => li.map((l) => ({ cpu: Number(l.dataset.cpu), text: l.textContent })));
   assert.deepEqual(cores.map((c) => c.cpu), [...want.keys()].sort((a, b) => a - b), 'one CPU lane per core seen in R samples');
@@ -206,6 +211,7 @@ test('100k events, most of them kernel samples: draw times with the kernel strip
     for (const e of evs) model.add(e);
     const ingestMs = performance.now() - t0;
     const tl = new Timeline(host, { request: () => {} });
+    tl.setByCore(true);
     tl.setRuns([model]);
     t0 = performance.now();
     tl.draw();
