@@ -45,7 +45,7 @@ pub fn app_with_store(runs: Arc<Runs>, store: Option<Arc<Store>>) -> Router {
         store.attach(&runs);
     }
     let exports = Arc::new(tokio::sync::Semaphore::new(runs.config().max_exports.max(1)));
-    http::router(http::AppState { runs, store, exports })
+    http::router(http::AppState { runs, store, exports, experiments: Default::default() })
 }
 
 /// Binds `config.listen`, prints the URL, and serves until SIGINT/SIGTERM.

@@ -159,6 +159,14 @@ pub struct CreateRun {
     source: Option<String>,
 }
 
+impl CreateRun {
+    /// A run request for the lesson's program (no edited source), as an
+    /// experiment makes one for each of its runs.
+    pub(super) fn of(demo: &str, params: serde_json::Value, engine: Option<String>, python: Option<String>) -> Self {
+        CreateRun { demo: demo.to_owned(), params, engine, python, source: None }
+    }
+}
+
 #[derive(Serialize)]
 struct Created {
     id: String,
@@ -199,7 +207,7 @@ pub async fn create_run(
 
 /// The engine a request asks for, and its parameters validated for that
 /// engine's program. Anything unknown is a 422 naming its field.
-fn choose_engine(demo: &'static Demo, body: &CreateRun, config: &Config) -> Result<(Engine, Params)> {
+pub(super) fn choose_engine(demo: &'static Demo, body: &CreateRun, config: &Config) -> Result<(Engine, Params)> {
     let invalid = |field: &str, message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_parameter", message).with_field(field);
     if let Some(source) = &body.source {
         return edited(demo, body, source, config);

@@ -7,6 +7,7 @@ pub mod client;
 pub mod connections;
 pub mod embed;
 pub mod error;
+pub mod experiments;
 pub mod headers;
 pub mod host;
 pub mod json;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub store: Option<Arc<Store>>,
     /// Exports being written at once (see `share`).
     pub exports: Arc<tokio::sync::Semaphore>,
+    /// The race lab's experiments (see `experiments`).
+    pub experiments: Arc<crate::runs::experiment::Experiments>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -47,6 +50,8 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/demos", get(api::list_demos))
         .route("/api/runs", axum::routing::post(api::create_run))
+        .route("/api/experiments", axum::routing::post(experiments::create))
+        .route("/api/experiments/{id}", get(experiments::get))
         .route("/api/runs/{id}", get(api::get_run).delete(api::cancel_run))
         .route("/api/runs/{id}/events", get(sse::events))
         .route("/api/runs/{id}/events.jsonl", get(share::events_jsonl))

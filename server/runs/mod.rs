@@ -14,6 +14,7 @@
 
 pub mod admission;
 pub mod client;
+pub mod experiment;
 pub(crate) mod drain;
 pub mod id;
 pub mod ingest;
@@ -372,15 +373,46 @@ impl Runs {
         engine: Engine,
         client: Option<ClientKey>,
     ) -> Result<Arc<Run>, StartError> {
+        self.start_as(demo, params, engine, client, true)
+    }
+
+    /// A run of an experiment: admitted, queued and bounded like any run of
+    /// its client, but not counted against the client's run rate (the
+    /// experiment as a whole was, once, when it was asked for).
+    pub fn start_for_experiment(
+        self: &Arc<Self>,
+        demo: &'static Demo,
+        params: Params,
+        engine: Engine,
+        client: Option<ClientKey>,
+    ) -> Result<Arc<Run>, StartError> {
+        self.start_as(demo, params, engine, client, false)
+    }
+
+    /// Takes one token of `client`'s run rate, or says how long to wait.
+    pub fn take_rate(&self, client: Option<ClientKey>) -> Result<(), StartError> {
+        self.rate.take(client, Instant::now()).map_err(|wait| {
+            let retry_after_secs = wait.as_secs_f64().ceil().max(1.0) as u32;
+            StartError::Refused(admission::Refusal::TooFast { retry_after_secs })
+        })
+    }
+
+    fn start_as(
+        self: &Arc<Self>,
+        demo: &'static Demo,
+        params: Params,
+        engine: Engine,
+        client: Option<ClientKey>,
+        rated: bool,
+    ) -> Result<Arc<Run>, StartError> {
         if self.shutdown.is_cancelled() {
             return Err(StartError::ShuttingDown);
         }
         let run = Arc::new(Run::new(demo, params, engine, client));
         let ticket = self.admission.reserve(&run.id, client)?;
         // After admission, so a run refused for another reason costs no token.
-        if let Err(wait) = self.rate.take(client, Instant::now()) {
-            let retry_after_secs = wait.as_secs_f64().ceil().max(1.0) as u32;
-            return Err(StartError::Refused(admission::Refusal::TooFast { retry_after_secs }));
+        if rated {
+            self.take_rate(client)?;
         }
         self.table.lock().expect("runs lock").runs.insert(run.id.clone(), run.clone());
         if let Some(hook) = self.started_hook.get() {

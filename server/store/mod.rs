@@ -398,6 +398,29 @@ impl Store {
         });
     }
 
+    /// Saves an experiment's final report, replacing one with its id.
+    pub fn save_experiment(&self, report: &crate::runs::experiment::Report) {
+        let Ok(json) = serde_json::to_string(report) else { return };
+        let (id, created) = (report.id.clone(), report.created_at_ms as i64);
+        self.submit(move |db| {
+            db.conn.execute(
+                "INSERT OR REPLACE INTO experiments (id, report, created_at_ms) VALUES (?1, ?2, ?3)",
+                params![id, json, created],
+            )?;
+            Ok(())
+        });
+    }
+
+    /// An experiment's saved report, if the store has it.
+    pub async fn load_experiment(&self, id: &str) -> Result<Option<crate::runs::experiment::Report>, StoreError> {
+        let id = id.to_owned();
+        self.call(move |db| {
+            let json: Option<String> = db.conn.query_row("SELECT report FROM experiments WHERE id = ?1", [&id], |r| r.get(0)).optional()?;
+            Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+        })
+        .await
+    }
+
     /// How many runs are saved (noted running ones included).
     pub async fn count(&self) -> Result<usize, StoreError> {
         self.call(|db| Ok(db.conn.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get::<_, i64>(0))? as usize)).await

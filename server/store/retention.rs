@@ -47,6 +47,12 @@ pub(super) fn prune(conn: &mut Connection, retention: Retention, just_written: O
     let cutoff = now_ms().saturating_sub(retention.max_age.as_millis() as u64) as i64;
     let tx = conn.transaction()?;
     let mut deleted = tx.execute("DELETE FROM runs WHERE finished_at_ms < ?1", [cutoff])?;
+    // Experiments by age, and the newest thousand at most (a report is a few KiB).
+    deleted += tx.execute("DELETE FROM experiments WHERE created_at_ms < ?1", [cutoff])?;
+    deleted += tx.execute(
+        "DELETE FROM experiments WHERE id NOT IN (SELECT id FROM experiments ORDER BY created_at_ms DESC LIMIT 1000)",
+        [],
+    )?;
     deleted += tx.execute(
         &format!(
             "{RANKED}

@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension};
 use super::StoreError;
 
 /// `PRAGMA user_version` of the current layout.
-const VERSION: i64 = 2;
+const VERSION: i64 = 3;
 
 const TABLES: &str = "
     CREATE TABLE IF NOT EXISTS runs (
@@ -37,6 +37,12 @@ const TABLES: &str = "
         bytes          INTEGER NOT NULL,
         -- An edited program (layout 2); NULL: the demo's own, with params.
         source         TEXT
+    );
+    -- An experiment's report (layout 3), JSON, once it is done.
+    CREATE TABLE IF NOT EXISTS experiments (
+        id            TEXT PRIMARY KEY,
+        report        TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL
     );
     CREATE TABLE IF NOT EXISTS run_events (
         id     TEXT PRIMARY KEY,
@@ -79,11 +85,15 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         return Ok(());
     }
     let tx = conn.transaction()?;
-    if version == 1 {
-        tx.execute_batch("ALTER TABLE runs ADD COLUMN source TEXT")?;
+    if version >= 1 {
+        if version < 2 {
+            tx.execute_batch("ALTER TABLE runs ADD COLUMN source TEXT")?;
+        }
+        // Layout 3 adds a table only, which TABLES makes where missing.
+        tx.execute_batch(TABLES)?;
         tx.pragma_update(None, "user_version", VERSION)?;
         tx.commit()?;
-        tracing::info!("the run store was upgraded to layout {VERSION} (edited programs)");
+        tracing::info!("the run store was upgraded from layout {version} to {VERSION} (edited programs, experiments)");
         return Ok(());
     }
     let old: Option<String> =

@@ -11,6 +11,7 @@ mod cpython;
 mod cpython_lesson;
 mod cpu_count;
 mod demo_pages;
+mod experiments;
 mod exports;
 mod faults;
 mod fork;
