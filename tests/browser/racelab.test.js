@@ -1,0 +1,55 @@
+// racelab.test.js — the race lab drawn from real runs: on the lock page,
+// "Run the experiment" runs the demo with and without its lock, and every
+// bar's count is the number of runs whose own result says that balance; a
+// bar opens a run that ended so; the experiment's permalink draws it again.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { startServer, launch, watchErrors, ARTIFACTS } from './harness.js';
+
+let server, browser;
+before(async () => { server = await startServer(); browser = await launch(); });
+after(async () => { await browser?.close(); await server?.stop(); });
+
+test('the race lab counts the balances of real runs with and without the lock', { timeout: 120000 }, async () => {
+  const page = await browser.ctx.newPage();
+  const errors = watchErrors(page);
+  await page.goto(`${server.url}/demos/lock?engine=native`);
+  await page.waitForSelector('body[data-ready=true]');
+  await page.waitForSelector('#racelab');
+  await page.selectOption('#race-runs', '10');
+  await page.click('#race-run');
+  await page.waitForSelector('#racelab[data-state=done]', { timeout: 90000 });
+  const id = await page.getAttribute('#racelab', 'data-experiment-id');
+  const report = await (await fetch(`${server.url}/api/experiments/${id}`)).json();
+  assert.equal(report.runs.length, 20);
+  for (const side of [true, false]) {
+    const bars = await page.$$eval(`.race-chart[data-side="${side}"] .race-bar`, (as) => as.map((a) => ({
+      value: a.dataset.value, count: Number(a.dataset.count), href: a.getAttribute('href') })));
+    const runs = report.runs.filter((r) => r.value === side);
+    assert.equal(bars.reduce((n, b) => n + b.count, 0), runs.length, `every run of side ${side} is in a bar`);
+    for (const bar of bars) {
+      const [lo, hi = lo] = bar.value.split('–').map(Number);
+      const inBar = runs.filter((r) => r.result.balance >= lo && r.result.balance <= hi);
+      assert.equal(bar.count, inBar.length, `bar ${bar.value}`);
+      assert.ok(inBar.some((r) => `/runs/${r.id}` === bar.href), `bar ${bar.value} opens one of its runs`);
+    }
+    if (side) assert.deepEqual(bars.map((b) => b.value), ['200'], 'with the lock: always 200');
+    else assert.ok(!bars.every((b) => b.value === '200'), 'without: updates were lost');
+  }
+  await (await page.$('#racelab'))?.screenshot({ path: join(ARTIFACTS, 'racelab-lock.png') });
+  await page.setViewportSize({ width: 375, height: 800 });
+  await (await page.$('#racelab'))?.screenshot({ path: join(ARTIFACTS, 'racelab-lock-375.png') });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  // A bar opens the run behind it; the permalink draws the same experiment.
+  const href = await page.getAttribute('.race-chart[data-side="false"] .race-bar', 'href');
+  await page.goto(`${server.url}/demos/lock?engine=native&experiment=${id}`);
+  await page.waitForSelector('#racelab[data-state=done]', { timeout: 30000 });
+  assert.equal(await page.getAttribute('.race-chart[data-side="false"] .race-bar', 'href'), href);
+  await page.goto(`${server.url}${href}`);
+  await page.waitForSelector('#timeline[data-state=finished]', { timeout: 30000 });
+  assert.match(await page.textContent('#outcome'), /balance \d+/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
