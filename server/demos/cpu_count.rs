@@ -52,8 +52,6 @@ fn online_cpus() -> Result<usize, DemoError> {
     usize::try_from(n).map_err(|_| "sysconf(_SC_NPROCESSORS_ONLN) failed".into())
 }
 
-/// The CPUs in this process's affinity mask, like `os.sched_getaffinity(0)`.
 fn allowed_cpus() -> Result<Vec<usize>, DemoError> {
-    let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))?;
-    Ok((0..nix::sched::CpuSet::count()).filter(|&cpu| set.is_set(cpu).unwrap_or(false)).collect())
+    Ok(crate::runner::process::allowed_cpus()?)
 }

@@ -45,15 +45,15 @@ pub static DEMO: Demo = Demo {
     source_lines: &[
         ("compute", 8),
         ("gil", 8),
-        ("thread.spawn", 13),
-        ("proc.spawn", 13),
-        ("print", 15),
-        ("result", 24),
+        ("thread.spawn", 22),
+        ("proc.spawn", 22),
+        ("print", 18),
+        ("result", 30),
     ],
-    lesson_output: "(a) one thread: 0.20 s\n\
-                    (b) 2 threads, one GIL: 0.21 s\n\
-                    (c) 2 processes, a GIL each: 0.11 s\n\
-                    (d) 2 threads, no GIL: 0.10 s",
+    lesson_output: "(a) one thread: 0.20 s on 1.0 CPUs\n\
+                    (b) 2 threads, one GIL: 0.21 s on 1.0 CPUs\n\
+                    (c) 2 processes, a GIL each: 0.11 s on 1.98 CPUs\n\
+                    (d) 2 threads, no GIL: 0.10 s on 1.97 CPUs",
     params: &[
         Spec {
             name: "workers",
@@ -85,7 +85,7 @@ pub static DEMO: Demo = Demo {
     run,
 };
 
-const SOURCE: &str = r#"import time, threading
+const SOURCE: &str = r#"import os, time, threading
 from multiprocessing import Process
 WORK = 400_000_000   # countdown steps (work, in millions)
 N = 2                # (workers); sys.setswitchinterval(0.005)
@@ -94,21 +94,27 @@ def countdown(n):
     while n > 0:
         n -= 1           # bytecodes: the thread must hold the GIL
 
-def timed(label, workers):
-    t = time.time()
+def cpu_seconds():       # this process's CPU time and its joined children's
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+def timed(label, run):
+    t, cpu = time.time(), cpu_seconds()
+    run()
+    wall = time.time() - t
+    print(label, round(wall, 2), "s on", round((cpu_seconds() - cpu) / wall, 2), "CPUs")
+
+def together(workers):
     for w in workers:
         w.start()
     for w in workers: w.join()
-    print(label, round(time.time() - t, 2), "s")
 
 if __name__ == "__main__":
-    t = time.time()
-    countdown(WORK)
-    print("(a) one thread:", round(time.time() - t, 2), "s")
-    timed(f"(b) {N} threads, one GIL:", [threading.Thread(target=countdown, args=(WORK // N,)) for _ in range(N)])
-    timed(f"(c) {N} processes, a GIL each:", [Process(target=countdown, args=(WORK // N,)) for _ in range(N)])
+    timed("(a) one thread:", lambda: countdown(WORK))
+    timed(f"(b) {N} threads, one GIL:", lambda: together([threading.Thread(target=countdown, args=(WORK // N,)) for _ in range(N)]))
+    timed(f"(c) {N} processes, a GIL each:", lambda: together([Process(target=countdown, args=(WORK // N,)) for _ in range(N)]))
     # (d) only in a free-threaded build (python3.13t -X gil=0):
-    timed(f"(d) {N} threads, no GIL:", [threading.Thread(target=countdown, args=(WORK // N,)) for _ in range(N)])
+    timed(f"(d) {N} threads, no GIL:", lambda: together([threading.Thread(target=countdown, args=(WORK // N,)) for _ in range(N)]))
 "#;
 
 /// Longest wait for the threads of (b) and (d) to vanish before (c) forks.
@@ -341,15 +347,13 @@ fn compute_holding(gil: &Gil, steps: u64) {
 }
 
 fn report_mode(mode: &mut Mode, sample: Sample) {
-    emit::print(format!("({}) {}: {:.2} s", mode.key, mode.label, sample.wall.as_secs_f64()));
+    emit::print(format!("({}) {}: {:.2} s on {:.2} CPUs", mode.key, mode.label, sample.wall.as_secs_f64(), sample.cpus_used()));
     mode.samples.push(sample);
 }
 
 fn report(modes: &[Mode], stats_b: GilStats, n: u64, total: u64, setup: Setup) {
     let base = modes[0].best().wall.as_secs_f64();
-    let cpus = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
-        .map(|set| (0..nix::sched::CpuSet::count()).filter(|&c| set.is_set(c).unwrap_or(false)).count())
-        .unwrap_or(0);
+    let cpus = process::allowed_cpus().map_or(0, |cpus| cpus.len());
     let speedup = |m: &Mode| base / m.best().wall.as_secs_f64().max(1e-9);
     let text = modes
         .iter()

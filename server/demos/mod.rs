@@ -7,6 +7,7 @@
 
 pub mod cpython;
 pub mod params;
+pub mod readings;
 
 mod address_space;
 mod bench_emit;

@@ -1,5 +1,5 @@
-//! `POST /api/experiments` and `GET /api/experiments/{id}`: the race lab's
-//! surface. The request names a demo, its engine and parameters, the
+//! `POST /api/experiments` and `GET /api/experiments/{id}`: the surface of
+//! the race lab and the speedup curve. The request names a demo, its engine and parameters, the
 //! parameter to vary and how many runs each value gets; every run is checked
 //! up front exactly as `POST /api/runs` checks one, so a bad request runs
 //! nothing. The report lists every run with its id, value, outcome and
@@ -18,7 +18,7 @@ use super::error::{ApiError, Result};
 use super::json::ApiJson;
 use super::AppState;
 use crate::demos;
-use crate::runs::experiment::{Plan, Refused, MAX_EXPERIMENT_RUNS, MAX_RUNS_EACH};
+use crate::runs::experiment::{Plan, Refused, MAX_EXPERIMENT_RUNS, MAX_RUNS_EACH, MAX_VALUES};
 use crate::runs::RunId;
 
 #[derive(Deserialize)]
@@ -68,8 +68,8 @@ pub async fn create(State(state): State<AppState>, ClientAddr(client): ClientAdd
         (None, Value::Bool(_)) => vec![Value::Bool(true), Value::Bool(false)],
         (None, _) => return Err(invalid("values", format!("name the values of {} to compare", body.vary))),
     };
-    if values.is_empty() || values.len() > 4 {
-        return Err(invalid("values", "values must list 1 to 4 values".into()));
+    if values.is_empty() || values.len() > MAX_VALUES {
+        return Err(invalid("values", format!("values must list 1 to {MAX_VALUES} values")));
     }
     if values.len() * body.runs_each > MAX_EXPERIMENT_RUNS {
         return Err(invalid("runs_each", format!("at most {MAX_EXPERIMENT_RUNS} runs in all ({} values × runs_each)", values.len())));

@@ -39,6 +39,7 @@ use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::process::{Command, Stdio};
 
 use crate::demos::cpython::Program;
+use crate::demos::readings::{self, Seen};
 use crate::demos::{Demo, Params};
 use crate::event::{Body, MAX_LINE};
 use crate::runner::{emit, limits, sampler, CpythonSpec};
@@ -99,13 +100,25 @@ pub fn main(demo: &Demo, program: &Program, params: &Params, spec: &CpythonSpec)
         emit::note(report.text());
     }
     match outcome {
-        Ok(Ended { status, closed_early, .. }) => {
-            let (text, code, signal) = match (status.code(), status.signal()) {
+        Ok(Ended { status, closed_early, seen, .. }) => {
+            let (mut text, code, signal) = match (status.code(), status.signal()) {
                 (Some(code), _) => (format!("{} exited with code {code}", program.file), Some(code), None),
                 (None, Some(signal)) => (format!("{} was killed by signal {signal}", program.file), None, Some(signal)),
                 _ => (format!("{} ended", program.file), None, None),
             };
-            emit::result(text, serde_json::json!({ "exit_code": code, "signal": signal, "interpreter": spec.label }));
+            let mut data = serde_json::Map::new();
+            // The lesson's own program, run to its end, is read as its
+            // native demo reports; an edited one prints what it likes.
+            if code == Some(0) && spec.source.is_none() {
+                if let Some(reading) = readings::read(demo.name, &seen, params, crate::runner::process::allowed_cpus().map_or(0, |cpus| cpus.len())) {
+                    text = reading.text;
+                    data = reading.data;
+                }
+            }
+            data.insert("exit_code".into(), serde_json::json!(code));
+            data.insert("signal".into(), serde_json::json!(signal));
+            data.insert("interpreter".into(), serde_json::json!(spec.label));
+            emit::result(text, serde_json::Value::Object(data));
             if closed_early {
                 eprintln!("the program closed forkline's event channel (fd {EVENT_FD}) while it was still running");
                 return 1;
@@ -122,6 +135,7 @@ pub fn main(demo: &Demo, program: &Program, params: &Params, spec: &CpythonSpec)
 struct Ended {
     status: std::process::ExitStatus,
     stdout: StdoutCheck,
+    seen: Seen,
     /// The event pipe reached end-of-file while the interpreter still ran:
     /// the program closed the tracer's channel, so events were lost.
     closed_early: bool,
@@ -222,9 +236,9 @@ fn run_interpreter(program: &Program, source: &str, spec: &CpythonSpec) -> std::
         }
     };
     let status = child.wait()?;
-    let mut stdout = stdout;
+    let Watch { mut stdout, seen } = stdout;
     stdout.finish();
-    Ok(Ended { status, stdout, closed_early })
+    Ok(Ended { status, stdout, seen, closed_early })
 }
 
 /// Passes every line of the pipe on as one event, until end-of-file, in the
@@ -232,10 +246,10 @@ fn run_interpreter(program: &Program, source: &str, spec: &CpythonSpec) -> std::
 /// event is passed on cut to one byte more than the longest the server
 /// accepts, so the server fails the run and says why; the rest of it is
 /// skipped.
-fn relay_until_eof(pipe: OwnedFd, stdout: OwnedFd) -> StdoutCheck {
+fn relay_until_eof(pipe: OwnedFd, stdout: OwnedFd) -> Watch {
     let fd = pipe.as_raw_fd();
     let mut pipe = std::fs::File::from(pipe);
-    let mut check = StdoutCheck::default();
+    let mut check = Watch::default();
     let mut stdout = Some(std::fs::File::from(stdout));
     let mut buffer = vec![0u8; 64 * 1024];
     let mut pending: Vec<u8> = Vec::with_capacity(MAX_LINE + 1);
@@ -253,7 +267,7 @@ fn relay_until_eof(pipe: OwnedFd, stdout: OwnedFd) -> StdoutCheck {
         let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, wait_ms) };
         if fds[1].revents != 0 {
             if let Some(out) = stdout.as_mut() {
-                if !check.read_from(out) {
+                if !check.stdout.read_from(out) {
                     stdout = None;
                 }
             }
@@ -305,8 +319,16 @@ fn relay_until_eof(pipe: OwnedFd, stdout: OwnedFd) -> StdoutCheck {
         order.push(cut(&pending), &mut check);
     }
     order.release(u64::MAX, &mut check);
-    check.stdout = stdout;
+    check.stdout.stdout = stdout;
     check
+}
+
+/// What the runner keeps of the lines it relays: the prints, to compare
+/// with the real stdout, and what a reading of the run needs.
+#[derive(Default)]
+struct Watch {
+    stdout: StdoutCheck,
+    seen: Seen,
 }
 
 /// What the program printed, as the tracer saw it (a line at the moment of
@@ -426,7 +448,7 @@ impl Reorder {
         self.held.is_empty()
     }
 
-    fn push(&mut self, line: &[u8], check: &mut StdoutCheck) {
+    fn push(&mut self, line: &[u8], check: &mut Watch) {
         match time_of(line) {
             Some(t) => {
                 self.arrived += 1;
@@ -442,10 +464,11 @@ impl Reorder {
     /// Passes on every held line stamped at or before `until`, earliest
     /// first. The stdout check sees them in this order too: the order the
     /// console shows, which is what the real stdout is compared with.
-    fn release(&mut self, until: u64, check: &mut StdoutCheck) {
+    fn release(&mut self, until: u64, check: &mut Watch) {
         while self.held.peek().is_some_and(|std::cmp::Reverse((t, _, _))| *t <= until) {
             if let Some(std::cmp::Reverse((_, _, line))) = self.held.pop() {
-                check.saw(&line);
+                check.stdout.saw(&line);
+                check.seen.line(&line);
                 emit::relay(&line);
             }
         }
@@ -474,7 +497,7 @@ mod tests {
         assert_eq!(time_of(br#"{"t":"x"}"#), None);
         let mut order = Reorder::default();
         for line in [&br#"{"t":30,"a":1}"#[..], br#"{"t":10,"a":2}"#, br#"{"t":20,"a":3}"#, br#"{"t":10,"a":4}"#] {
-            order.push(line, &mut StdoutCheck::default());
+            order.push(line, &mut Watch::default());
         }
         let mut out = Vec::new();
         while let Some(std::cmp::Reverse((t, arrived, _))) = order.held.pop() {

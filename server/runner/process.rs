@@ -226,3 +226,10 @@ pub fn spawn_thread<T: Send + 'static>(name: impl Into<Text>, body: impl FnOnce(
     let _ = go_tx.send(());
     Ok(ChildThread { tid, handle })
 }
+
+/// The CPUs this process may run on (its affinity mask), as
+/// `os.sched_getaffinity(0)` lists them.
+pub fn allowed_cpus() -> nix::Result<Vec<usize>> {
+    let set = nix::sched::sched_getaffinity(Pid::from_raw(0))?;
+    Ok((0..nix::sched::CpuSet::count()).filter(|&cpu| set.is_set(cpu).unwrap_or(false)).collect())
+}

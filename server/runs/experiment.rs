@@ -1,5 +1,6 @@
 //! Experiments: one demo run many times, one parameter varied (the race lab:
-//! `lock` with and without its lock, N times each), each run a real run,
+//! `lock` with and without its lock, N times each; the speedup curve: `gil`
+//! with 1 to 8 workers), each run a real run,
 //! admitted and queued like any other, one after another, and the outcome of
 //! every run kept beside its id, so a histogram of outcomes can open the run
 //! behind any bar.
@@ -25,6 +26,8 @@ use crate::event::Outcome;
 pub const MAX_EXPERIMENT_RUNS: usize = 200;
 /// Runs per value.
 pub const MAX_RUNS_EACH: usize = 100;
+/// Values one experiment compares: a speedup curve's workers, 1 to 8.
+pub const MAX_VALUES: usize = 8;
 /// Experiments kept in memory (older ones are in the store).
 const KEEP: usize = 50;
 /// How long a run may keep being refused (line full, client busy) before the

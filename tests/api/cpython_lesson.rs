@@ -104,6 +104,8 @@ async fn lock_keeps_the_balance_at_200_and_without_it_the_balance_is_what_the_wr
         let run = app.run_cpython("lock", json!({"iterations": 1000})).await;
         run.assert_ok();
         assert_eq!(run.stdout(), ["200"]);
+        assert_eq!(run.result()["data"]["balance"], 200, "the result reads the printed balance");
+        assert_eq!(run.result()["text"], "balance 200, no update lost");
         let phases: Vec<&str> = run.of_kind("lock").map(|e| e["phase"].as_str().unwrap()).collect();
         assert_eq!(phases.len(), 2 * 1000 * 3);
         assert!(run.of_kind("lock").all(|e| e["lock"] == "lock"));
@@ -147,8 +149,17 @@ async fn lock_keeps_the_balance_at_200_and_without_it_the_balance_is_what_the_wr
         assert!(last_write.values().any(|&v| v == balance), "the printed balance {balance} is one process's last write {last_write:?}");
         let (start_d, end_d) = span_of(&run, d);
         let (start_w, end_w) = span_of(&run, w);
-        if start_w < end_d && start_d < end_w {
-            eprintln!("the workers overlapped; balance {balance}");
+        // The result reads what the program printed and when its processes ran.
+        let data = &run.result()["data"];
+        assert_eq!(data["balance"], balance);
+        assert_eq!(data["lost_updates_at_least"], (balance - 200).abs());
+        let overlap_us = (end_d.min(end_w).saturating_sub(start_d.max(start_w))) / 1000;
+        assert_eq!(data["overlap_us"], overlap_us, "{data}");
+        let text = run.result()["text"].as_str().unwrap();
+        if balance == 200 {
+            assert!(text.contains("by luck"), "a race that did not happen is not a success: {text}");
+        } else {
+            assert!(text.starts_with(&format!("balance {balance}, expected 200")), "{text}");
         }
         assert_no_process_left(&run);
     })
@@ -311,6 +322,7 @@ async fn a_pipe_is_duplex_and_its_messages_arrive_whole_when_writers_take_the_lo
         let run = app.run_cpython("pipe", json!({"use_lock": true, "messages": 10})).await;
         run.assert_ok();
         assert_eq!(run.stdout(), ["[4, 9, 25]", "corrupted messages: 0"]);
+        assert_eq!((run.result()["data"]["corrupt"].clone(), run.result()["data"]["messages"].clone()), (json!(0), json!(30)));
         let sends = run.of_kind("pipe").filter(|e| e["op"] == "send" && e["value"] == json!([2, 3, 5])).count();
         assert_eq!(sends, 1);
         let (send, recv) = (
@@ -396,6 +408,18 @@ async fn the_real_gil_lets_one_countdown_thread_run_at_a_time_but_two_processes_
             let main = run.pid_named("MainProcess");
             let threads: Vec<i64> = run.of_kind("thread.start").filter(|e| e["pid"] == main).map(|e| e["tid"].as_i64().unwrap()).collect();
             assert_eq!(threads.len(), 2, "two countdown threads");
+            // The result is the program's own prints, read: each mode's time and CPUs, speedup against (a).
+            let modes = &run.result()["data"]["modes"];
+            let printed = run.stdout();
+            for (key, line) in ["a", "b", "c"].iter().zip(&printed) {
+                let wall = modes[key]["wall_s"].as_f64().unwrap();
+                let cpus = modes[key]["cpus_used"].as_f64().unwrap();
+                let figures = line.rsplit_once(": ").unwrap().1.strip_suffix(" CPUs").unwrap();
+                let (w, c) = figures.split_once(" s on ").unwrap();
+                assert_eq!((w.parse::<f64>().unwrap(), c.parse::<f64>().unwrap()), (wall, cpus), "{line} against {}", modes[key]);
+                let speedup = modes["a"]["wall_s"].as_f64().unwrap() / wall;
+                assert!((modes[key]["speedup"].as_f64().unwrap() - speedup).abs() < 1e-9);
+            }
             let (in_threads, threads_ms) = parallelism(&run, &threads, "thread.start", "thread.exit", "tid");
             let procs = [run.pid_named("Process-1"), run.pid_named("Process-2")];
             let (in_processes, processes_ms) = parallelism(&run, &procs, "proc.start", "proc.exit", "pid");
