@@ -9,8 +9,7 @@
 // fields), so it stays out of app.js's way. Load it after app.js.
 
 import { h } from './dom.js';
-import { fetchDemos } from './api.js';
-import { parse } from './params.js';
+import { requestFromForm, startExperiment, followExperiment, askedExperiment, withExperiment } from './experiment.js';
 
 /** What each demo's experiment varies and counts. */
 const LABS = {
@@ -20,7 +19,6 @@ const LABS = {
     ask: 'How many messages break when writers share a pipe without a lock?' },
 };
 const SVG = 'http://www.w3.org/2000/svg';
-const POLL_MS = 400;
 /** Most bars one histogram draws before it groups outcomes in ranges. */
 const BINS = 10;
 
@@ -48,20 +46,15 @@ function start() {
   if (share) app.insertBefore(panel, share); else app.append(panel);
 
   go.addEventListener('click', () => { void runExperiment(Number(runsEach.value)); });
-  const asked = new URLSearchParams(location.search).get('experiment');
-  if (asked && /^[0-9a-f]{32}$/.test(asked)) void follow(asked);
+  const asked = askedExperiment();
+  if (asked) void follow(asked);
 
   /** @param {number} n */
   async function runExperiment(n) {
     go.disabled = true;
     progress.classList.remove('bad');
     try {
-      const request = await requestBody(n);
-      const res = await fetch('/api/experiments', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
-      const answer = await res.json().catch(() => ({}));
-      if (!res.ok) throw new Error(answer?.error?.message ?? `${res.status} ${res.statusText}`);
-      history.replaceState(null, '', withExperiment(answer.id));
-      await follow(answer.id);
+      await follow(await startExperiment(await requestFromForm(demoName, lab.vary, undefined, n)));
     } catch (e) {
       progress.textContent = `The experiment did not start: ${e instanceof Error ? e.message : e}`;
       progress.classList.add('bad');
@@ -70,25 +63,13 @@ function start() {
     }
   }
 
-  /** Polls the report until it is done, drawing as runs come in. @param {string} id */
+  /** Draws the report as runs come in, until it is done. @param {string} id */
   async function follow(id) {
     panel.dataset.state = 'running';
     panel.dataset.experimentId = id;
-    for (;;) {
-      const res = await fetch(`/api/experiments/${id}`);
-      if (!res.ok) {
-        progress.textContent = res.status === 404 ? 'That experiment is not on this server any more.' : `The experiment could not be read (${res.status}).`;
-        panel.dataset.state = 'missing';
-        return;
-      }
-      const report = await res.json();
-      draw(report);
-      if (report.done) {
-        panel.dataset.state = 'done';
-        return;
-      }
-      await new Promise((ok) => setTimeout(ok, POLL_MS));
-    }
+    const missing = await followExperiment(id, draw);
+    if (missing) progress.textContent = missing;
+    panel.dataset.state = missing ? 'missing' : 'done';
   }
 
   /** @param {any} report */
@@ -101,31 +82,6 @@ function start() {
     link.replaceChildren(h('a', { href: withExperiment(report.id), text: 'Permalink to this experiment' }), ' · ',
       h('a', { href: `/api/experiments/${report.id}`, download: `forkline-${report.demo}-experiment-${report.id}.json`, text: 'its report (JSON)' }));
   }
-}
-
-/** The experiment the form describes: this page's engine and parameters. @param {number} n */
-async function requestBody(n) {
-  const engine = /** @type {HTMLInputElement|null} */ (document.querySelector('input[name=engine]:checked'))?.value ?? 'native';
-  const python = document.getElementById('engine')?.dataset.python || undefined;
-  const demo = (await fetchDemos()).find((d) => d.name === demoName);
-  const specs = engine === 'cpython' ? demo?.cpython?.params ?? [] : demo?.params ?? [];
-  /** @type {Record<string, unknown>} */
-  const params = {};
-  for (const spec of specs) {
-    const input = /** @type {HTMLInputElement|null} */ (document.getElementById(`param-${spec.name}`));
-    if (!input || spec.name === lab.vary) continue;
-    const [value, error] = parse(spec, input);
-    if (error) throw new Error(`${spec.name}: ${error}`);
-    params[spec.name] = value;
-  }
-  return { demo: demoName, engine, python: engine === 'cpython' ? python : undefined, params, vary: lab.vary, runs_each: n };
-}
-
-/** This page's URL naming the experiment. @param {string} id */
-function withExperiment(id) {
-  const url = new URL(location.href);
-  url.searchParams.set('experiment', id);
-  return `${url.pathname}${url.search}`;
 }
 
 /**
@@ -190,6 +146,14 @@ function histogram(lab, value, runs) {
     svg.append(a, count, label);
   });
   const figure = h('figure', { class: 'race-chart', 'data-side': String(value), 'data-runs': String(runs.length) });
-  figure.append(svg, h('figcaption', { text: `${side}: ${lab.what} over ${runs.length} runs` }));
+  figure.append(svg, h('figcaption', { text: `${side}: ${lab.what} over ${measured.length} runs` }));
+  // Real CPython's reader raises at the first broken frame, so those runs
+  // have no count: they are an outcome too, and one of them is a click away.
+  const uncounted = runs.filter((r) => !measured.includes(r));
+  if (uncounted.length) {
+    figure.dataset.uncounted = String(uncounted.length);
+    figure.append(h('p', { class: 'race-uncounted' }, `${uncounted.length} run${uncounted.length === 1 ? '' : 's'} ended with no count (${[...new Set(uncounted.map((r) => r.outcome ?? 'running'))].join(', ')}: the program raised, hung or was stopped): `,
+      h('a', { href: `/runs/${uncounted[0].id}`, text: 'open one' })));
+  }
   return figure;
 }
