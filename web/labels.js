@@ -142,7 +142,9 @@ export function shorten(ctx, text, max, minChars) {
   for (let i = text.lastIndexOf(' '); i > 0; i = text.lastIndexOf(' ', i - 1)) {
     const head = text.slice(0, i).replace(/[\s·:,=(—-]+$/, '');
     if (head.length < MIN_KEEP) break;
-    const s = `${head}…`;
+    // A run header's last part cut to a word or two ("· the…") says less than ending before it.
+    const sep = head.lastIndexOf(' · ');
+    const s = sep > 0 && head.length - sep - 3 < 2 * MIN_KEEP ? `${head.slice(0, sep)}…` : `${head}…`;
     if (ctx.measureText(s).width <= max) return s;
   }
   if (minChars === undefined) return '';
