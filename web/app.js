@@ -360,6 +360,7 @@ function syncSource() {
     if (typeof e.line === 'number' && e.line > 0) raised.set(e.line, `${e.type ?? 'Exception'}${e.message ? `: ${e.message}` : ''}`);
   }
   sourceView.markRaised(raised);
+  sourceView.markLanes(run && replay.cursor !== null ? laneLines(run, replay.cursor) : []);
   if (!run) { sourceView.highlight(0); return; }
   let ev = null;
   const sel = timeline.selected;
@@ -378,6 +379,37 @@ function syncSource() {
     for (let i = evs.length - 1; i >= Math.max(0, evs.length - 50); i--) if (sourceView.lineFor(evs[i])) { ev = evs[i]; break; }
   }
   sourceView.highlight(sourceView.lineFor(ev));
+}
+
+/**
+ * Every live lane's current line at the replay cursor: the line of its latest
+ * event up to there that the program has a line for. A lane not started yet,
+ * or already exited, is on no line.
+ * @param {RunModel} run @param {number} cursor
+ */
+function laneLines(run, cursor) {
+  /** @type {{line:number, lane:string, name:string, label:string, color:string}[]} */
+  const out = [];
+  const open = new Map();
+  for (const l of run.lanes()) {
+    if ((l.alive && l.alive.t0 > cursor) || (l.exitT !== null && l.exitT < cursor)) continue;
+    open.set(l.id, l);
+  }
+  const bt = run.byTime();
+  for (let i = bt.length - 1; i >= 0 && open.size; i--) {
+    const e = bt[i];
+    if (e.t > cursor) continue;
+    const id = run.laneIdOf(e.pid, e.tid);
+    const lane = open.get(id);
+    if (!lane) continue;
+    const line = sourceView.lineFor(e);
+    if (!line) continue;
+    open.delete(id);
+    out.push({ line, lane: id, name: lane.name, label: RunModel.laneLabel(lane), color: timeline.laneColor(run, lane) });
+  }
+  // In lane order, as the timeline stacks them.
+  const order = run.lanes().map((l) => l.id);
+  return out.sort((a, b) => order.indexOf(a.lane) - order.indexOf(b.lane));
 }
 
 /** The panel's heading while it is an editor. */

@@ -16,6 +16,7 @@
 // not to a lane), and the interpreter's MainProcess is the root lane.
 
 import { SCHEMA } from './schema.js';
+import { isLessonEvent } from './activity.js';
 
 /**
  * @typedef {{seq:number, t:number, kind:string, pid:number, tid:number, cpu:number, [k:string]:any}} FlEvent
@@ -316,6 +317,8 @@ export class RunModel {
     this.lastT = 0;
     /** @type {number|null} first thing a process did; before it the runner was only starting */
     this.firstT = null;
+    /** @type {number|null} the first of the lesson's own events (activity.js): where a live run's fit starts */
+    this.lessonT0 = null;
     /** @type {Set<number>} CPU cores seen, for the legend */
     this.cpus = new Set();
     /** @type {Map<number, Item>} every event's drawn item, for selection and partners */
@@ -544,6 +547,7 @@ export class RunModel {
     }
     if (ev.cpu >= 0) this.cpus.add(ev.cpu);
     if (this.firstT === null || ev.t < this.firstT) this.firstT = ev.t;
+    if (k !== 'kernel.sample' && (this.lessonT0 === null || ev.t < this.lessonT0) && isLessonEvent(ev)) this.lessonT0 = ev.t;
     if (k === 'kernel.sample') { this._sample(ev); return; }
 
     const lane = this._lane(ev.pid, ev.tid);

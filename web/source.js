@@ -3,7 +3,10 @@
 // line belongs to which event kind (`source_lines`: "kind" or "kind:phase" →
 // 1-based line); an event that names its own line (a CPython run's
 // `exception`) is shown at that line; without either the program is simply
-// shown. Lines that raised an uncaught exception stay marked. The program is
+// shown. Lines that raised an uncaught exception stay marked. While a run is
+// replayed, every live process's and thread's own current line is marked in
+// its lane's colour, with a tag naming the lane (so colour is never the only
+// cue), since several lanes run different lines at once. The program is
 // drawn with Python highlighting; under the editor (editor.js) this same
 // layer is what the student sees through the transparent textarea.
 
@@ -23,6 +26,8 @@ export class SourceView {
     /** @type {Record<string, number>} */ this.map = {};
     this.current = 0;
     /** @type {Map<number, string>} line → what it raised */ this.raised = new Map();
+    /** @type {string} what markLanes last drew, to skip a frame that changes nothing */ this.lanesKey = '';
+    /** @type {number[]} the lines markLanes marked */ this.laneLines = [];
     this.text = '';
     this.reduceMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
     this.setProgram(this.code.textContent ?? '');
@@ -57,6 +62,8 @@ export class SourceView {
     this.pre.dataset.currentLine = '0';
     this.raised = new Map();
     delete this.pre.dataset.raisedLines;
+    this.lanesKey = '';
+    this.laneLines = [];
   }
 
   /** @param {Record<string, number>|undefined} map */
@@ -81,6 +88,56 @@ export class SourceView {
       el.classList.add('current');
       scrollWithin(this.scroller, el, this.reduceMotion);
     }
+  }
+
+  /**
+   * Mark each lane's current line: a bar and tint in the lane's colour (a bar
+   * in stripes where several lanes share the line) and a tag per lane. An
+   * empty list clears them.
+   * @param {{line:number, lane:string, name:string, label:string, color:string}[]} marks
+   */
+  markLanes(marks) {
+    const key = marks.map((m) => `${m.line}:${m.lane}:${m.color}:${m.name}`).join('|');
+    if (key === this.lanesKey) return;
+    this.lanesKey = key;
+    for (const l of this.laneLines) {
+      const el = this.lines[l - 1];
+      if (!el) continue;
+      el.classList.remove('lane-line');
+      el.style.removeProperty('--lane-tint');
+      el.style.removeProperty('--lane-bar');
+      el.removeAttribute('data-lanes');
+      if (!this.raised.has(l)) el.removeAttribute('title');
+      for (const t of el.querySelectorAll('.lane-tag')) t.remove();
+    }
+    /** @type {Map<number, typeof marks>} */
+    const byLine = new Map();
+    for (const m of marks) {
+      if (!this.lines[m.line - 1]) continue;
+      byLine.set(m.line, [...(byLine.get(m.line) ?? []), m]);
+    }
+    this.laneLines = [...byLine.keys()];
+    for (const [l, ms] of byLine) {
+      const el = this.lines[l - 1];
+      el.classList.add('lane-line');
+      // CSSOM, not a style attribute: the page's CSP allows no inline styles.
+      el.style.setProperty('--lane-tint', ms[0].color);
+      const n = ms.length;
+      el.style.setProperty('--lane-bar', `linear-gradient(to bottom, ${ms.map((m, i) => `${m.color} ${(i / n) * 100}% ${((i + 1) / n) * 100}%`).join(', ')})`);
+      el.dataset.lanes = ms.map((m) => m.lane).join(' ');
+      if (!this.raised.has(l)) el.title = `current line of ${ms.map((m) => m.label).join(', ')}`;
+      for (const m of ms) {
+        const tag = document.createElement('span');
+        tag.className = 'lane-tag';
+        tag.dataset.lane = m.lane;
+        tag.style.setProperty('--lane', m.color);
+        tag.textContent = m.name;
+        tag.title = `${m.label} is here`;
+        el.insertBefore(tag, el.lastChild);
+      }
+    }
+    if (this.laneLines.length) this.pre.dataset.laneLines = this.laneLines.join(',');
+    else delete this.pre.dataset.laneLines;
   }
 
   /**

@@ -6,6 +6,26 @@ import { RunModel, describe, fmtTime } from './model.js';
 
 const CAP = 2000;
 
+/**
+ * Text that wraps at its spaces and nowhere else: each word in a span that
+ * never wraps. Left to itself the browser also breaks JSON after its commas
+ * and brackets, mid-value.
+ * @param {string} text
+ */
+function spaced(text) {
+  /** @type {(string|HTMLElement)[]} */
+  const out = [];
+  for (const part of text.split(/(\s+)/)) {
+    if (!part) continue;
+    if (/^\s+$/.test(part)) { out.push(part); continue; }
+    const w = document.createElement('span');
+    w.className = 'word';
+    w.textContent = part;
+    out.push(w);
+  }
+  return out;
+}
+
 export class EventTable {
   /** @param {HTMLDetailsElement} details @param {(seq:number)=>void} onPick */
   constructor(details, onPick) {
@@ -54,7 +74,8 @@ export class EventTable {
           b.textContent = e.kind;
           b.title = 'Show on the timeline';
           td.append(b);
-        } else td.textContent = text;
+        } else if (i === 5) td.append(...spaced(text));
+        else td.textContent = text;
         tr.append(td);
       });
       frag.append(tr);

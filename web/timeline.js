@@ -9,12 +9,16 @@
 // each, because canvas state changes, not arithmetic, dominate the cost.
 
 import { RunModel, lowerBound, describe, fmtTime, sampleEnd, SPAN_RULES, ARROW_RULES } from './model.js';
+import { activityRange } from './activity.js';
+import { LabelLayer } from './labels.js';
 
 /** @typedef {import('./model.js').Lane} Lane */
 /** @typedef {import('./model.js').Item} Item */
 /** @typedef {import('./model.js').Span} Span */
 /** @typedef {import('./model.js').Instant} Instant */
 /** @typedef {import('./model.js').CoreSlice} CoreSlice */
+/** @typedef {import('./labels.js').Candidate} Candidate */
+/** @typedef {import('./labels.js').LabelBox} LabelBox */
 /** @typedef {{run:RunModel, runIndex:number, item:Item}} Hit */
 /** A run's header (lane and core null), a process/thread lane, or a CPU of the per-core view.
  * @typedef {{run:RunModel, runIndex:number, lane:Lane|null, core:number|null, y:number, h:number}} Row */
@@ -29,8 +33,19 @@ const BAR_Y = 15, BAR_H = 14, CPU_Y = 31, KSTRIP_Y = 36, KSTRIP_H = 5;
 // A CPU lane of the per-core view: one bar, the thread the kernel had there,
 // and a tick above it where two threads were R on that core at once.
 const CORE_H = 30, CORE_BAR_Y = 9, CORE_BAR_H = 15;
+/** Width of the lane's colour mark at the gutter's left edge. */
+const LANE_MARK_W = 4;
 const MIN_RANGE = 2_000; // 2 µs: below that the clock's own jitter dominates
 const ARROW_LIMIT = 600;
+// Fit leaves this much room around the lesson's activity: pixels, at most
+// this share of the plot; more on the right, where the last event's label reads.
+const FIT_PAD_L = [14, 0.04], FIT_PAD_R = [40, 0.1];
+/** Which label gives way when two collide: the higher number keeps its place. */
+const PRIORITY = /** @type {Record<string, number>} */ ({
+  notice: 110, header: 100, lane: 95, axis: 90, error: 70, print: 60, note: 55, message: 50, value: 45, span: 30, core: 20,
+});
+/** Label kinds drawn inside the plot's clip; the rest are the gutter's and the headers'. */
+const PLOT_KINDS = new Set(['mark', 'span', 'core', 'notice']);
 
 /** Drawing order of span styles: later ones paint over earlier ones. A style
  * the schema adds is drawn with the full-height ones (in the `other` colour
@@ -91,6 +106,10 @@ export class Timeline {
     this.byCore = false;
     /** @type {WeakMap<RunModel, {version:number, map:Map<Lane, number>}>} */
     this._threadIdx = new WeakMap();
+    /** @type {WeakMap<RunModel, {version:number, range:{t0:number, t1:number}|null}>} */
+    this._activity = new WeakMap();
+    /** Where every label of the last frame went (see labelBoxes). */
+    this.labels = new LabelLayer();
     this.reduceMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
     /** @type {Row[]} */ this.rows = [];
     this.stats = { spans: 0, instants: 0, arrows: 0, ms: 0 };
@@ -125,15 +144,16 @@ export class Timeline {
   }
 
   /**
-   * Each sampled thread's colour index in the per-core view, in lane order,
-   * so a thread keeps its colour on every core.
+   * Each lane's colour index, in lane order: a thread keeps its colour on
+   * every core of the per-core view, beside its name in the gutter, and on
+   * its current line in the code panel while replaying.
    * @param {RunModel} run
    */
   threadIndex(run) {
     let c = this._threadIdx.get(run);
     if (!c || c.version !== run.version) {
       const map = new Map();
-      for (const l of run.lanes()) if (l.samples.length) map.set(l, map.size);
+      for (const l of run.lanes()) map.set(l, map.size);
       c = { version: run.version, map };
       this._threadIdx.set(run, c);
     }
@@ -144,6 +164,47 @@ export class Timeline {
   threadColor(run, lane) {
     const i = this.threadIndex(run).get(lane) ?? 0;
     return this.threadColors[i % this.threadColors.length];
+  }
+
+  /** A lane's colour, as the gutter draws it (the page's other views use this). @param {RunModel} run @param {Lane} lane */
+  laneColor(run, lane) { return this.threadColor(run, lane); }
+
+  /** The label boxes of the last frame, in CSS pixels of the canvas (tests read
+   * them through `window.forkline.timeline.labelBoxes()`). @returns {LabelBox[]} */
+  labelBoxes() { return this.labels.boxes.map((b) => ({ ...b })); }
+
+  /**
+   * When the run's lesson happened (activity.js): a finished run's, cached by
+   * version; a live run's from its first lesson event to now.
+   * @param {RunModel} run @param {number} runIndex
+   * @returns {{t0:number, t1:number}|null}
+   */
+  activityOf(run, runIndex = this.runs.indexOf(run)) {
+    if (!run.finished) {
+      return run.lessonT0 === null ? null : { t0: run.lessonT0, t1: Math.max(run.endT, this.now[runIndex] ?? 0) };
+    }
+    let c = this._activity.get(run);
+    if (!c || c.version !== run.version) {
+      c = { version: run.version, range: activityRange(run.byTime(), (e) => run.isRunLevel(e)) };
+      this._activity.set(run, c);
+    }
+    return c.range;
+  }
+
+  /** The fitted view: every run's activity, with a margin of a few pixels. */
+  _fitView() {
+    let t0 = Infinity, t1 = -Infinity;
+    this.runs.forEach((r, i) => {
+      const a = this.activityOf(r, i);
+      if (a) { t0 = Math.min(t0, a.t0); t1 = Math.max(t1, a.t1); }
+    });
+    if (!Number.isFinite(t0)) { t0 = 0; t1 = this.extent(); }
+    const span = Math.max(t1 - t0, 1e5);
+    const w = Math.max(40, this.plotX1 - this.plotX0);
+    // Pixels of margin become time at the scale the activity gets.
+    const left = Math.min(FIT_PAD_L[0], w * FIT_PAD_L[1]), right = Math.min(FIT_PAD_R[0], w * FIT_PAD_R[1]);
+    const perPx = span / (w - left - right);
+    return { t0: t0 - left * perPx, t1: t1 + right * perPx };
   }
 
   /** @param {RunModel[]} runs */
@@ -258,15 +319,9 @@ export class Timeline {
     const dpr = window.devicePixelRatio || 1;
     this.width = Math.max(200, host.clientWidth);
     const height = this._layout();
-    if (this.follow) {
-      // Fit from the first thing a process did: the runner's own start-up is not the lesson.
-      const ext = this.extent();
-      let first = Infinity;
-      for (const r of this.runs) if (r.firstT !== null) first = Math.min(first, r.firstT);
-      if (!Number.isFinite(first) || first > ext) first = 0;
-      const span = Math.max(ext - first, 1e5);
-      this.view = { t0: Math.max(0, first - span * 0.02), t1: ext + span * 0.03 };
-    }
+    // Fit frames the lesson's own activity, not the runner's start-up or teardown.
+    if (this.follow) this.view = this._fitView();
+    this.labels.reset();
     const c = this.canvas;
     const W = Math.round(this.width * dpr), H = Math.round(height * dpr);
     if (c.width !== W || c.height !== H) {
@@ -302,7 +357,7 @@ export class Timeline {
     /** @type {Map<string, Path2D>} */ const states = new Map();
     const alive = new Path2D();
     const cpuPath = (/** @type {number} */ cpu) => { let p = cpus.get(cpu); if (!p) { p = new Path2D(); cpus.set(cpu, p); } return p; };
-    /** @type {{x:number, y:number, text:string, max:number, color:string, small:boolean}[]} */
+    /** @type {Candidate[]} the plot's labels: placed with the fixed ones once everything is known */
     const labels = [];
     let nSpans = 0, nInst = 0;
     /** @type {Row[]} */ const coreRows = [];
@@ -384,7 +439,7 @@ export class Timeline {
         }
         if (s.style !== 'zombie') cpuStrip(s.cpu, xa, xb);
         nSpans++;
-        if (xb - xa > 46) labels.push({ x: Math.max(xa, X0) + 4, y: y + BAR_Y + BAR_H / 2 + 0.5, text: s.label, max: Math.min(xb, X1) - Math.max(xa, X0) - 8, color: col.text, small: true });
+        if (xb - xa > 46) labels.push(spanLabel(Math.max(xa, X0) + 4, y + BAR_Y + BAR_H / 2 + 0.5, s.label, Math.min(xb, X1) - Math.max(xa, X0) - 8, col.text, 'span'));
       };
       const px = 1 / scale; // one pixel of time
       while (i < list.length) {
@@ -410,6 +465,7 @@ export class Timeline {
       /** @type {Record<string, [number, number]>} */ const tick = {};
       /** @type {Record<string, number>} */ const lastHead = {};
       const firstLabel = labels.length;
+      let lastLabelX = -Infinity;
       for (; j < ins.length; j++) {
         const n = ins[j];
         if (n.t > tEnd + 4 / scale) break;
@@ -440,11 +496,15 @@ export class Timeline {
           const text = e.kind === 'print' || e.kind === 'note' || e.kind === 'result' ? String(e.text ?? '')
             : e.kind === 'exception' ? `${e.type ?? 'Exception'}: ${e.message ?? ''}`
             : e.kind === 'value' ? `${e.op} ${e.name ?? ''}=${e.value}` : `${e.op} ${JSON.stringify(e.value ?? e.msg)}`;
-          const next = ins[j + 1];
-          const room = next ? (next.t - n.t) * scale - 10 : X1 - x - 8;
           // stderr lines (a traceback) in the error colour, as in the console
           const color = e.stream === 'stderr' ? col.error : (col[n.group] ?? col.text);
-          if (room > 24) labels.push({ x: x + 6, y: y + 7, text, max: room, color, small: false });
+          // The label may run over the marks after it; the layer keeps it off other labels.
+          // One label per few pixels of a lane is all that can show (the layer would drop the rest).
+          if (x + 6 >= X0 + 2 && x - lastLabelX >= 6) {
+            lastLabelX = x;
+            labels.push({ x: x + 6, y: y + 7, text, max: X1 - x - 8, font: '600 11px system-ui, sans-serif', size: 11,
+              color, kind: 'mark', backing: true, priority: PRIORITY[e.stream === 'stderr' ? 'error' : n.group] ?? PRIORITY.value });
+          }
         }
       }
       for (const [g, tk] of Object.entries(tick)) marks.get(g)?.rect(tk[0], y + BAR_Y - 4, tk[1] - tk[0], BAR_H + 6);
@@ -470,38 +530,26 @@ export class Timeline {
     const nArrows = this._arrows(ctx, scale);
     this._highlight(ctx, scale);
 
-    if (labels.length && labels.length < 600) {
-      ctx.textBaseline = 'middle';
-      for (const l of labels) {
-        ctx.font = l.small ? '10px system-ui, sans-serif' : '600 11px system-ui, sans-serif';
-        const text = fitText(ctx, l.text, l.max);
-        if (!text) continue;
-        if (l.small) {
-          // a backing so span labels stay readable over hatching
-          ctx.globalAlpha = 0.78;
-          ctx.fillStyle = col.bg;
-          ctx.fillRect(l.x - 2, l.y - 6, ctx.measureText(text).width + 4, 12);
-          ctx.globalAlpha = 1;
-        }
-        ctx.fillStyle = l.color;
-        ctx.fillText(text, l.x, l.y);
-      }
+    // Every label of the frame is placed at once, fixed ones first (labels.js).
+    if (this.hiddenArrows) {
+      const text = `${this.hiddenArrows} arrows: zoom in to see them`;
+      ctx.font = '11px system-ui, sans-serif';
+      const w = ctx.measureText(text).width;
+      this.labels.add({ x: X1 - 4 - w, y: AXIS_H + 12, text, max: w + 1, font: ctx.font, size: 11, color: col.muted, kind: 'notice', priority: PRIORITY.notice });
     }
+    this._gutterLabels(ctx);
+    // Too many to read: a frame that dense shows its text after a zoom.
+    if (labels.length < 600) for (const l of labels) this.labels.add(l);
+    const placed = this.labels.place(ctx);
+    LabelLayer.paint(ctx, placed.filter((l) => PLOT_KINDS.has(l.kind)), col.bg);
 
     if (cut !== null) {
       const x = X0 + (cut - v0) * scale;
       ctx.fillStyle = col.accent;
       ctx.fillRect(x - 1, AXIS_H - 4, 2, height - AXIS_H + 4);
     }
-    if (this.hiddenArrows) {
-      ctx.font = '11px system-ui, sans-serif';
-      ctx.fillStyle = col.muted;
-      ctx.textAlign = 'right';
-      ctx.fillText(`${this.hiddenArrows} arrows: zoom in to see them`, X1 - 4, AXIS_H + 12);
-      ctx.textAlign = 'left';
-    }
     ctx.restore();
-    this._gutter(ctx);
+    this._gutter(ctx, placed.filter((l) => !PLOT_KINDS.has(l.kind)));
     this._tooltip();
 
     host.dataset.viewStart = String(Math.round(v0));
@@ -528,21 +576,63 @@ export class Timeline {
       const x = X0 + (t - v0) * scale;
       ctx.fillStyle = col.grid;
       ctx.fillRect(Math.round(x), AXIS_H - 6, 1, height - AXIS_H + 6);
-      ctx.fillStyle = col.muted;
       const label = fmtTick(t, step, v1 - v0);
-      if (x + 3 + ctx.measureText(label).width < this.width - 2) ctx.fillText(label, x + 3, AXIS_H / 2 - 1);
+      // A tick's number is one word: whole, or not at all.
+      this.labels.add({ x: x + 3, y: AXIS_H / 2 - 1, text: label, max: this.width - 2 - (x + 3), font: ctx.font, size: 11,
+        color: col.muted, kind: 'axis', priority: PRIORITY.axis });
     }
+    LabelLayer.paint(ctx, this.labels.place(ctx), col.bg);
     ctx.fillStyle = col.grid;
     ctx.fillRect(0, AXIS_H - 1, this.width, 1);
   }
 
-  /** Labels and the process tree, drawn last so spans never cover them. @param {CanvasRenderingContext2D} ctx */
-  _gutter(ctx) {
+  /**
+   * The run headers', lanes' and CPU lanes' names, as label candidates: the
+   * highest priorities, so the plot's labels make room for them.
+   * @param {CanvasRenderingContext2D} ctx
+   */
+  _gutterLabels(ctx) {
     const col = this.colors;
     const X0 = this.plotX0;
-    ctx.font = '12px system-ui, sans-serif';
-    ctx.textBaseline = 'middle';
-    ctx.textAlign = 'left';
+    const add = (/** @type {number} */ x, /** @type {number} */ y, /** @type {string} */ text, /** @type {number} */ max,
+      /** @type {string} */ font, /** @type {string} */ color, /** @type {string} */ kind, /** @type {number|undefined} */ minChars) => {
+      this.labels.add({ x, y, text, max, font, size: Number(/(\d+)px/.exec(font)?.[1] ?? 12), color, kind, priority: PRIORITY[kind], minChars });
+    };
+    for (const r of this.rows) {
+      if (r.core !== null) {
+        add(24, r.y + CORE_BAR_Y + CORE_BAR_H / 2, `CPU ${r.core} · kernel`, X0 - 34, '500 12px system-ui, sans-serif', col.text, 'lane', 3);
+        continue;
+      }
+      if (!r.lane) {
+        const run = r.run;
+        const status = run.finished ? run.outcomeText() : 'running…';
+        add(8, r.y + r.h / 2, `${run.label} · ${run.engineText()} · ${status}`, this.width - 16, '600 12px system-ui, sans-serif', col.text, 'header', undefined);
+        continue;
+      }
+      const lane = r.lane;
+      const indent = 8 + lane.depth * 12;
+      const color = lane.type === 'proc' ? col.text : col.muted;
+      const font = lane.type === 'proc' ? '500 12px system-ui, sans-serif' : 'italic 12px system-ui, sans-serif';
+      const label = RunModel.laneLabel(lane);
+      const room = X0 - indent - 8;
+      ctx.font = font;
+      if (ctx.measureText(label).width <= room) add(indent, r.y + r.h / 2, label, room, font, color, 'lane', 4);
+      else {
+        // narrow screens: the name on one line, the id under it
+        add(indent, r.y + r.h / 2 - 7, lane.name, room, font, color, 'lane', 4);
+        add(indent, r.y + r.h / 2 + 7, lane.type === 'proc' ? `pid ${lane.pid}` : `tid ${lane.tid}`, room, '11px system-ui, sans-serif', col.muted, 'lane', 4);
+      }
+    }
+  }
+
+  /**
+   * The gutter and the run headers, drawn last so spans never cover them: the
+   * bands, each lane's colour, the process tree, then the names placed for them.
+   * @param {CanvasRenderingContext2D} ctx @param {(Candidate & {shown:string})[]} names
+   */
+  _gutter(ctx, names) {
+    const col = this.colors;
+    const X0 = this.plotX0;
     this.rows.forEach((r, i) => {
       if (r.core !== null) {
         // a CPU of the per-core view: its name in its core colour
@@ -552,25 +642,19 @@ export class Timeline {
         if (this.rows[i - 1]?.core === null) ctx.fillRect(0, r.y, this.width, 1);
         ctx.fillStyle = this.cpuColor(r.core);
         ctx.fillRect(8, r.y + CORE_BAR_Y + 3, 10, CORE_BAR_H - 6);
-        ctx.fillStyle = col.text;
-        ctx.font = '500 12px system-ui, sans-serif';
-        ctx.fillText(fitText(ctx, `CPU ${r.core} · kernel`, X0 - 34), 24, r.y + CORE_BAR_Y + CORE_BAR_H / 2);
         return;
       }
       if (!r.lane) {
         ctx.fillStyle = col.header;
         ctx.fillRect(0, r.y, X0 - 4, r.h);
-        ctx.fillStyle = col.text;
-        ctx.font = '600 12px system-ui, sans-serif';
-        const run = r.run;
-        const status = run.finished ? run.outcomeText() : 'running…';
-        ctx.fillText(fitText(ctx, `${run.label} · ${run.engineText()} · ${status}`, this.width - 16), 8, r.y + r.h / 2);
-        ctx.font = '12px system-ui, sans-serif';
         return;
       }
       const lane = r.lane;
       ctx.fillStyle = i % 2 === 0 ? col.band : col.bg;
       ctx.fillRect(0, r.y, X0 - 4, r.h);
+      // The lane's own colour: the per-core view and the code panel's current lines use it too.
+      ctx.fillStyle = this.laneColor(r.run, lane);
+      ctx.fillRect(0, r.y + 3, LANE_MARK_W, r.h - 6);
       const indent = 8 + lane.depth * 12;
       // tree line from the parent row down to this one
       if (lane.depth > 0) {
@@ -581,22 +665,11 @@ export class Timeline {
         ctx.fillRect(xl, top, 1, r.y + r.h / 2 - top);
         ctx.fillRect(xl, r.y + r.h / 2, 6, 1);
       }
-      ctx.fillStyle = lane.type === 'proc' ? col.text : col.muted;
-      ctx.font = lane.type === 'proc' ? '500 12px system-ui, sans-serif' : 'italic 12px system-ui, sans-serif';
-      const label = RunModel.laneLabel(lane);
-      const room = X0 - indent - 8;
-      if (ctx.measureText(label).width <= room) ctx.fillText(label, indent, r.y + r.h / 2);
-      else {
-        // narrow screens: the name on one line, the id under it
-        ctx.fillText(fitText(ctx, lane.name, room), indent, r.y + r.h / 2 - 7);
-        ctx.font = '11px system-ui, sans-serif';
-        ctx.fillStyle = col.muted;
-        ctx.fillText(fitText(ctx, lane.type === 'proc' ? `pid ${lane.pid}` : `tid ${lane.tid}`, room), indent, r.y + r.h / 2 + 7);
-      }
     });
     ctx.fillStyle = col.grid;
     const last = this.rows.at(-1);
     ctx.fillRect(X0 - 4, AXIS_H, 1, Math.max(0, (last ? last.y + last.h : 0) - AXIS_H));
+    LabelLayer.paint(ctx, names, col.bg);
   }
 
   /**
@@ -605,7 +678,7 @@ export class Timeline {
    * Path2D per thread colour; where two threads are R on one core at once, a
    * tick above the bar (one of them was only runnable, waiting for that core).
    * @param {CanvasRenderingContext2D} ctx @param {Row[]} rows @param {number} scale
-   * @param {{x:number, y:number, text:string, max:number, color:string, small:boolean}[]} labels
+   * @param {Candidate[]} labels
    */
   _cores(ctx, rows, scale, labels) {
     if (!rows.length) return;
@@ -639,7 +712,7 @@ export class Timeline {
           if (p) path(this.threadColor(run, s.lane)).rect(p[0], y, Math.max(1, p[1] - p[0]), CORE_BAR_H);
           pend.set(s.lane, [xa, xb]);
         }
-        if (xb - xa > 40) labels.push({ x: Math.max(xa, X0) + 4, y: y + CORE_BAR_H / 2 + 0.5, text: `${s.lane.name} · ${s.lane.type === 'proc' ? 'pid' : 'tid'} ${s.lane.tid}`, max: Math.min(xb, X1) - Math.max(xa, X0) - 8, color: this.colors.text, small: true });
+        if (xb - xa > 40) labels.push(spanLabel(Math.max(xa, X0) + 4, y + CORE_BAR_H / 2 + 0.5, `${s.lane.name} · ${s.lane.type === 'proc' ? 'pid' : 'tid'} ${s.lane.tid}`, Math.min(xb, X1) - Math.max(xa, X0) - 8, this.colors.text, 'core'));
       };
       const list = core.slices;
       let i = lowerBound(list, v0 - core.maxDur, (s) => s.t0);
@@ -1022,16 +1095,13 @@ export function stateWords(state, cpu) {
   }
 }
 
-/** @param {CanvasRenderingContext2D} ctx @param {string} text @param {number} max */
-function fitText(ctx, text, max) {
-  if (max <= 8) return '';
-  if (ctx.measureText(text).width <= max) return text;
-  let lo = 0, hi = text.length;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (ctx.measureText(text.slice(0, mid) + '…').width <= max) lo = mid; else hi = mid - 1;
-  }
-  return lo ? text.slice(0, lo) + '…' : '';
+/**
+ * A label inside a bar (a span, a CPU slice): small, on a backing so it reads over hatching.
+ * @param {number} x @param {number} y @param {string} text @param {number} max @param {string} color @param {'span'|'core'} kind
+ * @returns {Candidate}
+ */
+function spanLabel(x, y, text, max, color, kind) {
+  return { x, y, text, max, font: '10px system-ui, sans-serif', size: 10, color, kind, priority: PRIORITY[kind], backing: true };
 }
 
 /** @param {Item} it */

@@ -223,7 +223,9 @@ test('CPython process run: the console is its prints in order, the lanes its own
   const runs = await page.evaluate(() => window.forkline.runs.map((r) => ({ engine: r.engine, end: r.endT, lanes: r.lanes().length })));
   assert.deepEqual(runs.map((r) => r.engine), ['cpython', 'native']);
   assert.equal(Number(await page.getAttribute('#timeline', 'data-lanes')), runs[0].lanes + runs[1].lanes, 'both runs\' lanes stacked');
-  assert.ok(Number(await page.getAttribute('#timeline', 'data-view-end')) >= Math.max(...runs.map((r) => r.end)), 'one scale covers the longer run');
+  // Fit frames each run's lesson activity (activity.js), not the runner's teardown after it.
+  const ends = await page.evaluate(() => window.forkline.runs.map((r) => window.forkline.timeline.activityOf(r).t1));
+  assert.ok(Number(await page.getAttribute('#timeline', 'data-view-end')) >= Math.max(...ends), 'one scale covers the longer run\'s activity');
   const stacked = await page.$$eval('#lanes li', (li) => li.map((l) => l.textContent.trim()));
   assert.ok(stacked.some((l) => /^Run 1: MainProcess/.test(l)) && stacked.some((l) => /^Run 2: MainProcess/.test(l)));
   assert.equal(await text(page, '#ran-on'), 'Ran on Native (forkline’s Rust demo)', 'the console follows the newest run');
