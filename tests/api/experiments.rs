@@ -61,6 +61,8 @@ async fn bad_experiments_run_nothing_and_one_client_runs_one_at_a_time() {
             (json!({"demo": "lock", "vary": "iterations", "runs_each": 5}), "values"),
             (json!({"demo": "lock", "vary": "iterations", "values": [10, 99999], "runs_each": 5}), "params.iterations"),
             (json!({"demo": "lock", "engine": "native", "vary": "iterations", "values": [1, 2, 3, 4], "runs_each": 51}), "runs_each"),
+            (json!({"demo": "gil", "engine": "native", "vary": "workers", "values": [1, 2, 3, 4, 5, 6, 7, 8, 9], "runs_each": 1}), "values"),
+            (json!({"demo": "gil", "engine": "native", "vary": "workers", "values": [1, 9], "runs_each": 1}), "params.workers"),
         ] {
             let response = app.post_json("/api/experiments", &body).await;
             assert_eq!(response.status(), 422, "{body}");
