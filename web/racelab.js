@@ -146,14 +146,21 @@ function histogram(lab, value, runs) {
     svg.append(a, count, label);
   });
   const figure = h('figure', { class: 'race-chart', 'data-side': String(value), 'data-runs': String(runs.length) });
-  figure.append(svg, h('figcaption', { text: `${side}: ${lab.what} over ${measured.length} runs` }));
+  figure.append(svg, h('figcaption', { text: `${side}: ${lab.what} over ${measured.length} run${measured.length === 1 ? "" : "s"}` }));
   // Real CPython's reader raises at the first broken frame, so those runs
   // have no count: they are an outcome too, and one of them is a click away.
   const uncounted = runs.filter((r) => !measured.includes(r));
   if (uncounted.length) {
     figure.dataset.uncounted = String(uncounted.length);
-    figure.append(h('p', { class: 'race-uncounted' }, `${uncounted.length} run${uncounted.length === 1 ? '' : 's'} ended with no count (${[...new Set(uncounted.map((r) => r.outcome ?? 'running'))].join(', ')}: the program raised, hung or was stopped): `,
+    figure.append(h('p', { class: 'race-uncounted' }, `${uncounted.length} run${uncounted.length === 1 ? '' : 's'} ended with no count (${[...new Set(uncounted.map(endedHow))].join(', ')}: the program raised, hung or was stopped): `,
       h('a', { href: `/runs/${uncounted[0].id}`, text: 'open one' })));
   }
   return figure;
+}
+
+/** How a run with no count ended, in a few words. @param {any} run */
+function endedHow(run) {
+  if (typeof run.result?.exit_code === 'number') return `exit code ${run.result.exit_code}`;
+  if (run.result?.signal) return `killed by signal ${run.result.signal}`;
+  return run.outcome ?? 'still running';
 }

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startServer, launch, watchErrors, ARTIFACTS } from './harness.js';
+import { startServer, launch, watchErrors, fetchEvents, ARTIFACTS, TRACER_READY } from './harness.js';
 
 let server, browser;
 before(async () => { server = await startServer(); browser = await launch(); });
@@ -50,6 +50,39 @@ test('the race lab counts the balances of real runs with and without the lock', 
   await page.goto(`${server.url}${href}`);
   await page.waitForSelector('#timeline[data-state=finished]', { timeout: 30000 });
   assert.match(await page.textContent('#outcome'), /balance \d+/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('on real CPython the pipe lab counts the runs whose reader raised beside the counts', { timeout: 120000, skip: !TRACER_READY && 'no tracer' }, async () => {
+  const page = await browser.ctx.newPage();
+  const errors = watchErrors(page);
+  await page.goto(`${server.url}/demos/pipe?engine=cpython`);
+  await page.waitForSelector('body[data-ready=true]');
+  await page.selectOption('#race-runs', '10');
+  await page.click('#race-run');
+  await page.waitForSelector('#racelab[data-state=done]', { timeout: 100000 });
+  const id = await page.getAttribute('#racelab', 'data-experiment-id');
+  const report = await (await fetch(`${server.url}/api/experiments/${id}`)).json();
+  assert.equal(report.engine, 'cpython');
+  for (const side of [true, false]) {
+    const runs = report.runs.filter((r) => r.value === side);
+    const counted = runs.filter((r) => typeof r.result?.corrupt === 'number');
+    const bars = await page.$$eval(`.race-chart[data-side="${side}"] .race-bar`, (as) => as.map((a) => Number(a.dataset.count)));
+    assert.equal(bars.reduce((n, c) => n + c, 0), counted.length, `side ${side}: bars hold the runs that printed a count`);
+    const uncounted = await page.getAttribute(`.race-chart[data-side="${side}"]`, 'data-uncounted');
+    assert.equal(Number(uncounted ?? 0), runs.length - counted.length, `side ${side}: the rest are said to have no count`);
+    // A run with no count really ended without printing one: its reader raised.
+    for (const r of runs.filter((r) => !counted.includes(r)).slice(0, 2)) {
+      const events = await fetchEvents(server.url, r.id);
+      assert.ok(!events.some((e) => e.kind === 'print' && e.text?.startsWith('corrupted messages:')), 'no count printed');
+      assert.notEqual(events.findLast((e) => e.kind === 'result').data.exit_code, 0);
+    }
+    if (side) assert.equal(counted.length, runs.length, 'with the lock every run gets to its count');
+  }
+  await (await page.$('#racelab'))?.screenshot({ path: join(ARTIFACTS, 'racelab-pipe-cpython.png') });
+  await page.setViewportSize({ width: 375, height: 800 });
+  await (await page.$('#racelab'))?.screenshot({ path: join(ARTIFACTS, 'racelab-pipe-cpython-375.png') });
   assert.deepEqual(errors, []);
   await page.close();
 });
