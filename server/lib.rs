@@ -3,6 +3,14 @@
 //!
 //! `app()` builds the whole HTTP application without a socket, so tests can
 //! drive it directly; `serve()` binds it and handles shutdown.
+//!
+//! Linux only: runs are built on Linux's process model (PDEATHSIG, a child
+//! subreaper, memfd seals, `/proc`, membarrier, `sched_setattr`, user
+//! namespaces for the sandbox), so another target is refused here, plainly,
+//! rather than failing later on whichever call comes first.
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("forkline runs only on Linux: its runs use PDEATHSIG, /proc, memfd seals and Linux namespaces (see README, Requirements)");
 
 pub mod bench;
 pub mod clock;

@@ -28,6 +28,9 @@ use crate::runner::limits::MAX_CHILDREN;
 
 /// Children this process has forked, against [`MAX_CHILDREN`].
 static CHILDREN_FORKED: AtomicUsize = AtomicUsize::new(0);
+/// Threads [`spawn_thread`] started that are not joined yet: while any is,
+/// [`spawn`] refuses to fork.
+static THREADS_ALIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// A started child process, like a started `multiprocessing.Process`.
 #[derive(Debug)]
@@ -95,21 +98,27 @@ pub fn wait_for(pid: Pid) -> std::io::Result<ExitStatus> {
 /// `Process(target=..., name=...).start()`: forks a real child that runs `body`
 /// and exits with the code it returns.
 ///
-/// Must be called while the calling process is single-threaded (fork copies
-/// only the calling thread; a lock held by another thread would stay locked
-/// forever in the child).
+/// Refused while a thread [`spawn_thread`] started is still running or not
+/// yet joined: fork copies only the calling thread, and a lock another
+/// thread held (the allocator's, the emitter's) would stay locked forever in
+/// the child. The runner makes threads only through `spawn_thread`, so the
+/// count is the whole truth, and checking it costs one atomic load.
 ///
 /// The child moves `name` into its `proc.start` and `target` is a literal, so
 /// a fresh child allocates nothing to announce itself: each allocation there
 /// would copy a page it shares with its parent.
 pub fn spawn(name: impl Into<Text>, target: Option<&'static str>, body: impl FnOnce() -> i32) -> std::io::Result<ChildProcess> {
     let name: Text = name.into();
+    let threads = THREADS_ALIVE.load(Ordering::SeqCst);
+    if threads > 0 {
+        return Err(std::io::Error::other(format!("cannot fork {name}: {threads} thread(s) of this process are still running (join them first)")));
+    }
     if CHILDREN_FORKED.fetch_add(1, Ordering::Relaxed) >= MAX_CHILDREN {
         return Err(std::io::Error::other(format!("a process of a run may fork at most {MAX_CHILDREN} children")));
     }
     let parent = nix::unistd::getpid();
-    // SAFETY: the runner keeps itself single-threaded whenever it forks (see
-    // above), so the child inherits no lock held by a thread that isn't there.
+    // SAFETY: no thread but this one runs (checked above), so the child
+    // inherits no lock held by a thread that isn't there.
     match unsafe { fork() }? {
         ForkResult::Parent { child } => {
             emit(Body::ProcSpawn { child: child.as_raw(), name: name.clone() });
@@ -196,7 +205,9 @@ impl<T> ChildThread<T> {
     /// `t.join()`, drawn as a wait span.
     pub fn join(self) -> T {
         emit(Body::ThreadJoin { phase: Phase::Begin, child: self.tid });
-        let value = self.handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let joined = self.handle.join();
+        THREADS_ALIVE.fetch_sub(1, Ordering::SeqCst);
+        let value = joined.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         emit(Body::ThreadJoin { phase: Phase::End, child: self.tid });
         value
     }
@@ -208,6 +219,7 @@ impl<T> ChildThread<T> {
 /// always names its child and precedes the child's `thread.start` in intent.
 pub fn spawn_thread<T: Send + 'static>(name: impl Into<Text>, body: impl FnOnce() -> T + Send + 'static) -> std::io::Result<ChildThread<T>> {
     let name: Text = name.into();
+    THREADS_ALIVE.fetch_add(1, Ordering::SeqCst);
     let (tid_tx, tid_rx) = std::sync::mpsc::sync_channel(1);
     let (go_tx, go_rx) = std::sync::mpsc::sync_channel::<()>(1);
     let thread_name = name.clone();
@@ -220,8 +232,14 @@ pub fn spawn_thread<T: Send + 'static>(name: impl Into<Text>, body: impl FnOnce(
         let value = body();
         emit(Body::ThreadExit {});
         value
+    }).inspect_err(|_| {
+        THREADS_ALIVE.fetch_sub(1, Ordering::SeqCst);
     })?;
-    let tid = tid_rx.recv().map_err(|_| std::io::Error::other("thread died before starting"))?;
+    let Ok(tid) = tid_rx.recv() else {
+        let _ = handle.join();
+        THREADS_ALIVE.fetch_sub(1, Ordering::SeqCst);
+        return Err(std::io::Error::other("thread died before starting"));
+    };
     emit(Body::ThreadSpawn { child: tid, name });
     let _ = go_tx.send(());
     Ok(ChildThread { tid, handle })

@@ -178,8 +178,10 @@ async fn a_flood_of_runs_from_one_client_leaves_another_clients_permalink() {
         let status = app.app.status(&shared.id).await;
         assert_eq!(status["outcome"], "ok", "the other client's run is still there: {status}");
         assert_eq!(app.app.events(&shared.id).await, shared.events);
-        let gone = app.app.client.get(app.app.url(&format!("/api/runs/{}", flood[0]))).send().await.unwrap();
-        assert_eq!(gone.status(), 404, "the flood's oldest made room");
+        // Asked of the store itself: a run the test's own reads brought back
+        // into memory may still be served from there until memory's budget
+        // forgets it, which depends on timing, not on retention.
+        assert!(app.store.load(&flood[0]).await.unwrap().is_none(), "the flood's oldest made room");
         app.stop().await;
         let _ = std::fs::remove_dir_all(db.parent().unwrap());
     })
