@@ -187,9 +187,7 @@ pub async fn create_run(
     ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<CreateRun>,
 ) -> Result<Response> {
-    let demo = demos::find(&body.demo)
-        .filter(|d| !d.hidden || state.runs.config().hidden_demos)
-        .ok_or_else(|| ApiError::unknown_demo(&body.demo))?;
+    let demo = state.demo(&body.demo)?;
     let (engine, params) = choose_engine(demo, &body, state.runs.config())?;
     let run = state.runs.start(demo, params, engine, client)?;
     let created = Created {

@@ -17,7 +17,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::error::{ApiError, Result};
+use super::error::Result;
 use super::pages::{choose_engine, render, EngineChoice};
 use super::AppState;
 use crate::config::Origin;
@@ -112,9 +112,7 @@ pub async fn page(
     Path(name): Path<String>,
     Query(mut pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response> {
-    let demo = demos::find(&name)
-        .filter(|d| !d.hidden || state.runs.config().hidden_demos)
-        .ok_or_else(|| ApiError::unknown_demo(&name))?;
+    let demo = state.demo(&name)?;
     let ancestors = &state.runs.config().frame_ancestors;
     let parent_origins = if ancestors.iter().any(Origin::is_any) {
         "*".to_owned()

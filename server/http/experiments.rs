@@ -45,9 +45,10 @@ fn invalid(field: &str, message: String) -> ApiError {
 
 pub async fn create(State(state): State<AppState>, ClientAddr(client): ClientAddr, ApiJson(body): ApiJson<CreateExperiment>) -> Result<Response> {
     let config = state.runs.config();
-    let demo = demos::find(&body.demo)
-        .filter(|d| (!d.hidden || config.hidden_demos) && d.name != demos::scratch::NAME)
-        .ok_or_else(|| ApiError::unknown_demo(&body.demo))?;
+    let demo = state.demo(&body.demo)?;
+    if demo.name == demos::scratch::NAME {
+        return Err(ApiError::unknown_demo(&body.demo));
+    }
     if !(1..=MAX_RUNS_EACH).contains(&body.runs_each) {
         return Err(invalid("runs_each", format!("runs_each must be from 1 to {MAX_RUNS_EACH}")));
     }

@@ -42,6 +42,16 @@ pub struct AppState {
     pub experiments: Arc<crate::runs::experiment::Experiments>,
 }
 
+impl AppState {
+    /// The demo a request names, as every route finds it: a hidden demo
+    /// (test and benchmark ones) only where `--hidden-demos` shows them.
+    pub fn demo(&self, name: &str) -> std::result::Result<&'static crate::demos::Demo, ApiError> {
+        crate::demos::find(name)
+            .filter(|d| !d.hidden || self.runs.config().hidden_demos)
+            .ok_or_else(|| ApiError::unknown_demo(name))
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     let config = state.runs.config();
     let web_dir = config.web_dir.clone();

@@ -165,9 +165,7 @@ pub async fn demo(
     Path(name): Path<String>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Html<String>> {
-    let d = demos::find(&name)
-        .filter(|d| !d.hidden || state.runs.config().hidden_demos)
-        .ok_or_else(|| ApiError::unknown_demo(&name))?;
+    let d = state.demo(&name)?;
     let get = |key: &str| pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     let choice = choose_engine(d, state.runs.config(), get("engine"), get("python"));
     // The run API's `page_url` names a run this way: the page replays it.
