@@ -77,19 +77,65 @@ pub fn parse_stat(line: &str) -> io::Result<Stat> {
     let close = line.rfind(')').ok_or_else(bad)?;
     let pid = line[..open].trim().parse().map_err(|_| bad())?;
     let comm = line.get(open + 1..close).ok_or_else(bad)?.to_owned();
-    // Fields from 3 (state) on; index i here is field i + 3 of proc(5).
-    let rest: Vec<&str> = line[close + 1..].split_whitespace().collect();
-    let field = |n: usize| rest.get(n - 3).copied().ok_or_else(bad);
-    Ok(Stat {
-        pid,
-        comm,
-        state: field(3)?.chars().next().ok_or_else(bad)?,
-        ppid: field(4)?.parse().map_err(|_| bad())?,
-        pgrp: field(5)?.parse().map_err(|_| bad())?,
-        utime: field(14)?.parse().map_err(|_| bad())?,
-        stime: field(15)?.parse().map_err(|_| bad())?,
-        processor: field(39)?.parse().map_err(|_| bad())?,
-    })
+    let f = stat_fields(line.as_bytes()).ok_or_else(bad)?;
+    Ok(Stat { pid, comm, state: char::from(f.state), ppid: f.ppid, pgrp: f.pgrp, utime: f.utime, stime: f.stime, processor: f.cpu })
+}
+
+/// The fields of a task's stat line that forkline reads: the sampler on
+/// every pass, without allocating, and [`parse_stat`] for the demos.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatFields {
+    pub state: u8,
+    pub ppid: i32,
+    pub pgrp: i32,
+    /// Threads in the whole process (field 20, the same in every thread's file).
+    pub threads: i64,
+    pub utime: u64,
+    pub stime: u64,
+    pub cpu: i32,
+}
+
+/// Parses a stat line without allocating: fields after the last `)` (comm
+/// may hold spaces and parentheses), numbered as in proc(5).
+pub fn stat_fields(line: &[u8]) -> Option<StatFields> {
+    let close = line.iter().rposition(|&b| b == b')')?;
+    let mut out = StatFields { state: 0, ppid: 0, pgrp: 0, threads: 0, utime: 0, stime: 0, cpu: -1 };
+    let mut seen = 0;
+    for (i, field) in line[close + 1..].split(|&b| b == b' ' || b == b'\n').filter(|f| !f.is_empty()).enumerate() {
+        match i + 3 {
+            3 => out.state = *field.first()?,
+            4 => out.ppid = parse_int(field)? as i32,
+            5 => out.pgrp = parse_int(field)? as i32,
+            14 => out.utime = parse_int(field)? as u64,
+            15 => out.stime = parse_int(field)? as u64,
+            20 => out.threads = parse_int(field)?,
+            39 => {
+                out.cpu = parse_int(field)? as i32;
+                seen = 39;
+                break;
+            }
+            _ => {}
+        }
+    }
+    (seen == 39).then_some(out)
+}
+
+pub fn parse_int(digits: &[u8]) -> Option<i64> {
+    let (neg, digits) = match digits.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, digits),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + i64::from(d - b'0');
+    }
+    Some(if neg { -n } else { n })
 }
 
 /// Every live descendant of `ancestor` in the process group `pgrp`.

@@ -48,6 +48,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write as _};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use crate::runner::procfs::{self, parse_int, StatFields};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
@@ -228,60 +229,6 @@ fn install_stop_handler() {
     let _ = unsafe { signal::sigaction(Signal::SIGTERM, &action) };
 }
 
-/// The fields of a task's stat line the sampler uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Fields {
-    state: u8,
-    pgrp: i32,
-    /// Threads in the whole process (field 20, the same in every thread's file).
-    threads: i64,
-    utime: u64,
-    stime: u64,
-    cpu: i32,
-}
-
-/// Parses a stat line without allocating: fields after the last `)` (comm
-/// may hold spaces and parentheses), numbered as in proc(5).
-fn parse_fields(line: &[u8]) -> Option<Fields> {
-    let close = line.iter().rposition(|&b| b == b')')?;
-    let mut out = Fields { state: 0, pgrp: 0, threads: 0, utime: 0, stime: 0, cpu: -1 };
-    let mut seen = 0;
-    for (i, field) in line[close + 1..].split(|&b| b == b' ' || b == b'\n').filter(|f| !f.is_empty()).enumerate() {
-        match i + 3 {
-            3 => out.state = *field.first()?,
-            5 => out.pgrp = parse_int(field)? as i32,
-            14 => out.utime = parse_int(field)? as u64,
-            15 => out.stime = parse_int(field)? as u64,
-            20 => out.threads = parse_int(field)?,
-            39 => {
-                out.cpu = parse_int(field)? as i32;
-                seen = 39;
-                break;
-            }
-            _ => {}
-        }
-    }
-    (seen == 39).then_some(out)
-}
-
-fn parse_int(digits: &[u8]) -> Option<i64> {
-    let (neg, digits) = match digits.split_first()? {
-        (b'-', rest) => (true, rest),
-        _ => (false, digits),
-    };
-    if digits.is_empty() || digits.len() > 18 {
-        return None;
-    }
-    let mut n: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        n = n * 10 + i64::from(d - b'0');
-    }
-    Some(if neg { -n } else { n })
-}
-
 /// What the sampler remembers of one thread.
 struct Track {
     pid: i32,
@@ -289,7 +236,7 @@ struct Track {
     fd: i32,
     /// Its children file, likewise (children-file mode only).
     children_fd: i32,
-    fields: Fields,
+    fields: StatFields,
     /// When `fields` were read.
     t: u64,
     /// CPU time carried by the last sample emitted for it.
@@ -481,7 +428,7 @@ impl<'a> Walker<'a> {
             }
             self.set_path(format_args!("/proc/{pid}/stat"));
             let ours = read_path(&self.path, &mut self.buf)
-                .and_then(|n| parse_fields(&self.buf[..n]))
+                .and_then(|n| procfs::stat_fields(&self.buf[..n]))
                 .is_some_and(|f| f.pgrp == self.runner);
             if ours {
                 self.pids.push(pid);
@@ -608,7 +555,7 @@ impl<'a> Walker<'a> {
 
     /// Reads one thread's stat file and emits a sample if its state or CPU
     /// changed; returns what it read, or None when the thread is gone.
-    fn sample(&mut self, pid: i32, tid: i32) -> Option<Fields> {
+    fn sample(&mut self, pid: i32, tid: i32) -> Option<StatFields> {
         let t = emit::now();
         let known = self.threads.get(&tid).filter(|tr| tr.pid == pid).map(|tr| tr.fd);
         let (n, new_fd) = match known {
@@ -633,7 +580,7 @@ impl<'a> Walker<'a> {
                 (n, Some(if keep { fd } else { -1 }))
             }
         };
-        let fields = parse_fields(&self.buf[..n])?;
+        let fields = procfs::stat_fields(&self.buf[..n])?;
         self.reads += 1;
         let gen = self.gen;
         match self.threads.get_mut(&tid) {
@@ -692,7 +639,7 @@ fn final_sample(tid: i32, track: &Track) -> bool {
     true
 }
 
-fn emit_sample(t: u64, pid: i32, tid: i32, f: Fields) {
+fn emit_sample(t: u64, pid: i32, tid: i32, f: StatFields) {
     emit::emit_at(
         t,
         Body::KernelSample {
@@ -761,10 +708,10 @@ mod tests {
     #[test]
     fn parses_the_fields_it_needs_without_allocating() {
         let line = b"4242 (a (b) c) Z 17 4200 4200 0 -1 4194304 102 0 0 0 7 3 0 0 20 0 1 0 53631 3133440 417 18446744073709551615 1 2 3 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
-        let f = parse_fields(line).unwrap();
-        assert_eq!(f, Fields { state: b'Z', pgrp: 4200, threads: 1, utime: 7, stime: 3, cpu: 1 });
-        assert!(parse_fields(b"12 (x) S 1 2").is_none());
-        assert!(parse_fields(b"").is_none());
+        let f = procfs::stat_fields(line).unwrap();
+        assert_eq!(f, StatFields { state: b'Z', ppid: 17, pgrp: 4200, threads: 1, utime: 7, stime: 3, cpu: 1 });
+        assert!(procfs::stat_fields(b"12 (x) S 1 2").is_none());
+        assert!(procfs::stat_fields(b"").is_none());
     }
 
     #[test]
@@ -772,7 +719,7 @@ mod tests {
         // The test runs on a thread of its own: look at that thread, running.
         let (me, tid) = (std::process::id(), clock::current_tid());
         let line = std::fs::read(format!("/proc/{me}/task/{tid}/stat")).unwrap();
-        let f = parse_fields(&line).unwrap();
+        let f = procfs::stat_fields(&line).unwrap();
         assert_eq!(f.state, b'R');
         assert!(f.cpu >= 0);
     }
