@@ -1,5 +1,5 @@
 //! Load, fan-out and leak checks, bounded in count and time, loopback only.
-//! The figures they print go in the README's reliability section; the long
+//! The figures they print go in docs/internals.md, Reliability; the long
 //! soak (`soak_*`, ignored by default) is run by hand with
 //! `cargo test --release --test api soak -- --ignored --nocapture`.
 
@@ -183,7 +183,7 @@ async fn sequential_runs_leave_no_process_and_no_file_descriptor_behind() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "soak: run by hand, see the README's reliability section"]
+#[ignore = "soak: run by hand, see docs/internals.md, Reliability"]
 async fn soak_a_thousand_sequential_runs() {
     tokio::time::timeout(Duration::from_secs(1800), sequential_runs_leave_nothing_behind(1000)).await.unwrap();
 }
