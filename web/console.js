@@ -104,7 +104,8 @@ export class ConsoleView {
         const o = run.end?.outcome ?? 'ok';
         // A CPython program that ended with an error still makes an `ok` run: say it in colour too.
         const code = run.result?.data?.exit_code;
-        this.outcome.className = `outcome outcome-${o}${typeof code === 'number' && code !== 0 ? ' outcome-nonzero' : ''}`;
+        const verdict = raceVerdict(run.result?.data);
+        this.outcome.className = `outcome outcome-${o}${typeof code === 'number' && code !== 0 ? ' outcome-nonzero' : ''}${verdict ? ` outcome-${verdict}` : ''}`;
         this.outcome.textContent = run.outcomeText();
         this.outcome.dataset.outcome = o;
       } else {
@@ -179,4 +180,19 @@ export function scrollWithin(/** @type {HTMLElement} */ box, /** @type {HTMLElem
   if (top < box.scrollTop || top + child.offsetHeight > box.scrollTop + box.clientHeight) {
     box.scrollTo({ top: Math.max(0, top - box.clientHeight / 3), behavior: instant ? 'auto' : 'smooth' });
   }
+}
+
+/**
+ * What a race demo's result says beyond the run's own outcome: `wrong` when
+ * updates were lost or messages broke (the program's answer is wrong, as the
+ * lesson warns), `luck` when nothing guarded the data and nothing went wrong
+ * this time; neither is a plain success. Null for every other result.
+ * @param {any} data
+ */
+export function raceVerdict(data) {
+  if (!data || typeof data !== 'object') return null;
+  const harmed = [data.lost_updates, data.lost_updates_at_least, data.corrupt].some((n) => typeof n === 'number' && n > 0);
+  if (harmed) return 'wrong';
+  const measured = [data.lost_updates, data.lost_updates_at_least, data.corrupt].some((n) => typeof n === 'number');
+  return measured && data.use_lock === false ? 'luck' : null;
 }

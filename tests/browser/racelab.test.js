@@ -86,3 +86,28 @@ test('on real CPython the pipe lab counts the runs whose reader raised beside th
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('a run that lost updates is not shown as a success, nor one that lost none by luck', { timeout: 60000 }, async () => {
+  const page = await browser.ctx.newPage();
+  const errors = watchErrors(page);
+  await page.goto(`${server.url}/demos/lock?engine=native`);
+  await page.waitForSelector('body[data-ready=true]');
+  for (const [k, useLock] of [false, true].entries()) {
+    await page.setChecked('#param-use_lock', useLock);
+    await page.click('#run');
+    await page.waitForFunction((n) => document.getElementById('status')?.textContent?.includes(`Run ${n} finished`), k + 1, { timeout: 30000 });
+    const cls = await page.getAttribute('#outcome', 'class');
+    const text = await page.textContent('#outcome');
+    if (useLock) {
+      assert.match(text, /^balance 200, no update lost$/);
+      assert.ok(!/outcome-(wrong|luck)/.test(cls), cls);
+    } else if (/updates lost/.test(text)) {
+      assert.match(cls, /outcome-wrong/, `${text}: ${cls}`);
+    } else {
+      assert.match(text, /by luck/);
+      assert.match(cls, /outcome-luck/, `${text}: ${cls}`);
+    }
+  }
+  assert.deepEqual(errors, []);
+  await page.close();
+});
