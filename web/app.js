@@ -6,7 +6,9 @@
 // shows; every run remembers the engine it ran on, so runs of both engines
 // can be compared on one time scale. Under CPython, where the server allows
 // it, the program panel is an editor (editor.js): Run then sends the edited
-// program instead of the parameters.
+// program instead of the parameters. Other modules hook on through two DOM
+// events on document: `forkline:before-run` (cancelable: hold the run back)
+// and `forkline:run-finished` (detail: the run's id, label and engine).
 
 import { fetchDemos, fetchRun, startRun, streamEvents, cancelRun, ApiError } from './api.js';
 import { RunModel } from './model.js';
@@ -477,6 +479,9 @@ function renderRunsList() {
 /** @param {boolean} compare  keep the previous run and stack the new one under it */
 async function run(compare) {
   if (!demo || !form$) return;
+  // Modules beside this one (predict.js) may hold a run back: they cancel
+  // this event and press Run again when they are ready.
+  if (!document.dispatchEvent(new CustomEvent('forkline:before-run', { cancelable: true, detail: { compare } }))) return;
   formError.textContent = '';
   const source = sendsSource() ? editor.value : null;
   /** @type {Record<string, unknown>} */
@@ -590,6 +595,7 @@ function finished(model) {
     replay.setEnd(Math.max(...runs.map((r) => r.endT)));
   }
   status.textContent = `${model.label} ${model.end?.outcome === 'ok' ? 'finished' : `ended: ${model.end?.outcome}`} · ${model.events.length} events`;
+  document.dispatchEvent(new CustomEvent('forkline:run-finished', { detail: { id: model.id, label: model.label, engine: model.engine } }));
 }
 
 form.addEventListener('submit', (e) => { e.preventDefault(); run(false); });

@@ -27,6 +27,8 @@ function currentQuery() {
     q.set(input.name || input.id.slice(6), value);
   }
   q.set('autorun', '1');
+  // An instructor's predict page embeds as one: the frame asks too.
+  if (new URLSearchParams(location.search).get('predict') === '1') q.set('predict', '1');
   return q.toString().replace(/%2C/gi, ',');
 }
 

@@ -7,6 +7,7 @@
 
 pub mod cpython;
 pub mod params;
+pub mod predict;
 pub mod readings;
 
 mod address_space;

@@ -39,6 +39,9 @@ pub struct DemoInfo {
     /// Why the CPython engine is not offered for a demo that has a program.
     #[serde(skip_serializing_if = "Option::is_none")]
     cpython_missing: Option<String>,
+    /// The question a `?predict=1` page asks before a run, on either engine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    predict: Option<&'static demos::predict::Question>,
 }
 
 /// A demo's Python program as the CPython engine runs it.
@@ -130,6 +133,7 @@ impl From<&'static Demo> for DemoInfo {
             engines: vec!["native"],
             cpython: None,
             cpython_missing: None,
+            predict: demos::predict::question(d.name),
         }
     }
 }

@@ -10,7 +10,8 @@
 //! keeps running natively rather than turning into an error page.
 //!
 //! `editable=0` shows the CPython program read-only; by default (`1`) it is
-//! an editor wherever the server allows editing.
+//! an editor wherever the server allows editing. `predict=1` asks the demo's
+//! question before each run (for instructors; see `demos::predict`).
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -48,6 +49,8 @@ struct EmbedPage {
     panels: String,
     /// The program may be edited (where the server allows editing at all).
     editable: bool,
+    /// Ask the demo's question before each run (`predict=1`).
+    predict: bool,
     /// Origins the height message may be posted to: `*` or a space-separated list.
     parent_origins: String,
     /// Why the query was refused; the frame shows it instead of the demo.
@@ -60,12 +63,13 @@ struct Settings {
     autorun: bool,
     panels: String,
     editable: bool,
+    predict: bool,
     engine: Option<String>,
     python: Option<String>,
 }
 
 fn settings(pairs: &mut Vec<(String, String)>) -> Result<Settings, String> {
-    let mut out = Settings { theme: "auto", autorun: false, panels: PANELS.join(","), editable: true, engine: None, python: None };
+    let mut out = Settings { theme: "auto", autorun: false, panels: PANELS.join(","), editable: true, predict: false, engine: None, python: None };
     let mut rest = Vec::new();
     for (key, value) in pairs.drain(..) {
         match key.as_str() {
@@ -89,6 +93,13 @@ fn settings(pairs: &mut Vec<(String, String)>) -> Result<Settings, String> {
                     "1" | "true" | "" => true,
                     "0" | "false" => false,
                     _ => return Err("editable must be 1 or 0".into()),
+                }
+            }
+            "predict" => {
+                out.predict = match value.as_str() {
+                    "1" | "true" | "" => true,
+                    "0" | "false" => false,
+                    _ => return Err("predict must be 1 or 0".into()),
                 }
             }
             "engine" => out.engine = Some(value),
@@ -156,6 +167,7 @@ pub async fn page(
         autorun: false,
         panels: PANELS.join(","),
         editable: false,
+        predict: false,
         parent_origins,
         error,
     };
@@ -166,6 +178,7 @@ pub async fn page(
             page.autorun = settings.autorun;
             page.panels = settings.panels;
             page.editable = settings.editable;
+            page.predict = settings.predict;
             Ok(render(&page)?.into_response())
         }
         Err(_) => Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response()),

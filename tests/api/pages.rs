@@ -71,3 +71,26 @@ async fn a_request_with_24_kib_of_cookies_is_answered() {
     let response = app.client.get(app.url("/healthz")).header("cookie", cookie).send().await.unwrap();
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn the_catalog_asks_each_lesson_question_with_a_check_the_page_knows() {
+    let (status, _, text) = get("/api/demos").await;
+    assert_eq!(status, StatusCode::OK);
+    let demos: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let asked: Vec<&serde_json::Value> = demos.as_array().unwrap().iter().filter(|d| d.get("predict").is_some()).collect();
+    let mut names: Vec<&str> = asked.iter().map(|d| d["name"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["fork", "gil", "lock", "pipe", "process", "threads"]);
+    for demo in asked {
+        let q = &demo["predict"];
+        assert!(forkline::demos::predict::CHECK_KINDS.contains(&q["check"]["kind"].as_str().unwrap()), "{q}");
+        let ids: std::collections::HashSet<&str> = q["choices"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), q["choices"].as_array().unwrap().len(), "{q}");
+        assert!(!q["text"].as_str().unwrap().is_empty() && !q["why"].as_str().unwrap().is_empty());
+    }
+    let (status, _, _) = get("/embed/lock?predict=2").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _, page) = get("/embed/lock?predict=1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"data-predict="1""#));
+}
