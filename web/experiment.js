@@ -2,7 +2,8 @@
 // experiment the page's form describes (this page's engine and parameters,
 // one of them varied), starting it (POST /api/experiments), following its
 // report until it is done, and the page URL that names it (`?experiment=ID`,
-// the permalink). Each panel draws the report its own way.
+// the permalink), and the panel's button and state around them. Each panel
+// draws the report its own way.
 
 import { fetchDemos } from './api.js';
 import { parse } from './params.js';
@@ -67,4 +68,37 @@ export function withExperiment(id) {
   const url = new URL(location.href);
   url.searchParams.set('experiment', id);
   return `${url.pathname}${url.search}`;
+}
+
+/**
+ * Wires a panel to its experiment: `go` starts the one `request()` builds
+ * and `draw` is called with each report; the panel's `data-state` (idle,
+ * running, done, missing) and `data-experiment-id` say where it is, for
+ * readers and tests; an experiment the URL names is followed at once.
+ * @param {{ panel: HTMLElement, go: HTMLButtonElement, progress: HTMLElement,
+ *   request: () => Promise<object>, draw: (report: any) => void }} parts
+ */
+export function wireExperiment({ panel, go, progress, request, draw }) {
+  /** @param {string} id */
+  async function follow(id) {
+    panel.dataset.state = 'running';
+    panel.dataset.experimentId = id;
+    const missing = await followExperiment(id, draw);
+    if (missing) progress.textContent = missing;
+    panel.dataset.state = missing ? 'missing' : 'done';
+  }
+  go.addEventListener('click', async () => {
+    go.disabled = true;
+    progress.classList.remove('bad');
+    try {
+      await follow(await startExperiment(await request()));
+    } catch (e) {
+      progress.textContent = `It did not start: ${e instanceof Error ? e.message : e}`;
+      progress.classList.add('bad');
+    } finally {
+      go.disabled = false;
+    }
+  });
+  const asked = askedExperiment();
+  if (asked) void follow(asked);
 }

@@ -9,7 +9,7 @@
 // fields), so it stays out of app.js's way. Load it after app.js.
 
 import { h } from './dom.js';
-import { requestFromForm, startExperiment, followExperiment, askedExperiment, withExperiment } from './experiment.js';
+import { requestFromForm, wireExperiment, withExperiment } from './experiment.js';
 
 /** What each demo's experiment varies and counts. */
 const LABS = {
@@ -45,32 +45,7 @@ function start() {
   const share = document.getElementById('share');
   if (share) app.insertBefore(panel, share); else app.append(panel);
 
-  go.addEventListener('click', () => { void runExperiment(Number(runsEach.value)); });
-  const asked = askedExperiment();
-  if (asked) void follow(asked);
-
-  /** @param {number} n */
-  async function runExperiment(n) {
-    go.disabled = true;
-    progress.classList.remove('bad');
-    try {
-      await follow(await startExperiment(await requestFromForm(demoName, lab.vary, undefined, n)));
-    } catch (e) {
-      progress.textContent = `The experiment did not start: ${e instanceof Error ? e.message : e}`;
-      progress.classList.add('bad');
-    } finally {
-      go.disabled = false;
-    }
-  }
-
-  /** Draws the report as runs come in, until it is done. @param {string} id */
-  async function follow(id) {
-    panel.dataset.state = 'running';
-    panel.dataset.experimentId = id;
-    const missing = await followExperiment(id, draw);
-    if (missing) progress.textContent = missing;
-    panel.dataset.state = missing ? 'missing' : 'done';
-  }
+  wireExperiment({ panel, go, progress, draw, request: () => requestFromForm(demoName, lab.vary, undefined, Number(runsEach.value)) });
 
   /** @param {any} report */
   function draw(report) {

@@ -8,7 +8,7 @@
 // surface; load it after app.js.
 
 import { h } from './dom.js';
-import { requestFromForm, startExperiment, followExperiment, askedExperiment, withExperiment } from './experiment.js';
+import { requestFromForm, wireExperiment, withExperiment } from './experiment.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 /** The modes a gil run times beside its baseline (a), in drawing order. */
@@ -45,33 +45,8 @@ function start() {
   const share = document.getElementById('share');
   if (share) app.insertBefore(panel, share); else app.append(panel);
 
-  go.addEventListener('click', () => { void sweep(Number(most.value), Number(runsEach.value)); });
-  const asked = askedExperiment();
-  if (asked) void follow(asked);
-
-  /** @param {number} n @param {number} each */
-  async function sweep(n, each) {
-    go.disabled = true;
-    progress.classList.remove('bad');
-    try {
-      const values = Array.from({ length: n }, (_, i) => i + 1);
-      await follow(await startExperiment(await requestFromForm('gil', 'workers', values, each)));
-    } catch (e) {
-      progress.textContent = `The sweep did not start: ${e instanceof Error ? e.message : e}`;
-      progress.classList.add('bad');
-    } finally {
-      go.disabled = false;
-    }
-  }
-
-  /** @param {string} id */
-  async function follow(id) {
-    panel.dataset.state = 'running';
-    panel.dataset.experimentId = id;
-    const missing = await followExperiment(id, draw);
-    if (missing) progress.textContent = missing;
-    panel.dataset.state = missing ? 'missing' : 'done';
-  }
+  const workers = () => Array.from({ length: Number(most.value) }, (_, i) => i + 1);
+  wireExperiment({ panel, go, progress, draw, request: () => requestFromForm('gil', 'workers', workers(), Number(runsEach.value)) });
 
   /** @param {any} report */
   function draw(report) {
