@@ -156,7 +156,7 @@ fn gil_line(line: &str) -> Option<(char, String, f64, f64)> {
 
 fn gil(seen: &Seen, params: &Params, cpus: usize) -> Option<Reading> {
     let lines: Vec<_> = seen.main_prints().filter_map(gil_line).collect();
-    let base = lines.iter().find(|(key, ..)| *key == 'a')?.2;
+    let &(_, _, base, a_cpus) = lines.iter().find(|(key, ..)| *key == 'a')?;
     let gil_enabled = seen.main_prints().find_map(|l| l.strip_prefix("GIL enabled: ")).map(|v| v == "True");
     let mut modes = Map::new();
     let mut text = Vec::new();
@@ -165,7 +165,6 @@ fn gil(seen: &Seen, params: &Params, cpus: usize) -> Option<Reading> {
         modes.insert(key.to_string(), json!({ "label": label, "wall_s": wall_s, "speedup": speedup, "cpus_used": cpus_used }));
         text.push(format!("({key}) {label}: {wall_s:.2} s, {speedup:.2}× on {cpus_used:.1} CPUs"));
     }
-    let a_cpus = lines[0].3;
     let disturbed = a_cpus < 0.85;
     let gil = match gil_enabled {
         Some(false) => "no GIL",
