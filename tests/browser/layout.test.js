@@ -196,8 +196,10 @@ test('replay: each lane\'s current line is marked in its lane\'s colour, with it
   assert.ok(colors.size >= 2, 'two lanes, two colours');
   await (await page.$('section.source')).screenshot({ path: join(ARTIFACTS, 'layout-replay-lanes.png') });
   // Off the replay, no lane marks.
+  // The old run's finished state may still show the moment Run is pressed: wait for the new one's.
+  const before = await page.getAttribute('#timeline', 'data-run-id');
   await page.click('#run');
-  await page.waitForSelector('#timeline[data-state=finished]', { timeout: 60000 });
+  await page.waitForFunction((old) => { const t = document.getElementById('timeline'); return t?.dataset.runId !== old && t?.dataset.state === 'finished'; }, before, { timeout: 60000 });
   assert.equal(await page.locator('#source .line.lane-line').count(), 0, 'a new run clears the marks');
   assert.deepEqual(errors, []);
   await page.close();
