@@ -143,22 +143,13 @@ impl TestApp {
         if let Some(last) = last_event_id {
             request = request.header("Last-Event-ID", last.to_string());
         }
-        let response = request.send().await.expect("events request");
-        assert_eq!(response.status(), 200);
-        assert_eq!(response.headers()["content-type"], "text/event-stream");
-        let mut stream = response.bytes_stream().eventsource();
-        let mut events = Vec::new();
-        while let Some(message) = stream.next().await {
-            let message = message.expect("well-formed SSE");
-            if message.event == "queue" {
-                // A place in line, not an event of the run.
-                continue;
-            }
-            let event: Value = serde_json::from_str(&message.data).expect("event JSON");
-            assert_eq!(message.id, event["seq"].to_string(), "SSE id is the event's seq");
-            events.push(event);
-        }
-        events
+        read_event_stream(request).await
+    }
+
+    /// The events as `client` reads them (behind a trusted proxy): a run's
+    /// own client reading it does not count as opening it for retention.
+    pub async fn events_as(&self, id: &str, client: &str) -> Vec<Value> {
+        read_event_stream(self.client.get(self.url(&format!("/api/runs/{id}/events"))).header("x-forwarded-for", client)).await
     }
 
     pub async fn run(&self, demo: &str, params: Value) -> FinishedRun {
@@ -271,4 +262,24 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Reads an event stream to its end, skipping places in line.
+async fn read_event_stream(request: reqwest::RequestBuilder) -> Vec<Value> {
+    let response = request.send().await.expect("events request");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut stream = response.bytes_stream().eventsource();
+    let mut events = Vec::new();
+    while let Some(message) = stream.next().await {
+        let message = message.expect("well-formed SSE");
+        if message.event == "queue" {
+            // A place in line, not an event of the run.
+            continue;
+        }
+        let event: Value = serde_json::from_str(&message.data).expect("event JSON");
+        assert_eq!(message.id, event["seq"].to_string(), "SSE id is the event's seq");
+        events.push(event);
+    }
+    events
 }

@@ -62,7 +62,9 @@ impl StoreApp {
             .unwrap();
         assert_eq!(response.status(), 201);
         let id = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-        let events = self.app.events(&id).await;
+        // Read as its own client: had the run finished before the stream
+        // was asked for, another reader would have counted as opening it.
+        let events = self.app.events_as(&id, client).await;
         FinishedRun { id, events }
     }
 
