@@ -303,6 +303,17 @@ pub fn default_max_active_runs() -> usize {
     std::thread::available_parallelism().map(usize::from).unwrap_or(1)
 }
 
+/// The runner binary built with this server (see build.rs), or, where that
+/// build folder is gone (an installed copy), the `forkline-runner` beside
+/// the running executable.
+pub fn default_runner_exe() -> PathBuf {
+    let built = PathBuf::from(env!("FORKLINE_RUNNER_EXE"));
+    if built.is_file() {
+        return built;
+    }
+    std::env::current_exe().map(|exe| exe.with_file_name("forkline-runner")).unwrap_or(built)
+}
+
 /// The `python/` folder of this source tree: the tracer every CPython run
 /// loads, read from disk like the page.
 pub fn default_tracer_dir() -> PathBuf {

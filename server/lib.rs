@@ -13,20 +13,19 @@
 compile_error!("forkline runs only on Linux: its runs use PDEATHSIG, /proc, memfd seals and Linux namespaces (see README, Requirements)");
 
 pub mod bench;
-pub mod clock;
 pub mod config;
-pub mod demos;
-pub mod event;
-pub mod handoff;
 pub mod http;
-pub mod interpreters;
 pub mod replay;
-pub mod ring;
-pub mod runner;
 pub mod runs;
-pub mod sandbox;
 pub mod store;
 pub mod trace;
+
+// The layers below, under the names the server's modules and the tests use:
+// the shared vocabulary (crates/core) and what runs inside a run
+// (crates/runner), which the server links for the demo catalog and to
+// prepare the sandbox; runs themselves are the `forkline-runner` binary's.
+pub use forkline_core::{clock, event, handoff, ring, spec};
+pub use forkline_runner::{demos, interpreters, primitives, sandbox};
 
 use std::sync::Arc;
 use std::time::Duration;

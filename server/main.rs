@@ -1,5 +1,5 @@
-//! The `forkline` command: serves the playground, or (hidden) runs one demo
-//! as a runner when the server re-executes itself.
+//! The `forkline` command: serves the playground, or measures it (`bench`).
+//! Runs themselves are the `forkline-runner` binary's (crates/runner).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,9 +24,6 @@ enum Command {
     /// Measure the event pipeline against Python on this machine (figures and
     /// ratios, never pass/fail).
     Bench(BenchCli),
-    /// Run one demo; started by the server, not by people.
-    #[command(hide = true)]
-    Runner(RunnerCli),
 }
 
 #[derive(Args, Clone)]
@@ -34,6 +31,10 @@ struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, env = "FORKLINE_LISTEN", default_value = config::DEFAULT_LISTEN)]
     listen: SocketAddr,
+    /// The runner binary each run is started with (default: the one built
+    /// with this server, or `forkline-runner` beside it).
+    #[arg(long, env = "FORKLINE_RUNNER", default_value_os_t = config::default_runner_exe())]
+    runner: PathBuf,
     /// Folder the page's JS and CSS are served from.
     #[arg(long, env = "FORKLINE_WEB_DIR", default_value_os_t = config::default_web_dir())]
     web_dir: PathBuf,
@@ -194,20 +195,9 @@ struct BenchCli {
     cases: Vec<String>,
 }
 
-#[derive(Args)]
-struct RunnerCli {
-    /// The server's pid; the run itself arrives on stdin.
-    #[arg(long)]
-    server_pid: i32,
-}
-
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Runner(r)) => {
-            let code = forkline::runner::main(forkline::runner::RunnerArgs { server_pid: r.server_pid });
-            std::process::ExitCode::from(code.clamp(0, 255) as u8)
-        }
         Some(Command::Bench(b)) => bench(b),
         Some(Command::Serve(args)) => serve(*args),
         None => serve(cli.serve),
@@ -216,10 +206,10 @@ fn main() -> std::process::ExitCode {
 
 fn bench(args: BenchCli) -> std::process::ExitCode {
     let Ok(exe) = std::env::current_exe() else {
-        eprintln!("forkline: cannot find its own executable to start runners");
+        eprintln!("forkline: cannot find its own executable to start an idle server");
         return std::process::ExitCode::FAILURE;
     };
-    let mut options = forkline::bench::Options::new(exe, args.quick);
+    let mut options = forkline::bench::Options::new(exe, config::default_runner_exe(), args.quick);
     options.json = args.json;
     options.venv = args.venv;
     options.cases = args.cases;
@@ -231,13 +221,11 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("FORKLINE_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
-    let runner_exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => {
-            eprintln!("forkline: cannot find its own executable to start runners: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
+    if !args.runner.is_file() {
+        eprintln!("forkline: no runner at {} (set --runner to the forkline-runner binary)", args.runner.display());
+        return std::process::ExitCode::FAILURE;
+    }
+    let runner_exe = args.runner;
     // Before the runtime starts its threads: each probe starts an interpreter.
     let (pythons, problems) = forkline::interpreters::discover(&args.pythons);
     for python in &pythons {

@@ -1,7 +1,7 @@
-// Generated from schema/events.json by the server's test
+// Generated from schema/events.json by forkline-core's test
 // `the_page_module_is_generated_from_the_schema` (FORKLINE_BLESS=1 writes it). Do not edit.
 export const SCHEMA = Object.freeze({
-  "about": "The one definition of forkline's events: every kind and its fields, which events open and close spans, and which pair into arrows. Read by the server (server/event/schema.rs: the Rust types are checked against it, the trace export draws from it), the page (web/schema.js, generated from this file and checked by a test) and the Python tracer's tests (every line the tracer writes is checked against it). docs/events.md says what each means.",
+  "about": "The one definition of forkline's events: every kind and its fields, which events open and close spans, and which pair into arrows. Read by the server (crates/core/src/event/schema.rs: the Rust types are checked against it, the trace export draws from it), the page (web/schema.js, generated from this file and checked by a test) and the Python tracer's tests (every line the tracer writes is checked against it). docs/events.md says what each means.",
   "types": {
     "int": "an integer",
     "string": "a string",

@@ -20,7 +20,7 @@ the thread blocks on a lock (``flush``), before a fork, and at exit. Two
 processes writing a pipe at once queue on the pipe's lock; batching is what
 keeps that from doubling the cost of every update. The lines keep the time
 they were emitted at, and the runner puts the pipe's lines back in that
-order (server/runner/cpython.rs), so a batch written late lands where it
+order (crates/runner/src/start/cpython.rs), so a batch written late lands where it
 belongs.
 
 Until a process has said ``proc.start`` (a fork child between ``fork()`` and

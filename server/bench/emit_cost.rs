@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use crate::event::{Body, Phase};
 use crate::ring;
-use crate::runner::emit;
+use crate::primitives::emit;
 
 use super::{Options, Row};
 

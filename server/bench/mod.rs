@@ -40,8 +40,10 @@ pub struct Options {
     pub quick: bool,
     /// Where the JSON report goes.
     pub json: PathBuf,
-    /// The forkline executable: runners and the idle server exec it.
+    /// The forkline executable: the idle-server case execs it.
     pub exe: PathBuf,
+    /// The runner binary runs are started with.
+    pub runner: PathBuf,
     /// The Python interpreter for the baselines.
     pub python: String,
     /// Folder of the Python baseline scripts.
@@ -56,11 +58,12 @@ pub struct Options {
 pub const CASES: &[&str] = &["emit", "throughput", "run-start", "worker", "queue", "overhead", "sampler", "fanout", "cpython", "sandbox", "idle"];
 
 impl Options {
-    pub fn new(exe: PathBuf, quick: bool) -> Self {
+    pub fn new(exe: PathBuf, runner: PathBuf, quick: bool) -> Self {
         Options {
             quick,
             json: default_json_path(),
             exe,
+            runner,
             python: "python3".into(),
             python_dir: default_python_dir(),
             venv: default_venv_path(),

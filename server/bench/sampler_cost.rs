@@ -109,7 +109,7 @@ fn parse_note(text: &str) -> Option<Cost> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::sampler::Report;
+    use crate::primitives::sampler::Report;
 
     #[test]
     fn reads_the_figures_of_the_samplers_own_note() {

@@ -24,7 +24,7 @@ pub async fn measure(options: &Options, server: &Server) -> Vec<Row> {
     let mut rows = vec![Row::skipped(CASE, &format!("interpreter: {} ({})", python.label, spec.python.display()), "every row below is this interpreter")];
     let bare = starts(count, || {
         let mut command = Command::new(&spec.python);
-        command.args(crate::runner::cpython::INTERPRETER_FLAGS).env_clear().env("PATH", "/usr/bin:/bin");
+        command.args(forkline_runner::start::cpython::INTERPRETER_FLAGS).env_clear().env("PATH", "/usr/bin:/bin");
         Ok((command, Vec::new()))
     });
     let boxed = starts(count, || sandboxed(&spec));
@@ -46,7 +46,7 @@ pub async fn measure(options: &Options, server: &Server) -> Vec<Row> {
 fn sandboxed(spec: &SandboxSpec) -> std::io::Result<(Command, Vec<std::os::fd::OwnedFd>)> {
     let filters = crate::sandbox::limits::seccomp_pipes()?;
     let fds: Vec<i32> = filters.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
-    Ok((spec.interpreter(crate::sandbox::run_uid(std::process::id()), &fds), filters))
+    Ok((crate::sandbox::interpreter(&spec, crate::sandbox::run_uid(std::process::id()), &fds), filters))
 }
 
 /// Milliseconds from start to exit of `-c pass`, `count` times.

@@ -17,7 +17,7 @@ pub struct Server {
 
 impl Server {
     pub async fn start(options: &Options) -> std::io::Result<Server> {
-        let mut config = Config::with_runner(options.exe.clone());
+        let mut config = Config::with_runner(options.runner.clone());
         config.listen = "127.0.0.1:0".parse().expect("loopback parses");
         config.hidden_demos = true;
         // Every request comes from one loopback client, one run at a time.

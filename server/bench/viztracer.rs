@@ -65,7 +65,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_venv_that_cannot_be_made_is_a_note_not_a_failure() {
-        let mut options = Options::new(PathBuf::from("forkline"), false);
+        let mut options = Options::new(PathBuf::from("forkline"), PathBuf::from("forkline-runner"), false);
         // Under a regular file: no venv can be created there, with or without network.
         options.venv = PathBuf::from("/dev/null/venv");
         let why = find(&options).await.expect_err("no venv there");

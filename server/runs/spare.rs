@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! Spare (owned by Runs)
-//!   slot: Option<Runner> — `forkline runner`, own process group, env cleared,
+//!   slot: Option<Runner> — `forkline-runner runner`, own process group, env cleared,
 //!                          stdin a unix socket (it waits there for its
 //!                          RunSpec and event ring; see crate::handoff),
 //!                          PDEATHSIG armed, idle: no demo code has run

@@ -36,7 +36,7 @@ use crate::config::{Config, KILL_GRACE};
 use crate::handoff;
 use crate::ring;
 use crate::event::{clip_text, Body, Event, Outcome};
-use crate::runner::{CpythonSpec, RunSpec};
+use crate::spec::{CpythonSpec, RunSpec};
 
 /// How much of the runner's stderr is kept to explain a failure.
 const STDERR_KEEP: usize = 4096;

@@ -7,10 +7,10 @@ use forkline::runs::Runs;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use crate::helpers::forkline_exe;
+use crate::helpers::runner_exe;
 
 async fn get(path: &str) -> (StatusCode, String) {
-    let app = forkline::app(Runs::new(std::sync::Arc::new(forkline::Config::with_runner(forkline_exe()))));
+    let app = forkline::app(Runs::new(std::sync::Arc::new(forkline::Config::with_runner(runner_exe()))));
     let response = app.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
     let status = response.status();
     let body = response.into_body().collect().await.unwrap().to_bytes();

@@ -26,9 +26,14 @@ pub struct TestApp {
     pub runs: Arc<Runs>,
 }
 
-/// The forkline binary cargo built for these tests: runs re-execute it.
+/// The forkline binary cargo built for these tests: the server.
 pub fn forkline_exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_forkline"))
+}
+
+/// The runner built with it (build.rs): every run execs it.
+pub fn runner_exe() -> PathBuf {
+    forkline::config::default_runner_exe()
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -36,7 +41,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let mut config = Config::with_runner(forkline_exe());
+    let mut config = Config::with_runner(runner_exe());
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.hidden_demos = true;
     // Tests start hundreds of runs from one address; the rate test sets its own.

@@ -41,7 +41,7 @@ impl StoredApp {
 }
 
 pub async fn spawn_stored(location: StoreLocation, adjust: impl FnOnce(&mut Config)) -> StoredApp {
-    let mut config = Config::with_runner(forkline_exe());
+    let mut config = Config::with_runner(runner_exe());
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.store = location.clone();
     adjust(&mut config);

@@ -23,7 +23,7 @@ struct StoreApp {
 }
 
 async fn spawn_on(db: &std::path::Path, adjust: impl FnOnce(&mut Config)) -> StoreApp {
-    let mut config = Config::with_runner(forkline_exe());
+    let mut config = Config::with_runner(runner_exe());
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.hidden_demos = true;
     config.store = StoreLocation::File(db.to_owned());

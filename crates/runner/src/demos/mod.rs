@@ -1,0 +1,173 @@
+//! The catalog: every lesson concept as a demo, one file each.
+//!
+//! A demo is data (name, title, the Python program it mirrors, its parameters
+//! with bounds) plus a `run` function that executes inside the runner process
+//! as the lesson's `MainProcess`, forking and threading for real through
+//! [`crate::primitives::process`] and reporting through [`crate::primitives::emit`].
+
+pub mod cpython;
+pub mod params;
+pub mod predict;
+pub mod readings;
+
+mod address_space;
+mod bench_emit;
+mod cpu_count;
+pub mod fault;
+mod fork;
+mod gil;
+mod join_zombie;
+mod lock;
+mod pipe;
+mod process;
+mod queue;
+mod queue_vs_thread_queue;
+pub mod scratch;
+mod system;
+mod threads;
+
+pub use params::{ParamError, Params};
+
+/// What a demo's `run` may fail with; shown as the run's failure reason.
+pub type DemoError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One demo of the catalog.
+#[derive(Debug)]
+pub struct Demo {
+    pub name: &'static str,
+    pub title: &'static str,
+    /// One sentence for the catalog.
+    pub summary: &'static str,
+    /// What to look for when it runs: where the lesson is imprecise, the truth.
+    pub notes: &'static str,
+    /// The Python program the demo mirrors, in the lesson's style.
+    pub source: &'static str,
+    /// The 1-based line of `source` that produces each kind of event
+    /// (`"kind"`, `"kind:phase"`, or `"kind:op"` for `queue`, `pipe` and
+    /// `value`), so a replay can highlight it.
+    pub source_lines: &'static [(&'static str, u32)],
+    /// The output the lesson shows for the default parameters.
+    pub lesson_output: &'static str,
+    pub params: &'static [params::Spec],
+    /// Hidden demos (benchmarks) run but are not listed in the catalog.
+    pub hidden: bool,
+    /// The demo's main program; runs in the runner, single-threaded at entry.
+    pub run: fn(&Params) -> Result<(), DemoError>,
+}
+
+impl Demo {
+    /// The demo's own parameters followed by the [`params::COMMON`] ones
+    /// every demo has: what `/api/demos` lists and requests are checked against.
+    pub fn all_params(&self) -> Vec<params::Spec> {
+        self.params.iter().chain(params::COMMON).copied().collect()
+    }
+
+    /// Checks a request's parameters against [`Demo::all_params`].
+    pub fn validate(&self, raw: &serde_json::Value) -> Result<Params, ParamError> {
+        params::validate(&self.all_params(), raw)
+    }
+}
+
+static CATALOG: &[&Demo] = &[
+    &cpu_count::DEMO,
+    &process::DEMO,
+    &queue::DEMO,
+    &queue_vs_thread_queue::DEMO,
+    &lock::DEMO,
+    &threads::DEMO,
+    &gil::DEMO,
+    &pipe::DEMO,
+    &fork::DEMO,
+    &system::DEMO,
+    &address_space::DEMO,
+    &join_zombie::DEMO,
+    &scratch::DEMO,
+    &fault::DEMO,
+    &bench_emit::DEMO,
+];
+
+/// Every demo, hidden ones included, in catalog order.
+pub fn all() -> impl Iterator<Item = &'static Demo> {
+    CATALOG.iter().copied()
+}
+
+/// The demos a person sees in the catalog.
+pub fn listed() -> impl Iterator<Item = &'static Demo> {
+    all().filter(|d| !d.hidden)
+}
+
+pub fn find(name: &str) -> Option<&'static Demo> {
+    all().find(|d| d.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_url_safe() {
+        let mut names: Vec<_> = all().map(|d| d.name).collect();
+        assert!(names.iter().all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), all().count());
+    }
+
+    #[test]
+    fn every_default_is_within_its_own_bounds() {
+        for demo in all() {
+            demo.validate(&serde_json::Value::Null)
+                .unwrap_or_else(|e| panic!("{}: default out of bounds: {e}", demo.name));
+        }
+    }
+
+    #[test]
+    fn no_demo_declares_a_common_parameter_itself() {
+        for demo in all() {
+            for spec in demo.params {
+                assert!(
+                    !params::COMMON.iter().any(|c| c.name == spec.name),
+                    "{}: {} is a common parameter",
+                    demo.name,
+                    spec.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_demo_gets_the_sampler_parameters() {
+        let demo = find("threads").unwrap();
+        let params = demo.validate(&serde_json::json!({"sample": false, "sample_interval_us": 200})).unwrap();
+        assert!(!params.bool("sample"));
+        assert_eq!(params.int("sample_interval_us"), 200);
+        let err = demo.validate(&serde_json::json!({"sample_interval_us": 100})).unwrap_err();
+        assert_eq!(err.field(), Some("sample_interval_us"));
+    }
+
+    #[test]
+    fn a_native_demos_python_shows_its_parameters_on_the_same_lines() {
+        for demo in all() {
+            let params = demo.validate(&serde_json::Value::Null).unwrap();
+            let shown = cpython::render(demo.source, demo.params, &params);
+            assert_eq!(shown.lines().count(), demo.source.lines().count(), "{}: the line map still holds", demo.name);
+            assert_eq!(shown, demo.source, "{}: at its defaults the program reads as written", demo.name);
+        }
+        let lock = find("lock").unwrap();
+        let shown = cpython::render(lock.source, lock.params, &lock.validate(&serde_json::json!({"use_lock": false, "iterations": 150})).unwrap());
+        assert!(shown.contains("USE_LOCK = False   # (use_lock)") && shown.contains("ITERATIONS = 150  # (iterations)"), "{shown}");
+        let process = find("process").unwrap();
+        let shown = cpython::render(process.source, process.params, &process.validate(&serde_json::json!({"numbers": [1, 2], "delay_ms": 50})).unwrap());
+        assert!(shown.contains("arr=[1, 2]  # (numbers)") && shown.contains("DELAY_MS = 50  # (delay_ms)"), "{shown}");
+    }
+
+    #[test]
+    fn source_lines_point_inside_the_source() {
+        for demo in all() {
+            let lines = demo.source.lines().count() as u32;
+            for (kind, line) in demo.source_lines {
+                assert!((1..=lines).contains(line), "{}: {kind} -> line {line} of {lines}", demo.name);
+            }
+        }
+    }
+}
