@@ -1,4 +1,5 @@
-//! The `forkline` command: serves the playground, or measures it (`bench`).
+//! The `forkline` command: serves the playground (`forkline-bench`, in
+//! crates/bench, measures it).
 //! Runs themselves are the `forkline-runner` binary's (crates/runner).
 
 use std::net::SocketAddr;
@@ -21,9 +22,6 @@ struct Cli {
 enum Command {
     /// Serve the playground (the default).
     Serve(Box<ServeArgs>),
-    /// Measure the event pipeline against Python on this machine (figures and
-    /// ratios, never pass/fail).
-    Bench(BenchCli),
 }
 
 #[derive(Args, Clone)]
@@ -177,43 +175,12 @@ struct ServeArgs {
     sandbox_tmpfs_mb: u64,
 }
 
-#[derive(Args)]
-struct BenchCli {
-    /// A few seconds in all: small sizes, few repetitions.
-    #[arg(long)]
-    quick: bool,
-    /// Where to write the JSON report.
-    #[arg(long, default_value_os_t = forkline::bench::default_json_path())]
-    json: PathBuf,
-    /// The venv holding VizTracer for the instrumented-queue comparison; a
-    /// full run creates it and installs VizTracer when it is missing.
-    #[arg(long, default_value_os_t = forkline::bench::default_venv_path())]
-    venv: PathBuf,
-    /// Run only these cases (repeatable): emit, throughput, run-start,
-    /// worker, queue, overhead, sampler, fanout, cpython, sandbox, idle.
-    #[arg(long = "case", value_parser = clap::builder::PossibleValuesParser::new(forkline::bench::CASES))]
-    cases: Vec<String>,
-}
-
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Bench(b)) => bench(b),
         Some(Command::Serve(args)) => serve(*args),
         None => serve(cli.serve),
     }
-}
-
-fn bench(args: BenchCli) -> std::process::ExitCode {
-    let Ok(exe) = std::env::current_exe() else {
-        eprintln!("forkline: cannot find its own executable to start an idle server");
-        return std::process::ExitCode::FAILURE;
-    };
-    let mut options = forkline::bench::Options::new(exe, config::default_runner_exe(), args.quick);
-    options.json = args.json;
-    options.venv = args.venv;
-    options.cases = args.cases;
-    forkline::bench::main(options)
 }
 
 fn serve(args: ServeArgs) -> std::process::ExitCode {

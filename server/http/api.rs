@@ -171,9 +171,9 @@ impl CreateRun {
     }
 }
 
+/// The summary (which carries the id) with where to find the run, once.
 #[derive(Serialize)]
 struct Created {
-    id: String,
     events_url: String,
     status_url: String,
     page_url: String,
@@ -195,7 +195,6 @@ pub async fn create_run(
     let (engine, params) = choose_engine(demo, &body, state.runs.config())?;
     let run = state.runs.start(demo, params, engine, client)?;
     let created = Created {
-        id: run.id.to_string(),
         events_url: format!("/api/runs/{}/events", run.id),
         status_url: format!("/api/runs/{}", run.id),
         page_url: format!("/demos/{}?run={}", demo.name, run.id),

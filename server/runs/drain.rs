@@ -47,7 +47,7 @@ use crate::ring::{self, Next};
 /// the server 10+ µs of CPU under virtualisation: at 200 µs the thread took
 /// 7% of a core during a run emitting every millisecond or so, at 1 ms 1.5%,
 /// and a millisecond's delay is invisible on a timeline.
-pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(1);
+pub const POLL_INTERVAL: Duration = Duration::from_millis(1);
 /// Just after the doorbell woke the thread (a run starting, a burst after a
 /// pause), more events usually follow within a fraction of a millisecond,
 /// and someone may be waiting for them: poll faster for this long.

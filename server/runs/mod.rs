@@ -43,6 +43,8 @@ pub use client::ClientKey;
 pub use id::{CancelToken, RunId};
 pub use log::EventLog;
 pub use restored::Restored;
+/// How often the drain reads a ring while events keep coming (the bench mimics it).
+pub use drain::POLL_INTERVAL;
 
 /// Where a run is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

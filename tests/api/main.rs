@@ -5,7 +5,6 @@ mod helpers;
 mod address_space;
 mod admission;
 mod bad_input;
-mod bench_smoke;
 mod connections;
 mod cpython;
 mod cpython_lesson;

@@ -1,4 +1,4 @@
-//! A hidden demo for `forkline bench` only: the pipeline's load generator.
+//! A hidden demo for `forkline-bench` only: the pipeline's load generator.
 //!
 //! It is not a lesson concept, so it stays out of the catalog. `emit` mode has
 //! P worker processes emit E events each (optionally after some CPU work per

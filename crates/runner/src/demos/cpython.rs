@@ -223,7 +223,7 @@ static PROGRAMS: &[Program] = &[
                 starts about a millisecond after the first, and by then the first has finished its whole \
                 loop. That is why this engine's default is 1000 iterations. Tracing itself slows each \
                 update (several events per iteration), which widens the overlap and makes the race more \
-                likely than untraced; forkline bench measures both rates.",
+                likely than untraced; forkline-bench measures both rates.",
     },
     Program {
         demo: "threads",

@@ -212,7 +212,7 @@ fn run(params: &Params) -> Result<(), DemoError> {
 }
 
 /// What one countdown step costs CPython 3.11 on this class of machine,
-/// measured by `forkline bench` (the CPython engine's `gil` program).
+/// measured by `forkline-bench` (the CPython engine's `gil` program).
 const CPYTHON_NS_PER_STEP: f64 = 22.0;
 
 /// (a) one thread does every share in turn, holding an uncontended lock.

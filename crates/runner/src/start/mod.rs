@@ -81,20 +81,24 @@ pub fn main(args: RunnerArgs) -> i32 {
     process::take_group_down_with_parent(Pid::from_raw(args.server_pid));
     limits::apply();
     // Off the run's path: registering takes the kernel a fifth of a millisecond.
-    let joined_barriers = forkline_core::ring::join_server_barriers();
+    // (`forkline_without` compiles a mechanism out, for the bench's A/B runs:
+    // docs/performance.md, "What each mechanism buys".)
+    let joined_barriers = !cfg!(forkline_without = "membarrier") && forkline_core::ring::join_server_barriers();
     // Before any fork or thread, while this is still a spare runner waiting
     // for its run, and only while the machine is otherwise idle: each stretch
     // of code takes half a millisecond of CPU, which a run in progress must
     // not lose. It stops as soon as the run arrives.
     let mut cpus = idle_cpus::IdleMeter::default();
-    huge_code::move_into_huge_pages(|| loop {
-        if run_arrives_within(IDLE_CHECK) {
-            return true;
-        }
-        if cpus.idle_since_last() {
-            return false;
-        }
-    });
+    if !cfg!(forkline_without = "huge_code") {
+        huge_code::move_into_huge_pages(|| loop {
+            if run_arrives_within(IDLE_CHECK) {
+                return true;
+            }
+            if cpus.idle_since_last() {
+                return false;
+            }
+        });
+    }
 
     let Some((spec, ring)) = read_spec() else {
         return 0;

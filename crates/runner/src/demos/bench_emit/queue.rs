@@ -1,7 +1,7 @@
 //! `queue` mode: forkline's real cross-process queue at full speed, every put
 //! and get traced, for the bench's "instrumented queue" row.
 //!
-//! It mirrors `bench/python/mp_queue.py` so the two rates compare like for
+//! It mirrors `crates/bench/python/mp_queue.py` so the two rates compare like for
 //! like: P producer processes put N `(pid, i, ns)` messages each on one
 //! [`Queue`], the main process gets them all, and the clock runs from before
 //! the first fork to after the last join, as the Python script's does.

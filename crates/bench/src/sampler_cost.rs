@@ -20,7 +20,7 @@ const THREADS: u64 = 8;
 const WORK: u64 = 20_000;
 const SLEEP_US: u64 = 5_000;
 /// `sample_interval_us`'s default.
-const INTERVAL_US: u64 = crate::demos::params::DEFAULT_SAMPLE_INTERVAL_US as u64;
+const INTERVAL_US: u64 = forkline_runner::demos::params::DEFAULT_SAMPLE_INTERVAL_US as u64;
 
 /// The figures of one sampler note.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -109,7 +109,7 @@ fn parse_note(text: &str) -> Option<Cost> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::primitives::sampler::Report;
+    use forkline_runner::primitives::sampler::Report;
 
     #[test]
     fn reads_the_figures_of_the_samplers_own_note() {

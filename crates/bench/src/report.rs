@@ -90,7 +90,7 @@ impl Report {
             lines.push(vec![row.case.clone(), row.metric.clone(), median, min, max, row.unit.clone(), row.note.clone()]);
         }
         let mut out = format!(
-            "forkline bench{} — {} CPUs, {}, load {}\n\n",
+            "forkline-bench{} — {} CPUs, {}, load {}\n\n",
             if self.quick { " --quick" } else { "" },
             self.machine.cpus,
             self.machine.cpu_model,

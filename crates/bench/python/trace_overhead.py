@@ -11,7 +11,7 @@ pipe drained by a thread here), alternating, each timed from spawn to exit.
 Prints one JSON object as its last line.
 
 No waits have a timeout: subprocess's wait with one polls, with sleeps of
-up to 50 ms, which would round every figure to 50 ms. forkline bench bounds
+up to 50 ms, which would round every figure to 50 ms. forkline-bench bounds
 the driver as a whole.
 """
 import json

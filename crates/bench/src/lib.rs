@@ -1,4 +1,4 @@
-//! `forkline bench`: measures the event pipeline against Python on this
+//! `forkline-bench`: measures the event pipeline against Python on this
 //! machine and reports figures and ratios, never pass/fail.
 //!
 //! Shared machines drift by ±30%, so every comparison (Python's
@@ -6,9 +6,11 @@
 //! and each case runs several times and reports median (min/max). One file
 //! per case; `report` prints the table and writes the JSON for tracking.
 //!
-//! The server under test runs in this process on 127.0.0.1:0 and starts its
-//! runners from this same executable, exactly as `forkline serve` does; only
-//! the idle-server case execs the binary as a separate server.
+//! The server under test runs in this process on 127.0.0.1:0 (the forkline
+//! library's `app`) and starts its runs with the `forkline-runner` binary,
+//! exactly as `forkline serve` does; only the idle-server case execs the
+//! `forkline` binary as a separate server. None of this ships in the
+//! product: it is a crate of its own.
 
 mod client;
 mod cpython;
@@ -33,14 +35,14 @@ use std::path::PathBuf;
 pub use report::{Report, Row};
 pub use stats::Stats;
 
-/// What `forkline bench` was asked to do.
+/// What `forkline-bench` was asked to do.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// A few seconds in all: small sizes, few repetitions (CI's smoke run).
     pub quick: bool,
     /// Where the JSON report goes.
     pub json: PathBuf,
-    /// The forkline executable: the idle-server case execs it.
+    /// The forkline server binary: the idle-server case execs it.
     pub exe: PathBuf,
     /// The runner binary runs are started with.
     pub runner: PathBuf,
@@ -85,16 +87,30 @@ impl Options {
     }
 }
 
+/// The repository this crate is built in (crates/bench's grandparent).
+const REPOSITORY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
 pub fn default_json_path() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench.json"))
+    PathBuf::from(REPOSITORY).join("target/bench.json")
 }
 
 pub fn default_venv_path() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-venv"))
+    PathBuf::from(REPOSITORY).join("target/bench-venv")
 }
 
 fn default_python_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/python"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/python"))
+}
+
+/// `forkline` beside this executable, where cargo puts both (`scripts/bench`
+/// builds both; `cargo test` builds the debug one).
+pub fn default_server_exe() -> PathBuf {
+    let beside = |exe: PathBuf| {
+        // A test binary sits one folder further down, in deps/.
+        let dir = exe.parent().map(|d| if d.ends_with("deps") { d.parent().unwrap_or(d) } else { d }).map(PathBuf::from);
+        dir.unwrap_or_default().join("forkline")
+    };
+    std::env::current_exe().map(beside).unwrap_or_else(|_| PathBuf::from("forkline"))
 }
 
 /// Runs every case and returns the rows, in table order.
@@ -150,7 +166,7 @@ pub async fn run(options: &Options) -> Report {
     report
 }
 
-/// `forkline bench`'s main: run, print the table, write the JSON.
+/// `forkline-bench`'s main: run, print the table, write the JSON.
 pub fn main(options: Options) -> std::process::ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let report = runtime.block_on(run(&options));
@@ -161,7 +177,7 @@ pub fn main(options: Options) -> std::process::ExitCode {
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("forkline bench: writing {}: {e}", options.json.display());
+            eprintln!("forkline-bench: writing {}: {e}", options.json.display());
             std::process::ExitCode::FAILURE
         }
     }

@@ -2,7 +2,7 @@
 //! program by the same interpreter, untraced against traced), its cost per
 //! event, how tracing changes the unlocked `lock` program's race, and run
 //! start under CPython against `python3` started by hand. The timing of the
-//! programs themselves is done by `bench/python/trace_overhead.py`, so both
+//! programs themselves is done by `crates/bench/python/trace_overhead.py`, so both
 //! sides are started the same way.
 
 use std::path::PathBuf;
@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use super::client;
 use super::server::Server;
 use super::{Options, Row, Stats};
-use crate::demos::cpython;
-use crate::interpreters::{self, Interpreter};
+use forkline_runner::demos::cpython;
+use forkline_runner::interpreters::{self, Interpreter};
 
 const CASE: &str = "CPython engine";
 /// Longest one call of the Python driver may take.
@@ -69,7 +69,7 @@ fn program_file(demo: &str, params: &Value, saved_as: Option<&str>) -> Result<(&
 }
 
 async fn driver(python: &Interpreter, args: &[String]) -> Result<Value, String> {
-    let script = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/bench/python/trace_overhead.py"));
+    let script = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/python/trace_overhead.py"));
     let run = tokio::process::Command::new(&python.path).arg("-I").arg(script).args(args).kill_on_drop(true).output();
     // The driver's own waits have no timeout (see its docstring): this is its bound.
     let output = tokio::time::timeout(DRIVER_LIMIT, run)
@@ -84,7 +84,7 @@ async fn driver(python: &Interpreter, args: &[String]) -> Result<Value, String> 
 }
 
 fn tracer_dir() -> String {
-    crate::config::default_tracer_dir().display().to_string()
+    forkline::config::default_tracer_dir().display().to_string()
 }
 
 fn ms(samples: &Value) -> Vec<f64> {

@@ -1,4 +1,4 @@
-//! The benchmark's smoke run: `forkline bench --quick` must finish and fill
+//! The benchmark's smoke run: `forkline-bench --quick` must finish and fill
 //! every row it owns with a figure. No timing target is enforced here: CI
 //! machines are too noisy for that, and figures are read, not gated.
 
@@ -6,7 +6,6 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::helpers::forkline_exe;
 
 /// Units of figures that can only be positive when the case really ran.
 const POSITIVE_UNITS: &[&str] = &["ns/event", "events/s", "msgs/s", "µs", "ms", "MiB", "subscribers complete", "×"];
@@ -14,7 +13,7 @@ const POSITIVE_UNITS: &[&str] = &["ns/event", "events/s", "msgs/s", "µs", "ms",
 #[test]
 fn quick_bench_fills_every_row() {
     let json = std::env::temp_dir().join(format!("forkline-bench-smoke-{}.json", std::process::id()));
-    let output = Command::new(forkline_exe()).args(["bench", "--quick", "--json"]).arg(&json).output().expect("bench runs");
+    let output = Command::new(env!("CARGO_BIN_EXE_forkline-bench")).args(["--quick", "--json"]).arg(&json).output().expect("bench runs");
     assert!(output.status.success(), "bench failed: {}", String::from_utf8_lossy(&output.stderr));
     let report: Value = serde_json::from_slice(&std::fs::read(&json).expect("JSON written")).expect("JSON parses");
     let _ = std::fs::remove_file(&json);

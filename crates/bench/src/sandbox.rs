@@ -11,13 +11,13 @@ use serde_json::json;
 use super::client;
 use super::server::Server;
 use super::{Options, Row};
-use crate::sandbox::{Editing, SandboxSpec};
+use forkline_runner::sandbox::{Editing, SandboxSpec};
 
 const CASE: &str = "sandbox";
 
 pub async fn measure(options: &Options, server: &Server) -> Vec<Row> {
-    let Editing::On(spec, python) = crate::config::default_editing() else {
-        let why = crate::config::default_editing().reason_off().unwrap_or_default().to_owned();
+    let Editing::On(spec, python) = forkline::config::default_editing() else {
+        let why = forkline::config::default_editing().reason_off().unwrap_or_default().to_owned();
         return vec![Row::skipped(CASE, "every row", &format!("editing is off here: {why}"))];
     };
     let count = options.pick(5, 40);
@@ -44,9 +44,9 @@ pub async fn measure(options: &Options, server: &Server) -> Vec<Row> {
 
 /// The interpreter in the sandbox as an edited run starts it, filters included.
 fn sandboxed(spec: &SandboxSpec) -> std::io::Result<(Command, Vec<std::os::fd::OwnedFd>)> {
-    let filters = crate::sandbox::limits::seccomp_pipes()?;
+    let filters = forkline_runner::sandbox::limits::seccomp_pipes()?;
     let fds: Vec<i32> = filters.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
-    Ok((crate::sandbox::interpreter(&spec, crate::sandbox::run_uid(std::process::id()), &fds), filters))
+    Ok((forkline_runner::sandbox::interpreter(&spec, forkline_runner::sandbox::run_uid(std::process::id()), &fds), filters))
 }
 
 /// Milliseconds from start to exit of `-c pass`, `count` times.
@@ -67,8 +67,8 @@ const MAIN_PROCESS: &[u8] = br#""kind":"proc.start","name":"MainProcess""#;
 /// POST → MainProcess's `proc.start` at the event stream, for `process.py`
 /// as the lesson has it or sent as an edited program (the same text).
 async fn run_starts(server: &Server, count: usize, edited: bool) -> Vec<f64> {
-    let Editing::On(_, python) = crate::config::default_editing() else { return Vec::new() };
-    let Some(program) = crate::demos::cpython::program("process") else { return Vec::new() };
+    let Editing::On(_, python) = forkline::config::default_editing() else { return Vec::new() };
+    let Some(program) = forkline_runner::demos::cpython::program("process") else { return Vec::new() };
     let params = json!({"delay_ms": 0, "numbers": [2], "sample": false});
     let body = if edited {
         let params = program.validate(&params).expect("the bench's parameters are valid");

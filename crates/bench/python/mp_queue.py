@@ -2,7 +2,7 @@
 put N small messages each on one multiprocessing.Queue; the main process gets
 them all. Prints one JSON line: messages, seconds, per_s.
 
-    python3 bench/python/mp_queue.py PROCESSES MESSAGES
+    python3 crates/bench/python/mp_queue.py PROCESSES MESSAGES
 """
 import json
 import multiprocessing as mp

@@ -2,7 +2,7 @@
 Process(target=noop).start() + join(), one process at a time, with the given
 start method. Prints one JSON line: method, ns (one sample per process).
 
-    python3 bench/python/process_start.py spawn|fork COUNT
+    python3 crates/bench/python/process_start.py spawn|fork COUNT
 """
 import json
 import multiprocessing as mp

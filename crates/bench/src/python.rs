@@ -1,5 +1,5 @@
 //! Python's `multiprocessing` baselines, run from the small scripts in
-//! `bench/python/` with the host's `python3`, in the same invocation as the
+//! `crates/bench/python/` with the host's `python3`, in the same invocation as the
 //! figures they are compared with.
 
 use std::path::PathBuf;

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::runs::Runs;
-use crate::Config;
+use forkline::runs::Runs;
+use forkline::Config;
 
 use super::Options;
 
@@ -29,16 +29,16 @@ impl Server {
         config.keep_finished_runs = 2;
         // The sandbox's interpreter is offered too, so an edited program and
         // the lesson's can be compared on the same one.
-        if let crate::sandbox::Editing::On(_, python) = &config.editing {
+        if let forkline_runner::sandbox::Editing::On(_, python) = &config.editing {
             if !config.pythons.iter().any(|p| p.id == python.id) {
                 config.pythons.push(python.clone());
             }
         }
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        let listening = crate::http::listen::Listening::from_config(&config);
+        let listening = forkline::http::listen::Listening::from_config(&config);
         let runs = Runs::new(Arc::new(config));
-        let task = tokio::spawn(crate::http::listen::serve(listener, crate::app(runs), listening, std::future::pending()));
+        let task = tokio::spawn(forkline::http::listen::serve(listener, forkline::app(runs), listening, std::future::pending()));
         Ok(Server { addr, task })
     }
 }

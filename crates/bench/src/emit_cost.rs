@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::event::{Body, Phase};
-use crate::ring;
-use crate::primitives::emit;
+use forkline_core::event::{Body, Phase};
+use forkline_core::ring;
+use forkline_runner::primitives::emit;
 
 use super::{Options, Row};
 
@@ -79,7 +79,7 @@ fn emit_into_ring(events: u64, reps: usize) -> std::io::Result<(Vec<f64>, Vec<f6
             line.clear();
             if !matches!(reader.next(&mut line), Ok(ring::Next::Event)) {
                 reader.release();
-                std::thread::sleep(crate::runs::drain::POLL_INTERVAL);
+                std::thread::sleep(forkline::runs::POLL_INTERVAL);
             }
         }
     });
@@ -103,11 +103,11 @@ fn emit_into_ring(events: u64, reps: usize) -> std::io::Result<(Vec<f64>, Vec<f6
 
 /// A line exactly as long as the events emitted above.
 fn sample_line() -> Vec<u8> {
-    let event = crate::event::Event {
+    let event = forkline_core::event::Event {
         seq: None,
-        t: crate::clock::monotonic_ns(),
+        t: forkline_core::clock::monotonic_ns(),
         pid: std::process::id() as i32,
-        tid: crate::clock::current_tid(),
+        tid: forkline_core::clock::current_tid(),
         cpu: 0,
         body: Body::Compute { phase: Phase::Begin, work: Some(250_000) },
     };
