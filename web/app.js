@@ -11,7 +11,7 @@
 // and `forkline:run-finished` (detail: the run's id, label and engine).
 
 import { fetchDemos, fetchRun, startRun, streamEvents, cancelRun, ApiError } from './api.js';
-import { RunModel } from './model.js';
+import { RunModel } from './model-run.js';
 import { Timeline, firstSeq } from './timeline.js';
 import { ConsoleView, exceptionText } from './console.js';
 import { SourceView } from './source.js';
@@ -35,6 +35,13 @@ const SCRATCH = 'scratch';
 const reduceMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
 
 // ------------------------------------------------------------------ the page's parts
+
+/** Put `box` where `el` is, with `el` inside it. @param {HTMLElement} el @param {HTMLElement} box */
+function wrap(el, box) {
+  el.replaceWith(box);
+  box.append(el);
+  return box;
+}
 
 const form = /** @type {HTMLFormElement} */ (h('form', { class: 'params', novalidate: '', 'aria-labelledby': 'run-h' }));
 const fieldsBox = h('div', { class: 'fields' });
@@ -100,8 +107,7 @@ const sourceSection = app.querySelector('section.source') ?? h('section', { clas
 const pre = /** @type {HTMLElement} */ (document.getElementById('source') ?? sourceSection.appendChild(h('pre', { id: 'source' }, h('code'))));
 pre.tabIndex = 0;
 // The box that scrolls the program, and holds the editor's textarea over it.
-let codeBox = /** @type {HTMLElement|null} */ (pre.closest('.code'));
-if (!codeBox) { codeBox = h('div', { class: 'code' }); pre.replaceWith(codeBox); codeBox.append(pre); }
+const codeBox = /** @type {HTMLElement|null} */ (pre.closest('.code')) ?? wrap(pre, h('div', { class: 'code' }));
 const resetBtn = h('button', { type: 'button', class: 'btn', id: 'reset-source', text: 'Reset to the lesson’s code',
   title: 'Put the lesson’s program back (Ctrl-Z undoes this too)' });
 const editedBadge = h('span', { class: 'edited-badge', id: 'edited-badge', text: 'edited' });
@@ -112,8 +118,7 @@ const editorMsg = h('p', { class: 'editor-message', id: 'editor-message', 'aria-
 const editorBar = h('div', { class: 'editor-bar', id: 'editor-bar' }, resetBtn, editedBadge, editorHint);
 editorBar.hidden = true;
 codeBox.after(editorBar, editorMsg);
-let sourceHeading = document.getElementById('source-h');
-if (!sourceHeading) { sourceHeading = h('h2', { id: 'source-h' }); sourceSection.prepend(sourceHeading); }
+const sourceHeading = document.getElementById('source-h') ?? sourceSection.insertBefore(h('h2', { id: 'source-h' }), sourceSection.firstChild);
 sourceSection.classList.add('panel');
 const panels = h('div', { class: 'panels' }, consolePanel, sourceSection);
 const intro = h('div', { class: 'intro' });
@@ -124,44 +129,56 @@ intro.after(controls, timelinePanel, panels, tableDetails);
 
 // ------------------------------------------------------------------ state
 
-/** @type {RunModel[]} runs on the timeline (one, or two when comparing) */
-let runs = [];
-/** @type {RunModel|null} the run the console, source and table follow */
-let active = null;
-/** @type {{close:()=>void}[]} */
-let streams = [];
-/** Wall-clock arrival of each run's latest event, to let the axis grow between events. */
-/** @type {number[]} */
-let lastArrival = [];
-let runCounter = 0;
-/** What the source panel follows: 'live' (latest event), 'cursor', or 'selection'. */
-let focus = 'live';
-/** @type {Demo|null} */
-let demo = null;
-/** The engine the next run uses. @type {Engine} */
-let engine = 'native';
-/** @type {EngineSwitch|null} */
-let engineSwitch = null;
-/** Each engine's form values, kept while the other engine is shown. @type {Map<Engine, Record<string, unknown>>} */
-const stash = new Map();
-/** The run whose program the source panel shows; null: the selected engine's default program. @type {RunModel|null} */
-let sourceOwner = null;
+/**
+ * Everything the page knows that changes, in one place: which demo and
+ * engine, the runs on the timeline and their streams, what the panels
+ * follow, and the paint loop's own bookkeeping. Handlers change it and ask
+ * for a frame (request()); frame() brings every view in line with it.
+ */
+const page = {
+  /** @type {Demo|null} */ demo: null,
+  /** The engine the next run uses. @type {Engine} */ engine: /** @type {Engine} */ ('native'),
+  /** @type {EngineSwitch|null} */ engineSwitch: null,
+  /** The parameter form of the engine shown. @type {ReturnType<typeof buildParams>|null} */ form: null,
+  /** Each engine's form values, kept while the other engine is shown. @type {Map<Engine, Record<string, unknown>>} */ stash: new Map(),
+  /** Runs on the timeline (one, or two when comparing). @type {RunModel[]} */ runs: [],
+  /** The run the console, source and table follow. @type {RunModel|null} */ active: null,
+  /** @type {{close:()=>void}[]} */ streams: [],
+  /** Wall-clock arrival of each run's latest event, to let the axis grow between events. @type {number[]} */ lastArrival: [],
+  /** Runs started on this page, for their labels. */ runCounter: 0,
+  /** What the source panel follows. @type {'live'|'cursor'|'selection'} */ focus: /** @type {'live'|'cursor'|'selection'} */ ('live'),
+  /** The run whose program the source panel shows; null: the selected engine's default program. @type {RunModel|null} */ sourceOwner: null,
+  editor: {
+    /** Why the last Run with the editor's program did not start (the server's words); cleared by the next edit. */
+    error: '',
+    /** The lesson run whose program the editor last took. @type {RunModel|null} */
+    adopted: null,
+    /** The editor's text when last looked at, to see an edit. */
+    lastValue: '',
+  },
+  frame: {
+    /** A frame is asked for and not drawn yet. */
+    pending: false,
+    /** A state for the timeline's data-state, set once the frame after it has drawn
+     * everything (so whoever waits for "finished" sees the whole run on the page). @type {string|null} */
+    stateAfterDraw: null,
+    /** The last frame's time, for the replay's clock (0: the loop is idle). */
+    last: 0,
+  },
+  /** What the DOM views last showed, so a frame rebuilds only what changed. */
+  drawn: { editor: '', lanes: '', cores: '', coresAt: 0 },
+};
 
-let pending = false;
-/** A state for the timeline's data-state, set once the frame after it has drawn
- * everything (so whoever waits for "finished" sees the whole run on the page). */
-let stateAfterDraw = /** @type {string|null} */ (null);
-let lastFrame = 0;
 function request() {
-  if (pending) return;
-  pending = true;
+  if (page.frame.pending) return;
+  page.frame.pending = true;
   requestAnimationFrame(frame);
 }
 
 const timeline = new Timeline(view, { request, onSelect: (hit) => {
-  focus = hit ? 'selection' : (replay.cursor !== null ? 'cursor' : 'live');
-  if (hit && hit.run !== active) setActive(hit.run);
-  else if (hit) sourceOwner = hit.run; // after an engine switch, picking an event shows its run's program again
+  page.focus = hit ? 'selection' : (replay.cursor !== null ? 'cursor' : 'live');
+  if (hit && hit.run !== page.active) setActive(hit.run);
+  else if (hit) page.sourceOwner = hit.run; // after an engine switch, picking an event shows its run's program again
   const item = hit?.item;
   consoleView.highlight(item && !('t0' in item) && (item.ev.kind === 'print' || item.ev.kind === 'exception') ? item.ev.seq : null);
 } });
@@ -170,59 +187,57 @@ const sourceView = new SourceView(pre, codeBox);
 const editor = new Editor(codeBox, { onInput: request });
 resetBtn.addEventListener('click', () => {
   editor.reset();
-  adoptedRun = sourceOwner;
+  page.editor.adopted = page.sourceOwner;
   // The lesson's code is the program with its default parameters: the form goes back to them too.
-  if (demo && form$) form$.set(Object.fromEntries(engineView(demo, 'cpython').params.map((p) => [p.name, p.default])));
+  if (page.demo && page.form) page.form.set(Object.fromEntries(engineView(page.demo, 'cpython').params.map((p) => [p.name, p.default])));
   request();
 });
-const replay = new Replay(replayBox, { onChange: () => { focus = 'cursor'; sourceOwner = active; request(); } });
+const replay = new Replay(replayBox, { onChange: () => { page.focus = 'cursor'; page.sourceOwner = page.active; request(); } });
 const table = new EventTable(tableDetails, (seq) => {
-  const run = active;
+  const run = page.active;
   const item = run?.itemBySeq.get(seq);
   if (!run || !item) return;
-  timeline.select({ run, runIndex: runs.indexOf(run), item });
+  timeline.select({ run, runIndex: page.runs.indexOf(run), item });
   view.focus();
 });
 tableDetails.addEventListener('toggle', request);
 const legend = buildLegend(legendBox);
 const kernelNotes = new KernelNotes(notesBox);
-/** @type {ReturnType<typeof buildParams>|null} */
-let form$ = null;
 
 /** @param {RunModel} run */
 function setActive(run) {
-  active = run;
-  sourceOwner = run;
+  page.active = run;
+  page.sourceOwner = run;
   consoleView.setRun(run);
   table.setRun(run);
 }
 
 /** The single paint loop: advance replay and live time, then bring every view up to date. */
 function frame(/** @type {number} */ ts) {
-  pending = false;
-  const dt = lastFrame ? Math.min(ts - lastFrame, 100) : 16;
-  lastFrame = ts;
+  page.frame.pending = false;
+  const dt = page.frame.last ? Math.min(ts - page.frame.last, 100) : 16;
+  page.frame.last = ts;
   const playing = replay.tick(dt);
-  const live = runs.some((r) => !r.finished);
+  const live = page.runs.some((r) => !r.finished);
   const nowMs = performance.now();
-  timeline.now = runs.map((r, i) => (r.finished || reduceMotion ? r.endT : r.endT + (nowMs - (lastArrival[i] ?? nowMs)) * 1e6));
+  timeline.now = page.runs.map((r, i) => (r.finished || reduceMotion ? r.endT : r.endT + (nowMs - (page.lastArrival[i] ?? nowMs)) * 1e6));
   timeline.cursor = replay.cursor;
   timeline.draw();
   consoleView.sync(replay.cursor);
   table.sync();
   const cpus = new Set();
-  for (const r of runs) for (const c of r.cpus) cpus.add(c);
+  for (const r of page.runs) for (const c of r.cpus) cpus.add(c);
   legend.setCpus([...cpus].sort((a, b) => a - b));
   syncEditing();
   syncSource();
   syncLanes();
   syncCores();
-  kernelNotes.sync(runs);
-  if (stateAfterDraw) {
-    view.dataset.state = stateAfterDraw;
-    stateAfterDraw = null;
+  kernelNotes.sync(page.runs);
+  if (page.frame.stateAfterDraw) {
+    view.dataset.state = page.frame.stateAfterDraw;
+    page.frame.stateAfterDraw = null;
   }
-  if (live || playing) request(); else lastFrame = 0;
+  if (live || playing) request(); else page.frame.last = 0;
 }
 
 /**
@@ -232,18 +247,18 @@ function frame(/** @type {number} */ ts) {
  * @returns {{text: string, map: Record<string, number>, heading: string}}
  */
 function programOf(run) {
-  if (!demo) return { text: '', map: {}, heading: '' };
+  if (!page.demo) return { text: '', map: {}, heading: '' };
   if (!run) {
-    const v = engineView(demo, engine);
+    const v = engineView(page.demo, page.engine);
     return { text: v.source, map: v.sourceLines, heading: v.heading };
   }
   if (run.engine === 'native') {
-    const v = engineView(demo, 'native');
+    const v = engineView(page.demo, 'native');
     // The mirrored Python with this run's values written in (the same lines, so the map holds).
     const text = typeof run.start?.source === 'string' ? run.start.source : v.source;
-    return { text, map: v.sourceLines, heading: runs.length > 1 ? `${v.heading} · ${run.label}` : v.heading };
+    return { text, map: v.sourceLines, heading: page.runs.length > 1 ? `${v.heading} · ${run.label}` : v.heading };
   }
-  const v = engineView(demo, 'cpython');
+  const v = engineView(page.demo, 'cpython');
   const file = run.start?.file ?? v.file;
   const who = run.interpreter || 'CPython';
   if (typeof run.start?.source === 'string') {
@@ -266,9 +281,9 @@ function ranProgram(run) {
  * @returns {{on: boolean, why: string}}
  */
 function editingState() {
-  const c = demo?.cpython;
+  const c = page.demo?.cpython;
   const body = document.body;
-  if (!c || engine !== 'cpython' || body.dataset.replay || body.dataset.editable === '0') return { on: false, why: '' };
+  if (!c || page.engine !== 'cpython' || body.dataset.replay || body.dataset.editable === '0') return { on: false, why: '' };
   if (!c.editing) return { on: false, why: '' }; // a server from before editing
   if (!c.editing.enabled) return { on: false, why: `Editing is off on this server: ${c.editing.reason ?? 'it was turned off'}.`.replace(/\.\.$/, '.') };
   return { on: true, why: '' };
@@ -279,12 +294,6 @@ function sendsSource() {
   return editingState().on && (editor.edited || demoName === SCRATCH);
 }
 
-/** Why the last Run with the editor's program did not start (the server's words); cleared by the next edit. */
-let editorError = '';
-let editorKey = '';
-/** The lesson run whose program the editor last took. @type {RunModel|null} */
-let adoptedRun = null;
-let lastValue = '';
 /** The editor's bar, message and the parameter form, in step with the editing state. */
 function syncEditing() {
   const st = editingState();
@@ -292,31 +301,31 @@ function syncEditing() {
   // A lesson run shows its program with its parameters written in; while
   // nobody has edited it, the editor holds that program (still not an edit:
   // Run sends the parameters).
-  const owner = sourceOwner;
+  const owner = page.sourceOwner;
   const ran = owner && !owner.edited && owner.engine === 'cpython' ? ranProgram(owner) : null;
-  if (st.on && ran !== null && owner !== adoptedRun) {
+  if (st.on && ran !== null && owner !== page.editor.adopted) {
     // Once per run: after Reset, the lesson's own program stays.
-    adoptedRun = owner;
+    page.editor.adopted = owner;
     if (!editor.edited && editor.value !== ran) {
       editor.base = ran;
       editor.setValue(ran);
     }
   }
-  if (editor.value !== lastValue) { lastValue = editor.value; editorError = ''; }
+  if (editor.value !== page.editor.lastValue) { page.editor.lastValue = editor.value; page.editor.error = ''; }
   const sending = sendsSource();
   const run = marksRun();
   const syntax = run?.exceptions.find((e) => /^(SyntaxError|IndentationError|TabError)$/.test(String(e.type)));
-  const message = editorError
+  const message = page.editor.error
     || (syntax ? `The program did not compile, so none of it ran: ${syntaxText(syntax)}.` : '')
     || st.why;
-  const key = JSON.stringify([st.on, editor.edited, editor.atLesson, sending, message, form$ ? fieldsBox.childElementCount : 0]);
-  if (key === editorKey) return;
-  editorKey = key;
+  const key = JSON.stringify([st.on, editor.edited, editor.atLesson, sending, message, page.form ? fieldsBox.childElementCount : 0]);
+  if (key === page.drawn.editor) return;
+  page.drawn.editor = key;
   editorBar.hidden = !st.on;
   resetBtn.toggleAttribute('disabled', editor.atLesson);
   editedBadge.hidden = !editor.edited;
   editorMsg.textContent = message;
-  editorMsg.classList.toggle('bad', Boolean(editorError || syntax));
+  editorMsg.classList.toggle('bad', Boolean(page.editor.error || syntax));
   editorMsg.hidden = message === '';
   paramsNote.hidden = !sending || demoName === SCRATCH;
   for (const el of fieldsBox.querySelectorAll('input, select')) /** @type {HTMLInputElement} */ (el).disabled = sending;
@@ -328,7 +337,7 @@ function syncEditing() {
 /**
  * A syntax error in words. CPython's message already names the file and
  * line ("… (process.py, line 2)"): said once, as the editor's line.
- * @param {import('./model.js').FlEvent} ev
+ * @param {import('./model-run.js').FlEvent} ev
  */
 function syntaxText(ev) {
   const message = String(ev.message ?? '').replace(/ \([^()]*, line \d+\)$/, '');
@@ -341,7 +350,7 @@ function syntaxText(ev) {
  * (a lesson run with other parameters ran the same lines, so it counts).
  */
 function marksRun() {
-  const run = sourceOwner;
+  const run = page.sourceOwner;
   if (!run || !editor.editable) return run;
   const ran = ranProgram(run);
   if (ran === editor.value || (!run.edited && !editor.edited)) return run;
@@ -351,7 +360,7 @@ function marksRun() {
 function syncSource() {
   const program = editor.editable
     ? { text: editor.value, map: {}, heading: editorHeading() }
-    : programOf(sourceOwner);
+    : programOf(page.sourceOwner);
   const run = marksRun();
   sourceView.setProgram(program.text, program.map);
   if (sourceHeading.textContent !== program.heading) sourceHeading.textContent = program.heading;
@@ -366,7 +375,7 @@ function syncSource() {
   if (!run) { sourceView.highlight(0); return; }
   let ev = null;
   const sel = timeline.selected;
-  if (focus === 'selection' && sel) {
+  if (page.focus === 'selection' && sel) {
     const it = sel.item;
     ev = 't0' in it ? it.begin : it.ev;
   } else if (replay.cursor !== null) {
@@ -416,47 +425,44 @@ function laneLines(run, cursor) {
 
 /** The panel's heading while it is an editor. */
 function editorHeading() {
-  if (!demo) return '';
-  const v = engineView(demo, 'cpython');
-  const where = demo.cpython?.editing?.interpreter ?? 'CPython';
+  if (!page.demo) return '';
+  const v = engineView(page.demo, 'cpython');
+  const where = page.demo.cpython?.editing?.interpreter ?? 'CPython';
   if (demoName === SCRATCH) return `Your program · ${v.file} · runs on ${where}, sandboxed`;
   if (editor.edited) return `Your version of ${v.file} · runs on ${where}, sandboxed`;
   return `${v.heading} · edit it and press Run`;
 }
 
-let lanesKey = '';
 /** The lanes as a list, for screen readers (and tests): the canvas itself is opaque. */
 function syncLanes() {
   const items = [];
-  for (const r of runs) for (const l of r.lanes()) items.push([r.label, RunModel.laneLabel(l), l.depth, l.type]);
+  for (const r of page.runs) for (const l of r.lanes()) items.push([r.label, RunModel.laneLabel(l), l.depth, l.type]);
   const key = JSON.stringify(items);
-  if (key === lanesKey) return;
-  lanesKey = key;
+  if (key === page.drawn.lanes) return;
+  page.drawn.lanes = key;
   lanesList.replaceChildren(...items.map(([run, label, depth, type]) => {
     const li = h('li', { 'data-depth': String(depth), 'data-type': String(type) });
-    li.textContent = `${runs.length > 1 ? `${run}: ` : ''}${'  '.repeat(Number(depth))}${label}`;
+    li.textContent = `${page.runs.length > 1 ? `${run}: ` : ''}${'  '.repeat(Number(depth))}${label}`;
     return li;
   }));
   empty.hidden = items.length > 0;
 }
 
-let coresKey = '';
-let coresAt = 0;
 /** The per-core view as a list, for screen readers (and tests): each CPU and the threads it had. */
 function syncCores() {
-  const vkey = `${timeline.byCore}|${runs.map((r) => `${r.label}:${r.version}`).join('|')}`;
-  if (vkey === coresKey) return;
+  const vkey = `${timeline.byCore}|${page.runs.map((r) => `${r.label}:${r.version}`).join('|')}`;
+  if (vkey === page.drawn.cores) return;
   // While a run streams, a refresh twice a second is plenty for a hidden list.
-  if (runs.some((r) => !r.finished) && performance.now() - coresAt < 500) return;
-  coresKey = vkey;
-  coresAt = performance.now();
+  if (page.runs.some((r) => !r.finished) && performance.now() - page.drawn.coresAt < 500) return;
+  page.drawn.cores = vkey;
+  page.drawn.coresAt = performance.now();
   const items = [];
   if (timeline.byCore) {
-    for (const r of runs) {
+    for (const r of page.runs) {
       for (const cpu of r.coreList()) {
-        const core = /** @type {import('./model.js').Core} */ (r.cores().get(cpu));
+        const core = /** @type {import('./model-run.js').Core} */ (r.cores().get(cpu));
         const who = new Set([...core.slices, ...core.open].map((s) => RunModel.laneLabel(s.lane)));
-        items.push(h('li', { 'data-cpu': String(cpu), text: `${runs.length > 1 ? `${r.label}: ` : ''}CPU ${cpu}: ${[...who].join(', ')}` }));
+        items.push(h('li', { 'data-cpu': String(cpu), text: `${page.runs.length > 1 ? `${r.label}: ` : ''}CPU ${cpu}: ${[...who].join(', ')}` }));
       }
     }
   }
@@ -464,11 +470,11 @@ function syncCores() {
 }
 
 function renderRunsList() {
-  runsList.replaceChildren(...runs.map((r) => {
+  runsList.replaceChildren(...page.runs.map((r) => {
     const o = r.end?.outcome;
     const li = h('li', { class: `run-item ${o ? `outcome-${o}` : 'running'}`, 'data-engine': r.engine });
     li.append(h('strong', { text: r.label }), ' ', h('span', { class: 'run-engine', text: r.engineText() }),
-      ` · ${r.edited ? 'edited program' : form$?.summary(/** @type {Record<string, unknown>} */ (r.params ?? {})) ?? ''} · `,
+      ` · ${r.edited ? 'edited program' : page.form?.summary(/** @type {Record<string, unknown>} */ (r.params ?? {})) ?? ''} · `,
       h('span', { class: 'run-outcome', text: r.finished ? r.outcomeText() : 'running…' }));
     return li;
   }));
@@ -478,7 +484,7 @@ function renderRunsList() {
 
 /** @param {boolean} compare  keep the previous run and stack the new one under it */
 async function run(compare) {
-  if (!demo || !form$) return;
+  if (!page.demo || !page.form) return;
   // Modules beside this one (predict.js) may hold a run back: they cancel
   // this event and press Run again when they are ready.
   if (!document.dispatchEvent(new CustomEvent('forkline:before-run', { cancelable: true, detail: { compare } }))) return;
@@ -488,14 +494,14 @@ async function run(compare) {
   let params = {};
   if (source === null) {
     if (demoName === SCRATCH) { status.textContent = 'Scratch runs only a program of your own, and editing is not available here.'; return; }
-    const read = form$.read();
+    const read = page.form.read();
     if (!read.ok) { status.textContent = 'Fix the highlighted parameter first.'; return; }
     params = read.params;
   } else {
-    const max = demo.cpython?.editing?.max_source_bytes ?? Infinity;
+    const max = page.demo.cpython?.editing?.max_source_bytes ?? Infinity;
     const bytes = new TextEncoder().encode(source).length;
     if (bytes > max) {
-      editorError = `The program is ${bytes.toLocaleString('en')} bytes; this server runs programs of at most ${max.toLocaleString('en')} bytes.`;
+      page.editor.error = `The program is ${bytes.toLocaleString('en')} bytes; this server runs programs of at most ${max.toLocaleString('en')} bytes.`;
       status.textContent = 'The run did not start.';
       request();
       return;
@@ -507,26 +513,26 @@ async function run(compare) {
   /** @type {import('./api.js').RunRef} */
   let ref;
   // Edited programs run on the sandbox's own interpreter: the server picks it.
-  const chosen = source === null ? { engine, python: engineSwitch?.python ?? '' } : { engine, source };
+  const chosen = source === null ? { engine: page.engine, python: page.engineSwitch?.python ?? '' } : { engine: page.engine, source };
   try {
-    ref = await startRun(demo.name, params, chosen);
+    ref = await startRun(page.demo.name, params, chosen);
   } catch (e) {
     const err = e instanceof ApiError ? e : null;
     const msg = err ? err.message : `Could not reach the server (${e})`;
-    if (source !== null && err) { editorError = `The server did not run this program: ${msg}.`.replace(/\.\.$/, '.'); request(); }
-    else if (!err || !form$.showServerError(err.field, msg)) formError.textContent = msg;
+    if (source !== null && err) { page.editor.error = `The server did not run this program: ${msg}.`.replace(/\.\.$/, '.'); request(); }
+    else if (!err || !page.form.showServerError(err.field, msg)) formError.textContent = msg;
     status.textContent = err && err.status === 422 && source === null ? 'The server refused a parameter.' : 'The run did not start.';
     runBtn.removeAttribute('disabled');
     compareBtn.removeAttribute('disabled');
     return;
   }
   follow(ref, params, compare, chosen.engine,
-    source === null ? interpreterLabel(chosen.python ?? '') : (demo.cpython?.editing?.interpreter ?? ''), source);
+    source === null ? interpreterLabel(chosen.python ?? '') : (page.demo.cpython?.editing?.interpreter ?? ''), source);
 }
 
 /** The label of an offered interpreter (the default's for ''). @param {string} id */
 function interpreterLabel(id) {
-  const list = demo?.cpython?.interpreters ?? [];
+  const list = page.demo?.cpython?.interpreters ?? [];
   return (list.find((i) => i.id === id) ?? list[0])?.label ?? '';
 }
 
@@ -539,28 +545,28 @@ function interpreterLabel(id) {
  */
 function follow(ref, params, compare, runEngine, interpreter = '', program = null) {
   // A replay file runs nothing: pressing Run there plays the recording again.
-  const label = document.body.dataset.replay ? `Replay ${++runCounter}` : `Run ${++runCounter}`;
+  const label = document.body.dataset.replay ? `Replay ${++page.runCounter}` : `Run ${++page.runCounter}`;
   const model = new RunModel({ label, params, engine: runEngine, interpreter });
   model.id = ref.id;
   model.edited = program !== null;
   model.program = program;
   if (!compare) {
-    for (const s of streams) s.close();
-    streams = [];
-    runs = [model];
-    lastArrival = [performance.now()];
+    for (const s of page.streams) s.close();
+    page.streams = [];
+    page.runs = [model];
+    page.lastArrival = [performance.now()];
   } else {
-    if (runs.length >= 2) { runs.shift(); lastArrival.shift(); streams.shift()?.close(); }
-    runs.push(model);
-    lastArrival.push(performance.now());
+    if (page.runs.length >= 2) { page.runs.shift(); page.lastArrival.shift(); page.streams.shift()?.close(); }
+    page.runs.push(model);
+    page.lastArrival.push(performance.now());
   }
   replay.setEnabled(false);
-  focus = 'live';
-  timeline.setRuns(runs);
+  page.focus = 'live';
+  timeline.setRuns(page.runs);
   setActive(model);
   view.dataset.runId = ref.id;
   view.dataset.state = 'running';
-  stateAfterDraw = null;
+  page.frame.stateAfterDraw = null;
   renderRunsList();
   stopBtn.hidden = false;
   status.textContent = `Running ${model.label}…`;
@@ -569,7 +575,7 @@ function follow(ref, params, compare, runEngine, interpreter = '', program = nul
   if (top > innerHeight * 0.6) timelinePanel.scrollIntoView({ block: 'start', behavior: reduceMotion ? 'auto' : 'smooth' });
   const stream = streamEvents(ref.events_url, (ev) => {
     model.add(ev);
-    lastArrival[runs.indexOf(model)] = performance.now();
+    page.lastArrival[page.runs.indexOf(model)] = performance.now();
     if (ev.kind === 'run.end' || ev.kind === 'proc.start' || ev.kind === 'thread.start') renderRunsList();
     if (ev.kind === 'run.end') finished(model);
     request();
@@ -579,20 +585,20 @@ function follow(ref, params, compare, runEngine, interpreter = '', program = nul
       status.textContent = `${model.label} is waiting in line: place ${position} of ${waiting}. It starts when a slot frees up.`;
     }
   });
-  streams.push(stream);
+  page.streams.push(stream);
   request();
 }
 
 /** @param {RunModel} model */
 function finished(model) {
-  const allDone = runs.every((r) => r.finished);
+  const allDone = page.runs.every((r) => r.finished);
   if (allDone) {
     stopBtn.hidden = true;
     runBtn.removeAttribute('disabled');
     compareBtn.removeAttribute('disabled');
-    stateAfterDraw = 'finished';
+    page.frame.stateAfterDraw = 'finished';
     request();
-    replay.setEnd(Math.max(...runs.map((r) => r.endT)));
+    replay.setEnd(Math.max(...page.runs.map((r) => r.endT)));
   }
   status.textContent = `${model.label} ${model.end?.outcome === 'ok' ? 'finished' : `ended: ${model.end?.outcome}`} · ${model.events.length} events`;
   document.dispatchEvent(new CustomEvent('forkline:run-finished', { detail: { id: model.id, label: model.label, engine: model.engine } }));
@@ -602,7 +608,7 @@ form.addEventListener('submit', (e) => { e.preventDefault(); run(false); });
 compareBtn.addEventListener('click', () => run(true));
 stopBtn.addEventListener('click', async () => {
   status.textContent = 'Stopping…';
-  for (const r of runs) {
+  for (const r of page.runs) {
     if (r.finished || !r.id) continue;
     try { await cancelRun(r.id); } catch (e) { status.textContent = `Could not stop ${r.label}: ${e instanceof Error ? e.message : e}`; }
   }
@@ -629,21 +635,21 @@ async function init() {
   status.textContent = 'Loading the demo…';
   try {
     const demos = await fetchDemos();
-    demo = demos.find((d) => d.name === demoName) ?? null;
+    page.demo = demos.find((d) => d.name === demoName) ?? null;
   } catch (e) {
     status.textContent = `Could not load the demo list: ${e instanceof Error ? e.message : e}`;
     return;
   }
-  if (!demo) { status.textContent = `No demo called “${demoName}”.`; return; }
-  const d = demo;
+  if (!page.demo) { status.textContent = `No demo called “${demoName}”.`; return; }
+  const d = page.demo;
   editor.lesson = editor.base = d.cpython?.source ?? '';
   editor.setValue(editor.lesson);
-  lastValue = editor.value;
+  page.editor.lastValue = editor.value;
   resetBtn.textContent = demoName === SCRATCH ? 'Reset to the starting program' : 'Reset to the lesson’s code';
-  engine = initialEngine(d, document.body.dataset.engine);
-  engineSwitch = new EngineSwitch(d, { engine, python: document.body.dataset.python, onChange: (e) => switchEngine(e) });
-  engineSlot.replaceChildren(engineSwitch.el);
-  engineSlot.parentElement?.after(engineSwitch.why);
+  page.engine = initialEngine(d, document.body.dataset.engine);
+  page.engineSwitch = new EngineSwitch(d, { engine: page.engine, python: document.body.dataset.python, onChange: (e) => switchEngine(e) });
+  engineSlot.replaceChildren(page.engineSwitch.el);
+  engineSlot.parentElement?.after(page.engineSwitch.why);
   showEngine(null);
   runBtn.removeAttribute('disabled');
   compareBtn.removeAttribute('disabled');
@@ -665,19 +671,19 @@ async function applyPageSettings() {
       const recorded = await fetchRun(body.dataset.run);
       const runEngine = recorded.engine === 'cpython' ? 'cpython' : 'native';
       // A replay file runs nothing: its switch only names the recorded engine.
-      if (body.dataset.replay) engineSwitch?.fix(runEngine);
-      if (runEngine !== engine) {
-        engine = runEngine;
-        engineSwitch?.set(runEngine, recorded.python ?? '');
+      if (body.dataset.replay) page.engineSwitch?.fix(runEngine);
+      if (runEngine !== page.engine) {
+        page.engine = runEngine;
+        page.engineSwitch?.set(runEngine, recorded.python ?? '');
         showEngine(null, { keepUrl: true });
-      } else engineSwitch?.set(runEngine, recorded.python ?? '');
+      } else page.engineSwitch?.set(runEngine, recorded.python ?? '');
       const program = runEngine === 'cpython' && typeof recorded.source === 'string' ? recorded.source : null;
       // An edited run's page holds its program in the editor, to change further (Reset: the lesson's).
-      if (program !== null) editor.setValue(program); else form$?.set(recorded.params ?? {});
+      if (program !== null) editor.setValue(program); else page.form?.set(recorded.params ?? {});
       runBtn.setAttribute('disabled', '');
       compareBtn.setAttribute('disabled', '');
       follow({ id: recorded.id, events_url: `/api/runs/${encodeURIComponent(recorded.id)}/events` }, recorded.params ?? {}, false,
-        runEngine, runEngine === 'cpython' ? (program !== null ? demo?.cpython?.editing?.interpreter ?? '' : interpreterLabel(recorded.python ?? '')) : '', program);
+        runEngine, runEngine === 'cpython' ? (program !== null ? page.demo?.cpython?.editing?.interpreter ?? '' : interpreterLabel(recorded.python ?? '')) : '', program);
       status.textContent = 'Replaying a recorded run.';
     } catch (e) {
       status.textContent = `Could not load that run: ${e instanceof Error ? e.message : e}`;
@@ -685,7 +691,7 @@ async function applyPageSettings() {
     return;
   }
   if (body.dataset.params) {
-    try { form$?.set(JSON.parse(body.dataset.params)); } catch { /* the server rendered it; nothing to preset if not */ }
+    try { page.form?.set(JSON.parse(body.dataset.params)); } catch { /* the server rendered it; nothing to preset if not */ }
   }
   if (body.dataset.autorun === '1') run(false);
 }
@@ -694,15 +700,15 @@ async function applyPageSettings() {
 
 /** The user picked an engine (or interpreter) with the switch. @param {Engine} next */
 function switchEngine(next) {
-  if (!demo || !form$) return;
-  const prev = engine;
-  const values = form$.values();
-  stash.set(prev, values);
-  engine = next;
-  showEngine(prev === next ? null : sameMeaning(values, engineView(demo, prev).params, engineView(demo, next).params));
+  if (!page.demo || !page.form) return;
+  const prev = page.engine;
+  const values = page.form.values();
+  page.stash.set(prev, values);
+  page.engine = next;
+  showEngine(prev === next ? null : sameMeaning(values, engineView(page.demo, prev).params, engineView(page.demo, next).params));
   // What the URL asked for and could not have is no longer the question.
   document.getElementById('engine-notice')?.setAttribute('hidden', '');
-  const named = next === 'cpython' ? interpreterLabel(engineSwitch?.python ?? '') || 'CPython' : 'Native';
+  const named = next === 'cpython' ? interpreterLabel(page.engineSwitch?.python ?? '') || 'CPython' : 'Native';
   status.textContent = `Engine: ${named}. The next run uses it.`;
 }
 
@@ -730,28 +736,28 @@ function sameMeaning(values, from, to) {
  * @param {{keepUrl?: boolean}} [opts]
  */
 function showEngine(carry, opts = {}) {
-  if (!demo) return;
-  const v = engineView(demo, engine);
-  if (v.params.length || engine === 'native' || demo.cpython) form$ = buildParams(fieldsBox, v.params);
+  if (!page.demo) return;
+  const v = engineView(page.demo, page.engine);
+  if (v.params.length || page.engine === 'native' || page.demo.cpython) page.form = buildParams(fieldsBox, v.params);
   else {
     // A recorded CPython run in a file made without the CPython catalog: show its parameters as text.
-    form$ = buildParams(fieldsBox, []);
+    page.form = buildParams(fieldsBox, []);
     fieldsBox.replaceChildren(h('p', { class: 'muted', text: 'Recorded under the CPython engine; its parameters are listed with the run below.' }));
   }
-  const kept = stash.get(engine);
-  if (kept) form$.set(kept);
-  if (carry) form$.set(carry);
+  const kept = page.stash.get(page.engine);
+  if (kept) page.form.set(kept);
+  if (carry) page.form.set(carry);
   sourceView.setMap(v.sourceLines);
   if (notesEl) {
     notesEl.textContent = v.notes;
     notesEl.hidden = v.notes === '';
-    notesEl.dataset.engine = engine;
+    notesEl.dataset.engine = page.engine;
   }
   // The panel shows this engine's program until a run is picked again.
-  sourceOwner = null;
-  document.body.dataset.engineShown = engine;
+  page.sourceOwner = null;
+  document.body.dataset.engineShown = page.engine;
   if (!opts.keepUrl) syncUrl();
-  document.dispatchEvent(new CustomEvent('forkline:engine', { detail: { engine, python: engineSwitch?.python ?? '' } }));
+  document.dispatchEvent(new CustomEvent('forkline:engine', { detail: { engine: page.engine, python: page.engineSwitch?.python ?? '' } }));
   request();
 }
 
@@ -760,11 +766,11 @@ function syncUrl() {
   const body = document.body;
   if (body.dataset.run || body.dataset.embed || body.dataset.replay || !/^https?:$/.test(location.protocol)) return;
   const url = new URL(location.href);
-  putEngine(url.searchParams, engine, engineSwitch?.python ?? '');
+  putEngine(url.searchParams, page.engine, page.engineSwitch?.python ?? '');
   if (url.href !== location.href) history.replaceState(history.state, '', url);
 }
 
 init();
 
 // For the browser tests and curious students: the live models, read-only in spirit.
-Object.defineProperty(window, 'forkline', { value: { get runs() { return runs; }, get demo() { return demo; }, get engine() { return engine; }, timeline, firstSeq } });
+Object.defineProperty(window, 'forkline', { value: { get runs() { return page.runs; }, get demo() { return page.demo; }, get engine() { return page.engine; }, timeline, firstSeq } });

@@ -58,6 +58,7 @@ export const SCHEMA = Object.freeze({
     {"name": "join", "from": {"kind": "thread.exit", "key": ["tid"]}, "to": {"kind": "thread.join", "when": {"phase": "end"}, "key": ["child"]}, "label": "join"},
     {"name": "message", "from": {"kind": "queue", "when": {"op": "put"}, "key": ["queue", "msg"]}, "to": {"kind": "queue", "when": {"op": "get"}, "key": ["queue", "msg"]}, "label": "{queue}: {value:json}"},
     {"name": "message", "from": {"kind": "pipe", "when": {"op": "send"}, "key": ["msg"]}, "to": {"kind": "pipe", "when": {"op": "recv"}, "key": ["msg"]}, "label": "pipe: {value:json}"},
-    {"name": "lock", "from": {"kind": "lock", "when": {"phase": "release"}, "key": ["lock"]}, "to": {"kind": "lock", "when": {"phase": "acquire"}, "key": ["lock"]}, "handover": true, "label": "{lock} handed over"}
+    {"name": "lock", "from": {"kind": "lock", "when": {"phase": "release"}, "key": ["lock"]}, "to": {"kind": "lock", "when": {"phase": "acquire"}, "key": ["lock"]}, "handover": true, "label": "{lock} handed over"},
+    {"name": "lock", "from": {"kind": "gil", "when": {"phase": "release"}, "key": []}, "to": {"kind": "gil", "when": {"phase": "acquire"}, "key": []}, "handover": true, "label": "GIL handed over"}
   ]
 });
