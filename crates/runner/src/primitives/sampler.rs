@@ -46,6 +46,8 @@
 //! sampler's CPU time from `wait4`.
 
 use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::ptr::NonNull;
 use std::io::{self, Write as _};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::primitives::procfs::{self, parse_int, StatFields};
@@ -232,10 +234,11 @@ fn install_stop_handler() {
 /// What the sampler remembers of one thread.
 struct Track {
     pid: i32,
-    /// Its stat file, kept open and re-read at offset 0; -1 when not kept.
-    fd: i32,
+    /// Its stat file, kept open and re-read at offset 0 (not kept past
+    /// [`MAX_OPEN_FILES`]); closed when the track is dropped.
+    stat: Option<OwnedFd>,
     /// Its children file, likewise (children-file mode only).
-    children_fd: i32,
+    children: Option<OwnedFd>,
     fields: StatFields,
     /// When `fields` were read.
     t: u64,
@@ -246,7 +249,7 @@ struct Track {
 
 /// One process of the run: its open task directory and what it last listed.
 struct Proc {
-    dir: *mut libc::DIR,
+    dir: Dir,
     tids: Vec<i32>,
     gen: u32,
 }
@@ -257,7 +260,8 @@ struct Walker<'a> {
     me: i32,
     stats: &'a [AtomicU64],
     children_files: bool,
-    proc_dir: *mut libc::DIR,
+    /// `/proc` itself, without children files.
+    proc_dir: Option<Dir>,
     path: Vec<u8>,
     buf: Box<[u8; 4096]>,
     threads: HashMap<i32, Track>,
@@ -266,6 +270,8 @@ struct Walker<'a> {
     foreign: HashMap<i32, u32>,
     pids: Vec<i32>,
     tids: Vec<i32>,
+    /// `/proc`'s entries, reused from pass to pass.
+    names: Vec<i32>,
     gen: u32,
     open_fds: usize,
     passes: u64,
@@ -283,7 +289,7 @@ impl<'a> Walker<'a> {
             me: std::process::id() as i32,
             stats,
             children_files: false,
-            proc_dir: std::ptr::null_mut(),
+            proc_dir: None,
             path: Vec::with_capacity(64),
             buf: Box::new([0; 4096]),
             threads: HashMap::with_capacity(64),
@@ -291,6 +297,7 @@ impl<'a> Walker<'a> {
             foreign: HashMap::with_capacity(512),
             pids: Vec::with_capacity(64),
             tids: Vec::with_capacity(64),
+            names: Vec::with_capacity(512),
             gen: 0,
             open_fds: 0,
             passes: 0,
@@ -304,8 +311,7 @@ impl<'a> Walker<'a> {
         // SAFETY: path is NUL-terminated (set_path).
         w.children_files = unsafe { libc::access(w.path.as_ptr().cast(), libc::R_OK) } == 0;
         if !w.children_files {
-            // SAFETY: a NUL-terminated literal.
-            w.proc_dir = unsafe { libc::opendir(c"/proc".as_ptr()) };
+            w.proc_dir = Dir::open(b"/proc\0");
         }
         w.stats[slot::CHILDREN_FILES].store(u64::from(w.children_files), Ordering::Relaxed);
         w
@@ -369,19 +375,12 @@ impl<'a> Walker<'a> {
             if final_sample(tid, track) {
                 events += 1;
             }
-            open_fds -= close_fds(track);
+            open_fds -= open_files(track);
             false
         });
         self.open_fds = open_fds;
         self.events += events;
-        self.procs.retain(|_, p| {
-            if p.gen == gen {
-                return true;
-            }
-            // SAFETY: our own DIR, closed once.
-            unsafe { libc::closedir(p.dir) };
-            false
-        });
+        self.procs.retain(|_, p| p.gen == gen);
         self.threads_max = self.threads_max.max(self.threads.len() as u64);
         self.passes += 1;
         self.pass_ns += clock::monotonic_ns().saturating_sub(started);
@@ -401,20 +400,11 @@ impl<'a> Walker<'a> {
     /// Without children files: every process in /proc whose group is the
     /// runner's pid. A pid once found foreign is not read again while it lives.
     fn scan_group(&mut self) {
-        if self.proc_dir.is_null() {
-            return;
-        }
+        let Some(proc_dir) = self.proc_dir.take() else { return };
         let gen = self.gen;
-        // SAFETY: proc_dir is an open DIR of ours.
-        unsafe { libc::rewinddir(self.proc_dir) };
-        loop {
-            // SAFETY: as above; the entry is valid until the next readdir.
-            let entry = unsafe { libc::readdir(self.proc_dir) };
-            if entry.is_null() {
-                break;
-            }
-            // SAFETY: d_name is NUL-terminated inside the entry.
-            let Some(pid) = name_number(unsafe { &(*entry).d_name }) else { continue };
+        let mut names = std::mem::take(&mut self.names);
+        proc_dir.numbers(&mut names);
+        for &pid in &names {
             if pid == self.me || pid == self.runner {
                 continue;
             }
@@ -437,6 +427,8 @@ impl<'a> Walker<'a> {
             }
         }
         self.foreign.retain(|_, seen| *seen == gen);
+        self.names = names;
+        self.proc_dir = Some(proc_dir);
     }
 
     /// Samples every thread of `pid` (and, with children files, queues its children).
@@ -449,15 +441,11 @@ impl<'a> Walker<'a> {
     fn visit(&mut self, pid: i32) {
         let gen = self.gen;
         self.tids.clear();
-        let dir = match self.procs.get_mut(&pid) {
-            Some(p) => {
-                p.gen = gen;
-                self.tids.extend_from_slice(&p.tids);
-                Some(p.dir)
-            }
-            None => None,
-        };
-        if let Some(dir) = dir {
+        // Out of the map while its threads are read, back in at the end.
+        let known = self.procs.remove(&pid);
+        let mut proc = if let Some(mut proc) = known {
+            proc.gen = gen;
+            self.tids.extend_from_slice(&proc.tids);
             let mut all_answered = true;
             let mut counted = None;
             for i in 0..self.tids.len() {
@@ -469,22 +457,18 @@ impl<'a> Walker<'a> {
                 }
             }
             if all_answered && counted == Some(self.tids.len() as i64) {
+                self.procs.insert(pid, proc);
                 self.queue_main_thread_children(pid);
                 return;
             }
-            // SAFETY: an open DIR of ours.
-            unsafe { libc::rewinddir(dir) };
-            self.list_threads(dir);
+            proc.dir.numbers(&mut self.tids);
+            proc
         } else {
             self.set_path(format_args!("/proc/{pid}/task"));
-            // SAFETY: NUL-terminated path.
-            let dir = unsafe { libc::opendir(self.path.as_ptr().cast()) };
-            if dir.is_null() {
-                return;
-            }
-            self.procs.insert(pid, Proc { dir, tids: Vec::new(), gen });
-            self.list_threads(dir);
-        }
+            let Some(dir) = Dir::open(&self.path) else { return };
+            dir.numbers(&mut self.tids);
+            Proc { dir, tids: Vec::new(), gen }
+        };
         // Threads already sampled this pass (from the last listing) are not
         // read twice.
         for i in 0..self.tids.len() {
@@ -493,27 +477,10 @@ impl<'a> Walker<'a> {
                 self.sample(pid, tid);
             }
         }
-        if let Some(p) = self.procs.get_mut(&pid) {
-            p.tids.clear();
-            p.tids.extend_from_slice(&self.tids);
-        }
+        proc.tids.clear();
+        proc.tids.extend_from_slice(&self.tids);
+        self.procs.insert(pid, proc);
         self.queue_main_thread_children(pid);
-    }
-
-    /// Reads the thread ids in `dir` (rewound) into `self.tids`.
-    fn list_threads(&mut self, dir: *mut libc::DIR) {
-        self.tids.clear();
-        loop {
-            // SAFETY: an open DIR of ours; the entry is valid until the next readdir.
-            let entry = unsafe { libc::readdir(dir) };
-            if entry.is_null() {
-                break;
-            }
-            // SAFETY: d_name is NUL-terminated inside the entry.
-            if let Some(tid) = name_number(unsafe { &(*entry).d_name }) {
-                self.tids.push(tid);
-            }
-        }
     }
 
     /// Only a main thread ever forks in a run (see the module's notes).
@@ -527,18 +494,14 @@ impl<'a> Walker<'a> {
         // Only threads sampled this pass; their children file stays open.
         let gen = self.gen;
         let Some(track) = self.threads.get_mut(&tid).filter(|tr| tr.pid == pid && tr.gen == gen) else { return };
-        if track.children_fd < 0 && self.open_fds < MAX_OPEN_FILES {
+        if track.children.is_none() && self.open_fds < MAX_OPEN_FILES {
             self.path.clear();
             let _ = write!(self.path, "/proc/{pid}/task/{tid}/children\0");
-            // SAFETY: NUL-terminated path; the descriptor is checked.
-            let fd = unsafe { libc::open(self.path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
-            if fd >= 0 {
-                track.children_fd = fd;
-                self.open_fds += 1;
-            }
+            track.children = open_readonly(&self.path);
+            self.open_fds += usize::from(track.children.is_some());
         }
-        let n = if track.children_fd >= 0 {
-            pread0(track.children_fd, &mut self.buf)
+        let n = if let Some(children) = &track.children {
+            pread0(children.as_fd(), &mut self.buf)
         } else {
             self.set_path(format_args!("/proc/{pid}/task/{tid}/children"));
             read_path(&self.path, &mut self.buf)
@@ -557,27 +520,20 @@ impl<'a> Walker<'a> {
     /// changed; returns what it read, or None when the thread is gone.
     fn sample(&mut self, pid: i32, tid: i32) -> Option<StatFields> {
         let t = emit::now();
-        let known = self.threads.get(&tid).filter(|tr| tr.pid == pid).map(|tr| tr.fd);
-        let (n, new_fd) = match known {
-            Some(fd) if fd >= 0 => match pread0(fd, &mut self.buf) {
-                Some(n) => (n, None),
-                None => return None, // gone: dropped at the end of the pass
-            },
-            _ => {
+        let known = self.threads.get(&tid).filter(|tr| tr.pid == pid);
+        let is_known = known.is_some();
+        let kept = known.and_then(|tr| tr.stat.as_ref()).map(|fd| pread0(fd.as_fd(), &mut self.buf));
+        let (n, new_fd) = match kept {
+            Some(Some(n)) => (n, None),
+            Some(None) => return None, // gone: dropped at the end of the pass
+            None => {
                 self.set_path(format_args!("/proc/{pid}/task/{tid}/stat"));
-                // SAFETY: NUL-terminated path; the descriptor is checked.
-                let fd = unsafe { libc::open(self.path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
-                if fd < 0 {
-                    return None;
-                }
-                let n = pread0(fd, &mut self.buf);
-                let keep = known.is_none() && self.open_fds < MAX_OPEN_FILES && n.is_some();
-                if !keep {
-                    // SAFETY: our own descriptor.
-                    unsafe { libc::close(fd) };
-                }
-                let n = n?;
-                (n, Some(if keep { fd } else { -1 }))
+                let fd = open_readonly(&self.path)?;
+                let n = pread0(fd.as_fd(), &mut self.buf)?;
+                // Kept only for a thread seen the first time (one not kept
+                // then is read by path from then on) while there is room.
+                let keep = !is_known && self.open_fds < MAX_OPEN_FILES;
+                (n, keep.then_some(fd))
             }
         };
         let fields = procfs::stat_fields(&self.buf[..n])?;
@@ -597,16 +553,14 @@ impl<'a> Walker<'a> {
             }
             stale => {
                 if let Some(old) = stale {
-                    // The tid now names a thread of another process.
-                    self.open_fds -= close_fds(old);
+                    // The tid now names a thread of another process (its
+                    // files close as the insert below drops its track).
+                    self.open_fds -= open_files(old);
                 }
-                let fd = new_fd.unwrap_or(-1);
-                if fd >= 0 {
-                    self.open_fds += 1;
-                }
+                self.open_fds += usize::from(new_fd.is_some());
                 self.threads.insert(
                     tid,
-                    Track { pid, fd, children_fd: -1, fields, t, sent: (fields.utime, fields.stime), gen },
+                    Track { pid, stat: new_fd, children: None, fields, t, sent: (fields.utime, fields.stime), gen },
                 );
                 self.threads_seen += 1;
                 emit_sample(t, pid, tid, fields);
@@ -617,17 +571,56 @@ impl<'a> Walker<'a> {
     }
 }
 
-/// Closes a forgotten thread's files; returns how many were open.
-fn close_fds(track: &Track) -> usize {
-    let mut closed = 0;
-    for fd in [track.fd, track.children_fd] {
-        if fd >= 0 {
-            // SAFETY: our own descriptor, closed once (the track is dropped).
-            unsafe { libc::close(fd) };
-            closed += 1;
+/// How many files a track holds open (they close when it is dropped).
+fn open_files(track: &Track) -> usize {
+    usize::from(track.stat.is_some()) + usize::from(track.children.is_some())
+}
+
+/// A directory of `/proc` kept open and listed again from its start each
+/// pass; closed when dropped.
+struct Dir(NonNull<libc::DIR>);
+
+impl Dir {
+    /// `path` ends in NUL.
+    fn open(path: &[u8]) -> Option<Dir> {
+        debug_assert_eq!(path.last(), Some(&0));
+        // SAFETY: a NUL-terminated path; a null result is no directory.
+        NonNull::new(unsafe { libc::opendir(path.as_ptr().cast()) }).map(Dir)
+    }
+
+    /// Its entries whose names are numbers (pids, tids), into `out`.
+    fn numbers(&self, out: &mut Vec<i32>) {
+        out.clear();
+        // SAFETY: an open DIR of ours.
+        unsafe { libc::rewinddir(self.0.as_ptr()) };
+        loop {
+            // SAFETY: as above; the entry is valid until the next readdir.
+            let entry = unsafe { libc::readdir(self.0.as_ptr()) };
+            if entry.is_null() {
+                break;
+            }
+            // SAFETY: d_name is NUL-terminated inside the entry.
+            if let Some(n) = name_number(unsafe { &(*entry).d_name }) {
+                out.push(n);
+            }
         }
     }
-    closed
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        // SAFETY: our own DIR, closed once.
+        unsafe { libc::closedir(self.0.as_ptr()) };
+    }
+}
+
+/// Opens a NUL-terminated path for reading.
+fn open_readonly(path: &[u8]) -> Option<OwnedFd> {
+    debug_assert_eq!(path.last(), Some(&0));
+    // SAFETY: a NUL-terminated path; the descriptor is checked, then owned.
+    let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    // SAFETY: a descriptor just opened, owned by nothing else.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Emits the thread's CPU time at the end when it moved since its last sample.
@@ -674,10 +667,10 @@ fn name_number(name: &[libc::c_char]) -> Option<i32> {
 }
 
 /// Reads a file from its start into `buf`; `None` when it is gone.
-fn pread0(fd: i32, buf: &mut [u8; 4096]) -> Option<usize> {
+fn pread0(fd: BorrowedFd<'_>, buf: &mut [u8; 4096]) -> Option<usize> {
     loop {
         // SAFETY: reads into our buffer, within its length.
-        let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        let n = unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
         if n > 0 {
             return Some(n as usize);
         }
@@ -690,15 +683,7 @@ fn pread0(fd: i32, buf: &mut [u8; 4096]) -> Option<usize> {
 
 /// Opens, reads and closes a NUL-terminated path.
 fn read_path(path: &[u8], buf: &mut [u8; 4096]) -> Option<usize> {
-    // SAFETY: NUL-terminated path; the descriptor is checked and closed.
-    let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return None;
-    }
-    let n = pread0(fd, buf);
-    // SAFETY: our own descriptor.
-    unsafe { libc::close(fd) };
-    n
+    pread0(open_readonly(path)?.as_fd(), buf)
 }
 
 #[cfg(test)]
@@ -722,6 +707,33 @@ mod tests {
         let f = procfs::stat_fields(&line).unwrap();
         assert_eq!(f.state, b'R');
         assert!(f.cpu >= 0);
+    }
+
+    #[test]
+    fn a_kept_directory_lists_its_numbered_entries_each_time_it_is_asked() {
+        let me = std::process::id() as i32;
+        let tid = clock::current_tid() as i32;
+        let task = Dir::open(format!("/proc/{me}/task\0").as_bytes()).unwrap();
+        let mut tids = Vec::new();
+        task.numbers(&mut tids);
+        assert!(tids.contains(&me) && tids.contains(&tid), "{tids:?}");
+        // Listed again from its start, not from where the last listing ended.
+        task.numbers(&mut tids);
+        assert!(tids.contains(&me) && tids.contains(&tid), "{tids:?}");
+        assert!(Dir::open(b"/proc/0/task\0").is_none());
+    }
+
+    #[test]
+    fn a_thread_stat_file_is_read_again_from_its_start() {
+        let (me, tid) = (std::process::id(), clock::current_tid());
+        let fd = open_readonly(format!("/proc/{me}/task/{tid}/stat\0").as_bytes()).unwrap();
+        let mut buf = [0; 4096];
+        for _ in 0..2 {
+            let n = pread0(fd.as_fd(), &mut buf).unwrap();
+            assert_eq!(procfs::stat_fields(&buf[..n]).unwrap().state, b'R');
+        }
+        assert!(open_readonly(b"/proc/0/stat\0").is_none());
+        assert!(read_path(format!("/proc/{me}/stat\0").as_bytes(), &mut buf).is_some());
     }
 
     #[test]
