@@ -61,7 +61,7 @@ pub async fn measure(options: &Options, server: &Server) -> Vec<Row> {
 fn program_file(demo: &str, params: &Value, saved_as: Option<&str>) -> Result<(&'static str, PathBuf), String> {
     let program = cpython::program(demo).ok_or(format!("{demo} has no program"))?;
     let params = program.validate(params).map_err(|e| e.to_string())?;
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-programs"));
+    let dir = PathBuf::from(crate::REPOSITORY).join("target/bench-programs");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let path = dir.join(saved_as.unwrap_or(program.file));
     std::fs::write(&path, program.render(&params)).map_err(|e| e.to_string())?;

@@ -88,7 +88,7 @@ impl Options {
 }
 
 /// The repository this crate is built in (crates/bench's grandparent).
-const REPOSITORY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+pub(crate) const REPOSITORY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
 pub fn default_json_path() -> PathBuf {
     PathBuf::from(REPOSITORY).join("target/bench.json")
