@@ -252,6 +252,9 @@ const SLICE: Duration = Duration::from_micros(100);
 /// slices of [`SLICE`] (see the module's docs), keeping its nice value. A
 /// refusal (an older kernel, a sandbox) leaves it as it was.
 fn ask_for_a_short_slice() {
+    if cfg!(forkline_without = "sched_slice") {
+        return; // compiled out for the bench's A/B runs (docs/performance.md)
+    }
     // SAFETY: errno and getpriority concern only the calling thread.
     let nice = unsafe {
         *libc::__errno_location() = 0;

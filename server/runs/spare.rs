@@ -148,8 +148,11 @@ fn start(config: &Config, ring: ring::Reader) -> std::io::Result<Runner> {
 fn allocate_in_idle_time(allocate: impl FnOnce() + Send + 'static) {
     let spawned = std::thread::Builder::new().name("forkline-ring".into()).spawn(move || {
         let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: sets this thread's own policy; lowering it needs no privilege.
-        unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+        // (Compiled out for the bench's A/B runs: docs/performance.md.)
+        if !cfg!(forkline_without = "idle_ring") {
+            // SAFETY: sets this thread's own policy; lowering it needs no privilege.
+            unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+        }
         allocate();
     });
     if let Err(e) = spawned {
