@@ -7,7 +7,7 @@
 // tail of the same kind: one `proc.start`, then tens of milliseconds of nothing.
 // Kept free of the DOM, so the rule can be read (and tested) on its own.
 
-/** @typedef {import('./model-run.js').FlEvent} FlEvent */
+/** @typedef {import('./model/run.js').FlEvent} FlEvent */
 
 /** The runner's note on what the kernel sampler cost (docs/events.md): forkline's machinery, not the lesson. */
 const SAMPLER_NOTE = /^sampler \(pid \d+, not part of the demo\)/;

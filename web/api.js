@@ -74,7 +74,7 @@ const cancelTokens = new Map();
  * Last-Event-ID, so there is no retry loop here; we only close it after
  * `run.end`, or it would reconnect to a finished stream forever.
  * @param {string} url
- * @param {(ev: import('./model-run.js').FlEvent) => void} onEvent
+ * @param {(ev: import('./model/run.js').FlEvent) => void} onEvent
  * @param {(message: string) => void} onTrouble  told when the stream drops (it may come back)
  * @param {(place: {position: number, waiting: number}) => void} [onQueue]  told the run's place while it waits in line
  */
@@ -86,7 +86,7 @@ export function streamEvents(url, onEvent, onTrouble, onQueue) {
   });
   let lastSeq = 0;
   es.onmessage = (m) => {
-    /** @type {import('./model-run.js').FlEvent} */
+    /** @type {import('./model/run.js').FlEvent} */
     let ev;
     try { ev = JSON.parse(m.data); } catch { onTrouble('the server sent an event that is not JSON'); return; }
     if (typeof ev.seq === 'number') {

@@ -11,8 +11,8 @@
 // and `forkline:run-finished` (detail: the run's id, label and engine).
 
 import { fetchDemos, fetchRun, startRun, streamEvents, cancelRun, ApiError } from './api.js';
-import { RunModel } from './model-run.js';
-import { Timeline, firstSeq } from './timeline.js';
+import { RunModel } from './model/run.js';
+import { Timeline, firstSeq } from './timeline/timeline.js';
 import { ConsoleView, exceptionText } from './console.js';
 import { SourceView } from './source.js';
 import { Editor } from './editor.js';
@@ -20,7 +20,7 @@ import { Replay } from './replay.js';
 import { buildParams } from './params.js';
 import { EventTable } from './table.js';
 import { buildLegend } from './legend.js';
-import { KernelNotes } from './kernelnotes.js';
+import { KernelNotes } from './model/notes.js';
 import { h } from './dom.js';
 import { EngineSwitch, engineView, initialEngine, putEngine } from './engine.js';
 
@@ -337,7 +337,7 @@ function syncEditing() {
 /**
  * A syntax error in words. CPython's message already names the file and
  * line ("… (process.py, line 2)"): said once, as the editor's line.
- * @param {import('./model-run.js').FlEvent} ev
+ * @param {import('./model/run.js').FlEvent} ev
  */
 function syntaxText(ev) {
   const message = String(ev.message ?? '').replace(/ \([^()]*, line \d+\)$/, '');
@@ -460,7 +460,7 @@ function syncCores() {
   if (timeline.byCore) {
     for (const r of page.runs) {
       for (const cpu of r.coreList()) {
-        const core = /** @type {import('./model-run.js').Core} */ (r.cores().get(cpu));
+        const core = /** @type {import('./model/run.js').Core} */ (r.cores().get(cpu));
         const who = new Set([...core.slices, ...core.open].map((s) => RunModel.laneLabel(s.lane)));
         items.push(h('li', { 'data-cpu': String(cpu), text: `${page.runs.length > 1 ? `${r.label}: ` : ''}CPU ${cpu}: ${[...who].join(', ')}` }));
       }

@@ -6,7 +6,7 @@
 // an uncaught exception (CPython) gets a line of its own, in order with the
 // rest. It also says which engine ran the run, and the run's own notes.
 
-import { RunModel } from './model-run.js';
+import { RunModel } from './model/run.js';
 
 export class ConsoleView {
   /**
@@ -150,7 +150,7 @@ export class ConsoleView {
 
 /**
  * An uncaught exception in words: "ZeroDivisionError: division by zero (line 7)".
- * @param {import('./model-run.js').FlEvent} ev
+ * @param {import('./model/run.js').FlEvent} ev
  */
 export function exceptionText(ev) {
   const type = String(ev.type ?? 'Exception');

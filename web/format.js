@@ -2,7 +2,7 @@
 // and the kernel notes show them: one place, so a time reads the same
 // wherever it appears.
 
-/** @typedef {import('./model-run.js').FlEvent} FlEvent */
+/** @typedef {import('./model/run.js').FlEvent} FlEvent */
 
 /** Short human text for an event's own fields (used by labels, tooltips, the table). */
 export function describe(/** @type {FlEvent} */ e) {

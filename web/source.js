@@ -69,7 +69,7 @@ export class SourceView {
   /** @param {Record<string, number>|undefined} map */
   setMap(map) { this.map = map ?? {}; }
 
-  /** The line an event belongs to, or 0. @param {import('./model-run.js').FlEvent|null} ev */
+  /** The line an event belongs to, or 0. @param {import('./model/run.js').FlEvent|null} ev */
   lineFor(ev) {
     if (!ev) return 0;
     if (typeof ev.line === 'number' && ev.line > 0 && ev.line <= this.lines.length) return ev.line;

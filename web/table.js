@@ -2,7 +2,7 @@
 // copy-and-paste) view of what the canvas draws. Rows are added only while the
 // table is open, and capped, so a huge run never floods the DOM.
 
-import { RunModel } from './model-run.js';
+import { RunModel } from './model/run.js';
 import { describe, fmtTime } from './format.js';
 
 const CAP = 2000;

@@ -318,7 +318,7 @@ test('a CPython run\'s events in the model: the runner has no lane, its note and
   const page = await browser.ctx.newPage();
   await page.goto(`${server.url}/demos/process`);
   const got = await page.evaluate(async () => {
-    const { RunModel } = await import('/static/model.js');
+    const { RunModel } = await import('/static/model/run.js');
     const ev = (seq, pid, tid, kind, rest = {}) => ({ seq, t: seq * 1000, pid, tid, cpu: 0, kind, ...rest });
     const cpython = [
       ev(1, 100, 100, 'run.start', { demo: 'queue', params: { start_method: 'spawn' }, engine: 'cpython', interpreter: 'CPython 3.11.7', source: 'x = 1\n' }),

@@ -177,8 +177,8 @@ test('100k events, most of them kernel samples: draw times with the kernel strip
   const errors = watchErrors(page);
   await page.goto(`${server.url}/healthz`);
   const r = await page.evaluate(async () => {
-    const { RunModel } = await import('/static/model.js');
-    const { Timeline } = await import('/static/timeline.js');
+    const { RunModel } = await import('/static/model/run.js');
+    const { Timeline } = await import('/static/timeline/timeline.js');
     const host = document.createElement('div');
     Object.assign(host.style, { width: '1200px', height: '700px', overflow: 'auto', position: 'relative' });
     document.body.replaceChildren(host);

@@ -1,8 +1,9 @@
 // perf.test.js — the 100,000-event rendering benchmark. It loads the page's
-// own model.js and timeline.js into a blank page from the real server, feeds
-// them synthetic events (no run needed), and reports ingest time, a full draw,
-// and per-frame draw and frame times while panning and zooming. Figures are
-// printed, never asserted: timings depend on the machine.
+// own run model and timeline (web/model/run.js, web/timeline/timeline.js)
+// into a blank page from the real server, feeds them synthetic events (no run
+// needed), and reports ingest time, a full draw, and per-frame draw and frame
+// times while panning and zooming. Figures are printed, never asserted:
+// timings depend on the machine.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,8 +19,8 @@ async function measure(t, total) {
   const errors = watchErrors(page);
   await page.goto(`${server.url}/healthz`);
   const r = await page.evaluate(async (total) => {
-    const { RunModel } = await import('/static/model.js');
-    const { Timeline } = await import('/static/timeline.js');
+    const { RunModel } = await import('/static/model/run.js');
+    const { Timeline } = await import('/static/timeline/timeline.js');
     const host = document.createElement('div');
     host.style.width = '1200px';
     host.style.height = '700px';

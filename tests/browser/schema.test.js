@@ -5,10 +5,10 @@
 // for every arrow rule a `from` and a `to` on two processes (plain arrows
 // alternate which end comes first; a hand-over gets the holding and waiting
 // it needs, and three lanes around it that must get no arrow). The page's
-// own model.js ingests it, and what it made is compared with what the
-// schema's rules make of those events, worked out here from the rules' own
-// texts (`spans_about`, `arrows_about`). A rule added to the schema is
-// covered without touching this file.
+// own run model (web/model/run.js) ingests it, and what it made is compared
+// with what the schema's rules make of those events, worked out here from the
+// rules' own texts (`spans_about`, `arrows_about`). A rule added to the
+// schema is covered without touching this file.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -232,7 +232,7 @@ test('the model draws one span per schema span rule and one arrow per arrow rule
   await page.goto(`${server.url}/healthz`);
   const rules = await page.evaluate(async () => {
     const { SCHEMA: schema } = await import('/static/schema.js');
-    const { SPAN_RULES, ARROW_RULES } = await import('/static/model.js');
+    const { SPAN_RULES, ARROW_RULES } = await import('/static/model/schema.js');
     return { schema, spans: SPAN_RULES, arrows: ARROW_RULES };
   });
   assert.deepEqual(rules.schema, SCHEMA, 'the page is served the schema module this checkout has');
@@ -242,7 +242,7 @@ test('the model draws one span per schema span rule and one arrow per arrow rule
 
   const run = syntheticRun(rules.arrows);
   const got = await page.evaluate(async (events) => {
-    const { RunModel } = await import('/static/model.js');
+    const { RunModel } = await import('/static/model/run.js');
     const model = new RunModel({ label: 'schema' });
     for (const e of events) model.add(e);
     const end = (/** @type {any} */ x) => ({ lane: x.lane.id, seq: x.seq, t: x.t });
@@ -325,7 +325,7 @@ test('label templates: {field}, {field:json} and {field:name} fill as the schema
   const errors = watchErrors(page);
   await page.goto(`${server.url}/healthz`);
   const out = await page.evaluate(async () => {
-    const { fillLabel } = await import('/static/model.js');
+    const { fillLabel } = await import('/static/model/schema.js');
     const names = (/** @type {number} */ id) => (id === 7 ? 'worker' : undefined);
     const ev = { s: 'q', n: 3, o: { a: [1, 'x'] }, z: null, child: 7, other: 8 };
     return [

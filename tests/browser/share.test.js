@@ -140,6 +140,7 @@ test('replay.html opened from file:// with the network off shows the lanes and t
     const want = expected(events);
     const html = await (await fetch(`${forkline.url}/api/runs/${id}/replay.html`)).text();
     assert.match(html, /"forkline\/schema\.js"/, 'the file carries the schema module the run model imports');
+    assert.match(html, /"forkline\/timeline\/timeline\.js"/, 'the file carries the modules in web/\'s folders');
     const file = join(dir, 'replay.html');
     writeFileSync(file, html);
     await forkline.stop();
@@ -158,6 +159,13 @@ test('replay.html opened from file:// with the network off shows the lanes and t
     await page.waitForSelector('#timeline[data-state=finished]', { timeout: 30000 });
     const lanes = await page.$$eval('#lanes li', (lis) => lis.map((li) => li.textContent.trim()));
     assert.deepEqual(lanes.sort(), want.lanes.sort(), 'one lane per process and thread of the run');
+    const colours = await page.$eval('#timeline canvas', (canvas) => {
+      const { data } = /** @type {HTMLCanvasElement} */ (canvas).getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+      const seen = new Set();
+      for (let i = 0; i < data.length; i += 4 * 97) seen.add(`${data[i]},${data[i + 1]},${data[i + 2]},${data[i + 3]}`);
+      return seen.size;
+    });
+    assert.ok(colours >= 10, `the timeline drew its lanes (${colours} colours on the canvas)`);
     const outcome = await page.textContent('#outcome');
     assert.ok(outcome && outcome.trim().length > 0, 'the outcome is shown');
     if (want.result) assert.match(outcome, new RegExp(want.result.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));

@@ -6,11 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RunModel } from '../../web/model-run.js';
+import { RunModel } from '../../web/model/run.js';
 
 const DIR = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/runs');
 
-/** @typedef {import('../../web/model-run.js').FlEvent} FlEvent */
+/** @typedef {import('../../web/model/run.js').FlEvent} FlEvent */
 
 /**
  * A captured run: its events as the server logged them, and the model built from them.

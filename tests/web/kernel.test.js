@@ -1,12 +1,12 @@
-// The kernel's side of real runs (web/model-kernel.js, web/kernelnotes.js):
+// The kernel's side of real runs (web/model/kernel.js, web/model/notes.js):
 // samples kept per lane, the per-core view, and the sentences the page
 // writes where the threads' own events and /proc disagree.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadRun } from './fixtures.js';
-import { sampleEnd, stateTime } from '../../web/model-kernel.js';
-import { kernelNotes } from '../../web/kernelnotes.js';
+import { sampleEnd, stateTime } from '../../web/model/kernel.js';
+import { kernelNotes } from '../../web/model/notes.js';
 
 test('samples land on the lane of the thread they looked at, in time order, and none on a lane of the sampler', () => {
   const { run, of, events } = loadRun('process-sampled');
@@ -43,7 +43,7 @@ test('a zombie: the child exits, the kernel shows it Z until the join reaps it, 
   const z = stateTime(child, exit.t, reap.t, 'Z', run.endT);
   assert.ok(z > 0 && z <= reap.t - exit.t, `Z for ${z / 1e6} ms`);
   const notes = run.kernelNotes();
-  assert.deepEqual(notes, kernelNotes(run), 'the model caches what kernelnotes.js words');
+  assert.deepEqual(notes, kernelNotes(run), 'the model caches what model/notes.js words');
   const note = notes.find((n) => n.kind === 'zombie' && n.lane === child);
   assert.ok(note, 'a zombie note for the child');
   assert.equal(note.ms, z / 1e6);
@@ -74,7 +74,7 @@ test('the per-core view: each R slice sits on the CPU its sample named and lasts
   assert.ok(cpus.length > 0);
   assert.deepEqual(cpus, [...cpus].sort((a, b) => a - b));
   for (const cpu of cpus) {
-    const core = /** @type {import('../../web/model-run.js').Core} */ (run.cores().get(cpu));
+    const core = /** @type {import('../../web/model/run.js').Core} */ (run.cores().get(cpu));
     for (const s of core.slices) {
       assert.equal(s.cpu, cpu);
       assert.equal(s.ev.state, 'R');

@@ -1,12 +1,12 @@
-// The run model (web/model-run.js) fed real runs' events: lanes, spans and
+// The run model (web/model/run.js) fed real runs' events: lanes, spans and
 // arrows as the page draws them, checked against the runs' own events.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadRun } from './fixtures.js';
-import { RunModel } from '../../web/model-run.js';
+import { RunModel } from '../../web/model/run.js';
 
-/** @param {import('../../web/model-run.js').Lane[]} lanes */
+/** @param {import('../../web/model/run.js').Lane[]} lanes */
 const names = (lanes) => lanes.map((l) => RunModel.laneLabel(l));
 
 test('an unlocked lock run: three process lanes, the children under MainProcess, and the lost updates in its result', () => {
@@ -192,6 +192,6 @@ test('every event has a drawn item, and an item\'s partners are the other ends o
     assert.ok(run.itemBySeq.has(e.seq), `seq ${e.seq} (${e.kind}) is drawn`);
   }
   const a = run.arrows.find((x) => x.kind === 'message');
-  const put = /** @type {import('../../web/model-run.js').Item} */ (run.itemBySeq.get(/** @type {any} */ (a).from.seq));
+  const put = /** @type {import('../../web/model/run.js').Item} */ (run.itemBySeq.get(/** @type {any} */ (a).from.seq));
   assert.ok([...run.partners(put)].some((it) => 'ev' in it && it.ev.seq === a?.to.seq), 'selecting a put finds its get');
 });

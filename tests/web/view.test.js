@@ -1,9 +1,9 @@
-// The timeline's view math (web/timeline-view.js): fit, zoom and pan on
+// The timeline's view math (web/timeline/view.js): fit, zoom and pan on
 // {t0, t1} in nanoseconds, and the axis's tick steps and labels.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fitView, zoomView, panView, clampView, centreOn, niceStep, fmtTick, MIN_RANGE, MAX_ZOOM_OUT } from '../../web/timeline-view.js';
+import { fitView, zoomView, panView, clampView, centreOn, niceStep, fmtTick, MIN_RANGE, MAX_ZOOM_OUT } from '../../web/timeline/view.js';
 
 const close = (/** @type {number} */ a, /** @type {number} */ b, eps = 1e-6) => assert.ok(Math.abs(a - b) <= eps * Math.max(1, Math.abs(b)), `${a} ≈ ${b}`);
 

@@ -1,16 +1,16 @@
-// timeline-arrows.js — the arrows between lanes (spawn, join, a message, a
+// timeline/arrows.js — the arrows between lanes (spawn, join, a message, a
 // lock or the GIL handed over) and the selection's outline with its own
 // arrows drawn bold. Arrows are the one layer that can swamp a frame: past a
 // limit they are not drawn at all and the page asks for a zoom instead.
 
-import { ARROW_RULES } from './model-schema.js';
-import { AXIS_H, BAR_Y, BAR_H, PRIORITY, arrowEnds, laneY } from './timeline-layout.js';
+import { ARROW_RULES } from '../model/schema.js';
+import { AXIS_H, BAR_Y, BAR_H, PRIORITY, arrowEnds, laneY } from './layout.js';
 
 /**
- * @typedef {import('./timeline-frame.js').Frame} Frame
- * @typedef {import('./model-run.js').Lane} Lane
- * @typedef {import('./model-run.js').Item} Item
- * @typedef {import('./model-run.js').RunModel} RunModel
+ * @typedef {import('./frame.js').Frame} Frame
+ * @typedef {import('../model/run.js').Lane} Lane
+ * @typedef {import('../model/run.js').Item} Item
+ * @typedef {import('../model/run.js').RunModel} RunModel
  */
 
 /** More arrows than this in view are a grey smear: none is drawn. */

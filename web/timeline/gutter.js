@@ -1,15 +1,15 @@
-// timeline-gutter.js — the rows' furniture: the alternating bands and run
+// timeline/gutter.js — the rows' furniture: the alternating bands and run
 // headers painted under everything, and the gutter at the left (each lane's
 // colour mark, the process tree, the names) painted over everything, so no
 // span or arrow ever covers a lane's name.
 
-import { RunModel } from './model-run.js';
-import { LabelLayer } from './labels.js';
-import { AXIS_H, CORE_BAR_Y, CORE_BAR_H, LANE_MARK_W, PRIORITY } from './timeline-layout.js';
-import { cpuColor } from './timeline-theme.js';
+import { RunModel } from '../model/run.js';
+import { LabelLayer } from '../labels.js';
+import { AXIS_H, CORE_BAR_Y, CORE_BAR_H, LANE_MARK_W, PRIORITY } from './layout.js';
+import { cpuColor } from './theme.js';
 
-/** @typedef {import('./timeline-frame.js').Frame} Frame */
-/** @typedef {import('./labels.js').Candidate} Candidate */
+/** @typedef {import('./frame.js').Frame} Frame */
+/** @typedef {import('../labels.js').Candidate} Candidate */
 
 /** Bands and headers first, so everything else paints over them. @param {Frame} f */
 export function drawBands(f) {

@@ -1,14 +1,14 @@
-// timeline-frame.js — what every layer of one frame shares: the canvas, the
+// timeline/frame.js — what every layer of one frame shares: the canvas, the
 // visible time and where it maps, the replay cut, the rows and the colours.
 // The Timeline builds one per draw() and hands it to each layer in turn, so
 // a layer is a function of the frame and the runs, not of the Timeline.
 
 /**
- * @typedef {import('./timeline-layout.js').Row} Row
- * @typedef {import('./timeline-theme.js').Theme} Theme
- * @typedef {import('./labels.js').LabelLayer} LabelLayer
- * @typedef {import('./model-run.js').RunModel} RunModel
- * @typedef {import('./model-run.js').Lane} Lane
+ * @typedef {import('./layout.js').Row} Row
+ * @typedef {import('./theme.js').Theme} Theme
+ * @typedef {import('../labels.js').LabelLayer} LabelLayer
+ * @typedef {import('../model/run.js').RunModel} RunModel
+ * @typedef {import('../model/run.js').Lane} Lane
  *
  * @typedef {object} Frame
  * @property {CanvasRenderingContext2D} ctx

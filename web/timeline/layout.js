@@ -1,12 +1,12 @@
-// timeline-layout.js — where things sit on the timeline's canvas: the rows
+// timeline/layout.js — where things sit on the timeline's canvas: the rows
 // (a header per run, a lane per process and thread, a row per CPU in the
 // per-core view), the strips inside a lane, the gutter's width, and which
 // label gives way when two collide. Every layer draws and hit-tests against
 // these numbers, so they are defined once, here.
 
-/** @typedef {import('./model-run.js').RunModel} RunModel */
-/** @typedef {import('./model-run.js').Lane} Lane */
-/** @typedef {import('./labels.js').Candidate} Candidate */
+/** @typedef {import('../model/run.js').RunModel} RunModel */
+/** @typedef {import('../model/run.js').Lane} Lane */
+/** @typedef {import('../labels.js').Candidate} Candidate */
 /** A run's header (lane and core null), a process/thread lane, or a CPU of the per-core view.
  * @typedef {{run:RunModel, runIndex:number, lane:Lane|null, core:number|null, y:number, h:number}} Row */
 

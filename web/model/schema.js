@@ -1,11 +1,11 @@
-// model-schema.js — the schema's span and arrow rules, compiled once into the
+// model/schema.js — the schema's span and arrow rules, compiled once into the
 // form the run model applies to every event. It exists apart from the model
 // so that what opens a span or pairs an arrow is read from schema/events.json
 // (through the generated web/schema.js) in one place, matched exactly as the
 // server's `schema::matches` and `schema::label` do, so the page draws what
 // the Chrome-trace export draws.
 
-import { SCHEMA } from './schema.js';
+import { SCHEMA } from '../schema.js';
 
 /**
  * A schema span rule: an event of `kind` matching `opens` opens it, the next

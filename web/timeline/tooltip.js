@@ -1,13 +1,13 @@
-// timeline-tooltip.js — the tooltip of the item under the pointer, or of the
+// timeline/tooltip.js — the tooltip of the item under the pointer, or of the
 // selection when exploring by keyboard: what happened, where, when, and the
 // event's own fields, placed beside the item and kept inside the viewport.
 // Its own module because it is the timeline's one piece of DOM besides the
 // canvas, and the only place that turns an item into words.
 
-import { RunModel } from './model-run.js';
-import { describe, fmtTime } from './format.js';
+import { RunModel } from '../model/run.js';
+import { describe, fmtTime } from '../format.js';
 
-/** @typedef {import('./model-run.js').Item} Item */
+/** @typedef {import('../model/run.js').Item} Item */
 
 /** The first event of an item: a span's begin, an instant's own event. @param {Item} it */
 export function firstSeq(it) { return 't0' in it ? it.begin.seq : it.ev.seq; }

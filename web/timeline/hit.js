@@ -1,22 +1,22 @@
-// timeline-hit.js — what is under a point of the timeline: an instant or span
+// timeline/hit.js — what is under a point of the timeline: an instant or span
 // of a lane, the kernel's state in a lane's strip, or the thread a CPU row
 // had at that time. Hit-testing mirrors what the layers draw (the same rows,
 // the same replay cut) and answers in the model's own items, so a tooltip
 // and a selection treat a kernel state or a CPU slice like any other span.
 
-import { lowerBound } from './sorted.js';
-import { sampleEnd } from './model-kernel.js';
-import { KSTRIP_Y } from './timeline-layout.js';
-import { runEnd } from './timeline-frame.js';
-import { stateWords } from './timeline-tooltip.js';
+import { lowerBound } from '../sorted.js';
+import { sampleEnd } from '../model/kernel.js';
+import { KSTRIP_Y } from './layout.js';
+import { runEnd } from './frame.js';
+import { stateWords } from './tooltip.js';
 
 /**
- * @typedef {import('./model-run.js').RunModel} RunModel
- * @typedef {import('./model-run.js').Lane} Lane
- * @typedef {import('./model-run.js').Item} Item
- * @typedef {import('./model-run.js').Span} Span
- * @typedef {import('./model-run.js').CoreSlice} CoreSlice
- * @typedef {import('./timeline-layout.js').Row} Row
+ * @typedef {import('../model/run.js').RunModel} RunModel
+ * @typedef {import('../model/run.js').Lane} Lane
+ * @typedef {import('../model/run.js').Item} Item
+ * @typedef {import('../model/run.js').Span} Span
+ * @typedef {import('../model/run.js').CoreSlice} CoreSlice
+ * @typedef {import('./layout.js').Row} Row
  * @typedef {{run:RunModel, runIndex:number, item:Item}} Hit
  *
  * What hit-testing needs of the timeline: its last frame's rows, the view and where it maps, the replay cursor, live "now".

@@ -1,4 +1,4 @@
-// timeline-view.js — the visible stretch of time and how it moves: fit, zoom,
+// timeline/view.js — the visible stretch of time and how it moves: fit, zoom,
 // pan, and the clamps that keep part of the run on screen. Pure arithmetic on
 // {t0, t1} in nanoseconds, with no canvas and no DOM, so the rules a gesture
 // follows can be tested by node (tests/web/view.test.js) and reasoned about

@@ -1,13 +1,13 @@
-// timeline-axis.js — the time axis across the top of the timeline and the
+// timeline/axis.js — the time axis across the top of the timeline and the
 // grid lines down from its ticks. Its own layer because it is painted and
 // its labels placed before anything else: the plot's labels then make room
 // for the tick numbers, never the other way round.
 
-import { LabelLayer } from './labels.js';
-import { AXIS_H, PRIORITY } from './timeline-layout.js';
-import { niceStep, fmtTick } from './timeline-view.js';
+import { LabelLayer } from '../labels.js';
+import { AXIS_H, PRIORITY } from './layout.js';
+import { niceStep, fmtTick } from './view.js';
 
-/** @typedef {import('./timeline-frame.js').Frame} Frame */
+/** @typedef {import('./frame.js').Frame} Frame */
 
 /** About one tick per this many pixels. */
 const TICK_PX = 90;

@@ -1,4 +1,4 @@
-// kernelnotes.js — the sentences under the timeline where the threads' own
+// model/notes.js — the sentences under the timeline where the threads' own
 // events and the kernel's samples tell different stories worth a lesson: a
 // thread that said it was waiting and that the kernel had asleep, a process
 // that said it exited and that the kernel kept as a zombie until it was
@@ -6,12 +6,12 @@
 // them from a run (pure, so node's tests read it without a browser; the run
 // model caches it per version), and KernelNotes lists them on the page.
 
-import { stateTime } from './model-kernel.js';
-import { fmtMs, fmtTime } from './format.js';
+import { stateTime } from './kernel.js';
+import { fmtMs, fmtTime } from '../format.js';
 
 /**
- * @typedef {import('./model-run.js').RunModel} RunModel
- * @typedef {import('./model-run.js').Lane} Lane
+ * @typedef {import('./run.js').RunModel} RunModel
+ * @typedef {import('./run.js').Lane} Lane
  *
  * Where the thread's own events and the kernel's view say different things
  * worth a sentence: a wait the kernel spent asleep, an exit followed by zombie time.

@@ -1,18 +1,18 @@
-// timeline-cores.js — the per-core view ("By core"): under a run's lanes, one
+// timeline/cores.js — the per-core view ("By core"): under a run's lanes, one
 // row per CPU showing which of the run's threads the kernel had there, in
 // that thread's own colour, and a tick above the bar where two threads were
 // R on one core at once (one of them was only runnable, waiting for it). The
-// slices come from the model (model-kernel.js); this only draws them.
+// slices come from the model (model/kernel.js); this only draws them.
 
-import { lowerBound } from './sorted.js';
-import { sampleEnd } from './model-kernel.js';
-import { CORE_BAR_Y, CORE_BAR_H, spanLabel } from './timeline-layout.js';
+import { lowerBound } from '../sorted.js';
+import { sampleEnd } from '../model/kernel.js';
+import { CORE_BAR_Y, CORE_BAR_H, spanLabel } from './layout.js';
 
 /**
- * @typedef {import('./timeline-frame.js').Frame} Frame
- * @typedef {import('./model-run.js').Lane} Lane
- * @typedef {import('./model-run.js').CoreSlice} CoreSlice
- * @typedef {import('./labels.js').Candidate} Candidate
+ * @typedef {import('./frame.js').Frame} Frame
+ * @typedef {import('../model/run.js').Lane} Lane
+ * @typedef {import('../model/run.js').CoreSlice} CoreSlice
+ * @typedef {import('../labels.js').Candidate} Candidate
  */
 
 /**

@@ -1,4 +1,4 @@
-// timeline-theme.js — the timeline's colours, read from the page's palette.
+// timeline/theme.js — the timeline's colours, read from the page's palette.
 // style.css defines every colour once, as a custom property holding its light
 // and dark values (light-dark()); a canvas cannot use var(), so this reads
 // each one resolved for the current color-scheme. No colour is written in

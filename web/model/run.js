@@ -1,4 +1,4 @@
-// model-run.js — turns a run's event stream into what the timeline draws:
+// model/run.js — turns a run's event stream into what the timeline draws:
 // lanes, spans, instants and arrows. It exists apart from the drawing so it
 // can stay pure (no DOM), be fed 100,000 synthetic events by a benchmark, and
 // be tested by node without a browser (tests/web/). docs/events.md is the
@@ -6,22 +6,22 @@
 //
 // Which events open and close spans, and which pair into arrows, is not
 // written here: it is schema/events.json's `spans` and `arrows`, compiled by
-// model-schema.js and applied by the one engine below, so the page draws what
+// model/schema.js and applied by the one engine below, so the page draws what
 // the schema says and what the Chrome-trace export draws. What the schema does
 // not say stays code: lanes and their names and parents, the zombie between a
 // proc.exit and its join, prints, results, notes, exceptions. The kernel's
-// samples are model-kernel.js's, the sentences about them kernelnotes.js's.
+// samples are model/kernel.js's, the sentences about them model/notes.js's.
 //
 // Two engines make runs: in a native run the runner is the lesson's
 // MainProcess and has its lane; in a CPython run the runner only starts the
 // interpreter and reports on it (its `note` and `result` belong to the run,
 // not to a lane), and the interpreter's MainProcess is the root lane.
 
-import { isLessonEvent } from './activity.js';
-import { SPANS_BY_KIND, ARROWS_BY_KIND, fits, keyOf } from './model-schema.js';
-import { KernelSamples } from './model-kernel.js';
-import { kernelNotes } from './kernelnotes.js';
-import { lowerBound, insertSorted } from './sorted.js';
+import { isLessonEvent } from '../activity.js';
+import { SPANS_BY_KIND, ARROWS_BY_KIND, fits, keyOf } from './schema.js';
+import { KernelSamples } from './kernel.js';
+import { kernelNotes } from './notes.js';
+import { lowerBound, insertSorted } from '../sorted.js';
 
 /**
  * @typedef {{seq:number, t:number, kind:string, pid:number, tid:number, cpu:number, [k:string]:any}} FlEvent
@@ -59,7 +59,7 @@ import { lowerBound, insertSorted } from './sorted.js';
  *
  * @typedef {{slices:CoreSlice[], open:Set<CoreSlice>, maxDur:number}} Core
  *
- * @typedef {import('./kernelnotes.js').KernelNote} KernelNote
+ * @typedef {import('./notes.js').KernelNote} KernelNote
  *
  * @typedef {object} Span
  * @property {Lane} lane
@@ -440,7 +440,7 @@ export class RunModel {
 
   /**
    * The per-core view: for each CPU a sample saw a thread of this run running
-   * on, the R stretches there, sorted by start (model-kernel.js).
+   * on, the R stretches there, sorted by start (model/kernel.js).
    * @returns {Map<number, Core>}
    */
   cores() { return this.kernel.cores(); }
@@ -450,7 +450,7 @@ export class RunModel {
 
   /**
    * Where self-reported events and the kernel's samples disagree in a way
-   * worth teaching (kernelnotes.js): once the run is finished, cached per version.
+   * worth teaching (model/notes.js): once the run is finished, cached per version.
    * @returns {KernelNote[]}
    */
   kernelNotes() {

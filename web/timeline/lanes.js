@@ -1,21 +1,21 @@
-// timeline-lanes.js — the layers inside each process and thread lane: the
+// timeline/lanes.js — the layers inside each process and thread lane: the
 // lifetime line, the kernel strip (the thread's /proc state), the span bars,
 // the CPU strip under them and the instants with their text. Each layer
 // culls by binary search and coalesces what falls within a pixel, then adds
 // rectangles to one Path2D per colour; paintLanes fills each once, because
 // canvas state changes, not arithmetic, dominate the cost of a frame.
 
-import { lowerBound } from './sorted.js';
-import { sampleEnd } from './model-kernel.js';
-import { SPAN_RULES } from './model-schema.js';
-import { BAR_Y, BAR_H, CPU_Y, KSTRIP_Y, KSTRIP_H, PRIORITY, spanLabel } from './timeline-layout.js';
-import { cpuColor, hatch } from './timeline-theme.js';
+import { lowerBound } from '../sorted.js';
+import { sampleEnd } from '../model/kernel.js';
+import { SPAN_RULES } from '../model/schema.js';
+import { BAR_Y, BAR_H, CPU_Y, KSTRIP_Y, KSTRIP_H, PRIORITY, spanLabel } from './layout.js';
+import { cpuColor, hatch } from './theme.js';
 
 /**
- * @typedef {import('./timeline-frame.js').Frame} Frame
- * @typedef {import('./timeline-layout.js').Row} Row
- * @typedef {import('./model-run.js').Span} Span
- * @typedef {import('./labels.js').Candidate} Candidate
+ * @typedef {import('./frame.js').Frame} Frame
+ * @typedef {import('./layout.js').Row} Row
+ * @typedef {import('../model/run.js').Span} Span
+ * @typedef {import('../labels.js').Candidate} Candidate
  *
  * The rectangles of every lane of a frame, by what colours them.
  * @typedef {object} LaneBatches
@@ -124,7 +124,7 @@ export function paintLanes(f, b) {
 
 /** The lifetime: a thin line from start to exit. @param {Frame} f @param {Row} row @param {number} tEnd @param {number} endOf @param {Path2D} alive */
 function lifetimeLayer(f, row, tEnd, endOf, alive) {
-  const lane = /** @type {import('./model-run.js').Lane} */ (row.lane);
+  const lane = /** @type {import('../model/run.js').Lane} */ (row.lane);
   if (!lane.alive || lane.alive.t0 > tEnd) return;
   const { v0, X0, scale } = f;
   const a0 = Math.max(lane.alive.t0, v0), a1 = Math.min(lane.alive.t1 ?? endOf, tEnd);
@@ -138,7 +138,7 @@ function lifetimeLayer(f, row, tEnd, endOf, alive) {
  * @param {Frame} f @param {Row} row @param {number} tEnd @param {number} endOf @param {Map<string, Path2D>} states
  */
 function kernelStripLayer(f, row, tEnd, endOf, states) {
-  const lane = /** @type {import('./model-run.js').Lane} */ (row.lane);
+  const lane = /** @type {import('../model/run.js').Lane} */ (row.lane);
   const sm = lane.samples;
   if (!sm.length) return;
   const { v0, X0, scale } = f;
@@ -173,7 +173,7 @@ function kernelStripLayer(f, row, tEnd, endOf, states) {
  * @returns {number} the spans drawn
  */
 function spanLayer(f, row, tEnd, endOf, spans, strip, labels) {
-  const lane = /** @type {import('./model-run.js').Lane} */ (row.lane);
+  const lane = /** @type {import('../model/run.js').Lane} */ (row.lane);
   const { v0, X0, X1, scale } = f;
   const y = row.y;
   const list = lane.spans;
@@ -226,7 +226,7 @@ function spanLayer(f, row, tEnd, endOf, spans, strip, labels) {
  * @returns {number} the instants drawn
  */
 function instantLayer(f, row, tEnd, marks, strip, labels) {
-  const lane = /** @type {import('./model-run.js').Lane} */ (row.lane);
+  const lane = /** @type {import('../model/run.js').Lane} */ (row.lane);
   const { v0, X0, X1, scale, cut } = f;
   const col = f.theme.colors;
   const y = row.y;

@@ -1,19 +1,19 @@
-// model-kernel.js — the kernel's side of a run: the kernel.sample events the
+// model/kernel.js — the kernel's side of a run: the kernel.sample events the
 // sampler read from /proc, kept per lane as a state strip, and folded into
 // the per-core view (which thread was R on which CPU). It exists apart from
 // the run model because samples come from another process than the threads
 // they describe, out of step with them: a thread can be sampled before its
 // own first event arrives, and a program a shell started is seen only here.
 
-import { insertSorted, lowerBound } from './sorted.js';
+import { insertSorted, lowerBound } from '../sorted.js';
 
 /**
- * @typedef {import('./model-run.js').FlEvent} FlEvent
- * @typedef {import('./model-run.js').Lane} Lane
- * @typedef {import('./model-run.js').Sample} Sample
- * @typedef {import('./model-run.js').CoreSlice} CoreSlice
- * @typedef {import('./model-run.js').Core} Core
- * @typedef {import('./model-run.js').RunModel} RunModel
+ * @typedef {import('./run.js').FlEvent} FlEvent
+ * @typedef {import('./run.js').Lane} Lane
+ * @typedef {import('./run.js').Sample} Sample
+ * @typedef {import('./run.js').CoreSlice} CoreSlice
+ * @typedef {import('./run.js').Core} Core
+ * @typedef {import('./run.js').RunModel} RunModel
  */
 
 export class KernelSamples {

@@ -1,38 +1,38 @@
-// timeline.js — draws one or more runs on a canvas: a lane per process and
-// thread, spans, instants, arrows, a time axis, a replay cursor; under each
-// lane the kernel's view of that thread (sampled from /proc), and below a
-// run's lanes, optionally, one lane per CPU ("By core"). This is the
+// timeline/timeline.js — draws one or more runs on a canvas: a lane per
+// process and thread, spans, instants, arrows, a time axis, a replay cursor;
+// under each lane the kernel's view of that thread (sampled from /proc), and
+// below a run's lanes, optionally, one lane per CPU ("By core"). This is the
 // Timeline's state and its public face; each layer and concern is a module
-// of its own (timeline-*.js): the view math, the layout, the theme, the
+// of its own in this folder: the view math, the layout, the theme, the
 // lanes, the cores, the arrows, the axis, the gutter, hit-testing, the
 // tooltip and the input. Input handlers only change state and ask for a
 // frame; the app's single requestAnimationFrame loop calls draw().
 
-import { activityRange } from './activity.js';
-import { LabelLayer } from './labels.js';
-import { fitView, zoomView, panView, clampView, centreOn } from './timeline-view.js';
-import { layoutRows, laneY, plotX0, plotX1, PLOT_KINDS, AXIS_H, LANE_H } from './timeline-layout.js';
-import { readTheme } from './timeline-theme.js';
-import { runEnd } from './timeline-frame.js';
-import { drawAxis } from './timeline-axis.js';
-import { drawBands, gutterLabels, drawGutter } from './timeline-gutter.js';
-import { collectLanes, paintLanes } from './timeline-lanes.js';
-import { drawCores } from './timeline-cores.js';
-import { drawArrows, drawSelection, hiddenArrowsNotice } from './timeline-arrows.js';
-import { hitTest } from './timeline-hit.js';
-import { showTooltip, firstSeq } from './timeline-tooltip.js';
-import { bindInput } from './timeline-input.js';
+import { activityRange } from '../activity.js';
+import { LabelLayer } from '../labels.js';
+import { fitView, zoomView, panView, clampView, centreOn } from './view.js';
+import { layoutRows, laneY, plotX0, plotX1, PLOT_KINDS, AXIS_H, LANE_H } from './layout.js';
+import { readTheme } from './theme.js';
+import { runEnd } from './frame.js';
+import { drawAxis } from './axis.js';
+import { drawBands, gutterLabels, drawGutter } from './gutter.js';
+import { collectLanes, paintLanes } from './lanes.js';
+import { drawCores } from './cores.js';
+import { drawArrows, drawSelection, hiddenArrowsNotice } from './arrows.js';
+import { hitTest } from './hit.js';
+import { showTooltip, firstSeq } from './tooltip.js';
+import { bindInput } from './input.js';
 
-export { fmtTick, niceStep, MIN_RANGE } from './timeline-view.js';
-export { firstSeq, stateWords, tooltipContent } from './timeline-tooltip.js';
+export { fmtTick, niceStep, MIN_RANGE } from './view.js';
+export { firstSeq, stateWords, tooltipContent } from './tooltip.js';
 
-/** @typedef {import('./model-run.js').RunModel} RunModel */
-/** @typedef {import('./model-run.js').Lane} Lane */
-/** @typedef {import('./model-run.js').Item} Item */
-/** @typedef {import('./labels.js').LabelBox} LabelBox */
-/** @typedef {import('./timeline-layout.js').Row} Row */
-/** @typedef {import('./timeline-frame.js').Frame} Frame */
-/** @typedef {import('./timeline-hit.js').Hit} Hit */
+/** @typedef {import('../model/run.js').RunModel} RunModel */
+/** @typedef {import('../model/run.js').Lane} Lane */
+/** @typedef {import('../model/run.js').Item} Item */
+/** @typedef {import('../labels.js').LabelBox} LabelBox */
+/** @typedef {import('./layout.js').Row} Row */
+/** @typedef {import('./frame.js').Frame} Frame */
+/** @typedef {import('./hit.js').Hit} Hit */
 
 /** A frame with more plot labels than this shows none: text that dense reads after a zoom. */
 const FRAME_LABEL_LIMIT = 600;

@@ -1,4 +1,4 @@
-// timeline-input.js — the explore gestures on the timeline: wheel and pinch
+// timeline/input.js — the explore gestures on the timeline: wheel and pinch
 // to zoom, drag to pan, hover for a tooltip, tap or click to select, and the
 // keys that do all of it without a pointer. Handlers only change the
 // timeline's state and ask for a frame; the page's one requestAnimationFrame
