@@ -73,13 +73,13 @@ impl Spare {
     }
 
     /// A ring for a new runner: a reused one if there is one, else a new one
-    /// whose pages are allocated in idle time.
+    /// whose pages are allocated on a thread of their own.
     fn ring(&self) -> std::io::Result<ring::Reader> {
         if let Some(ring) = self.rings.lock().expect("rings lock").pop() {
             return Ok(ring);
         }
         let ring = ring::Reader::create()?;
-        allocate_in_idle_time(ring.page_allocator()?);
+        allocate_off_the_run(ring.page_allocator()?);
         Ok(ring)
     }
 
@@ -142,19 +142,13 @@ fn start(config: &Config, ring: ring::Reader) -> std::io::Result<Runner> {
     Ok(Runner { child, ring, handoff, doorbell })
 }
 
-/// Runs `allocate` on a thread of its own that gets a CPU only when no other
-/// thread wants one (SCHED_IDLE): zeroing a new spare's ring takes half a
-/// millisecond of CPU, right when the run that took the last spare starts.
-fn allocate_in_idle_time(allocate: impl FnOnce() + Send + 'static) {
-    let spawned = std::thread::Builder::new().name("forkline-ring".into()).spawn(move || {
-        let param = libc::sched_param { sched_priority: 0 };
-        // (Compiled out for the bench's A/B runs: docs/performance.md.)
-        if !cfg!(forkline_without = "idle_ring") {
-            // SAFETY: sets this thread's own policy; lowering it needs no privilege.
-            unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
-        }
-        allocate();
-    });
+/// Runs `allocate` on a thread of its own, off the path of the run that
+/// took the last spare: zeroing a new ring's pages takes half a millisecond
+/// of CPU. (It also ran at SCHED_IDLE priority until an A/B run of the bench
+/// showed no gain: rings are reused, so a new one is allocated only in a
+/// server's first runs; docs/performance.md, "What each mechanism buys".)
+fn allocate_off_the_run(allocate: impl FnOnce() + Send + 'static) {
+    let spawned = std::thread::Builder::new().name("forkline-ring".into()).spawn(allocate);
     if let Err(e) = spawned {
         tracing::warn!("could not start a thread to allocate a ring: {e}");
     }

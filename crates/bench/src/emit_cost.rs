@@ -67,8 +67,9 @@ fn emit_into_ring(events: u64, reps: usize) -> std::io::Result<(Vec<f64>, Vec<f6
     if copy < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    // As a runner does, so emit commits as it does there.
-    let joined = ring::join_server_barriers();
+    // As a runner does, so emit commits as it does there (and without the
+    // barrier where a runner is built without it: forkline_without).
+    let joined = !cfg!(forkline_without = "membarrier") && ring::join_server_barriers();
     // SAFETY: a fresh descriptor nobody else owns.
     emit::use_ring(ring::Writer::from_fd(unsafe { OwnedFd::from_raw_fd(copy) }, joined)?);
     let done = Arc::new(AtomicBool::new(false));
