@@ -11,6 +11,12 @@ use crate::interpreters::Interpreter;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Wall-clock bound of one run, from runner start to `run.end`.
 pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(30);
+/// A stepped run moves at a student's pace: the lock demo's lost update by
+/// hand is a few dozen clicks, with thinking between them.
+pub const DEFAULT_STEP_RUN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// A stepped run nobody stepped for this long is cancelled: its slot goes
+/// back to the line.
+pub const DEFAULT_STEP_IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Longest run timeout a configuration may ask for.
 pub const MAX_RUN_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long a timed-out or cancelled run's processes get between SIGTERM and SIGKILL.
@@ -76,6 +82,10 @@ pub struct Config {
     pub runner_exe: PathBuf,
     /// Wall-clock bound of one run.
     pub run_timeout: Duration,
+    /// Wall-clock bound of one stepped run.
+    pub step_run_timeout: Duration,
+    /// A stepped run with no step for this long is cancelled.
+    pub step_idle_timeout: Duration,
     /// Events one run may emit.
     pub max_events: usize,
     /// Bytes of events one run may emit.
@@ -245,6 +255,8 @@ impl Config {
             web_dir: default_web_dir(),
             runner_exe,
             run_timeout: DEFAULT_RUN_TIMEOUT,
+            step_run_timeout: DEFAULT_STEP_RUN_TIMEOUT,
+            step_idle_timeout: DEFAULT_STEP_IDLE_TIMEOUT,
             max_events: DEFAULT_MAX_EVENTS,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             max_active_runs: default_max_active_runs(),

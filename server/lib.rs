@@ -23,7 +23,7 @@ pub mod trace;
 // the shared vocabulary (crates/core) and what runs inside a run
 // (crates/runner), which the server links for the demo catalog and to
 // prepare the sandbox; runs themselves are the `forkline-runner` binary's.
-pub use forkline_core::{clock, event, handoff, ring, spec};
+pub use forkline_core::{clock, event, gates, handoff, ring, spec};
 pub use forkline_runner::{demos, interpreters, primitives, sandbox};
 
 use std::sync::Arc;

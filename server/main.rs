@@ -40,6 +40,14 @@ struct ServeArgs {
     #[arg(long, env = "FORKLINE_RUN_TIMEOUT", default_value_t = config::DEFAULT_RUN_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=config::MAX_RUN_TIMEOUT.as_secs()))]
     run_timeout: u64,
+    /// Wall-clock limit of one stepped run ("mode": "step"), in seconds.
+    #[arg(long, env = "FORKLINE_STEP_TIMEOUT", default_value_t = config::DEFAULT_STEP_RUN_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=24 * 3600))]
+    step_timeout: u64,
+    /// A stepped run nobody stepped for this many seconds is cancelled.
+    #[arg(long, env = "FORKLINE_STEP_IDLE_TIMEOUT", default_value_t = config::DEFAULT_STEP_IDLE_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=24 * 3600))]
+    step_idle_timeout: u64,
     /// Events one run may emit before it is stopped.
     #[arg(long, env = "FORKLINE_MAX_EVENTS", default_value_t = config::DEFAULT_MAX_EVENTS)]
     max_events: usize,
@@ -226,6 +234,8 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         web_dir: args.web_dir,
         runner_exe,
         run_timeout: Duration::from_secs(args.run_timeout),
+        step_run_timeout: Duration::from_secs(args.step_timeout),
+        step_idle_timeout: Duration::from_secs(args.step_idle_timeout),
         max_events: args.max_events,
         max_event_bytes: args.max_event_bytes,
         max_active_runs: args.max_active_runs.max(1),

@@ -225,7 +225,7 @@ impl<'w, W: Write> Builder<'w, W> {
         let ts = us(e.t);
         self.last = self.last.max(ts);
         match &e.body {
-            Body::RunEnd { .. } if self.run_end_pid.is_none() => self.run_end_pid = Some(e.pid),
+            Body::RunEnd { .. } | Body::StepSchedule { .. } if self.run_end_pid.is_none() => self.run_end_pid = Some(e.pid),
             Body::KernelSample { .. } if self.sampler_pid.is_none() => self.sampler_pid = Some(e.pid),
             Body::RunStart { demo, .. } if self.demo.is_none() => self.demo = Some(demo.to_string()),
             _ => {}
@@ -306,6 +306,10 @@ impl<'w, W: Write> Builder<'w, W> {
             ),
             Body::RunEnd { outcome, reason } => {
                 self.global(key, ts, &format!("run.end {}", outcome.as_str()), json!({ "reason": reason }))
+            }
+            Body::StepPending { op, at, .. } => self.instant(key, ts, &format!("next: {op}"), json!({ "at": at })),
+            Body::StepSchedule { steps, free } => {
+                self.global(key, ts, &format!("stepped {} times", steps.len()), json!({ "steps": steps, "free": free }))
             }
         }
     }

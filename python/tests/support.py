@@ -40,6 +40,7 @@ def _fits(expected, value):
         "string": type(value) is str,
         "bool": type(value) is bool,
         "object": type(value) is dict,
+        "strings": type(value) is list and all(type(v) is str for v in value),
         "any": True,
     }[name]
 

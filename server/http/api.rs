@@ -15,6 +15,7 @@ use super::AppState;
 use crate::config::Config;
 use crate::demos::{self, cpython, params, Demo, Params};
 use crate::interpreters::Interpreter;
+use crate::runs::step::{Schedule, StepError, MAX_SCHEDULE, STEPPABLE};
 use crate::runs::{EditedProgram, Engine, Run, RunId, Summary};
 use crate::sandbox::Editing;
 use crate::store::Found;
@@ -161,13 +162,21 @@ pub struct CreateRun {
     /// in the sandbox; `params` then do not apply).
     #[serde(default)]
     source: Option<String>,
+    /// `run` (the default) or `step`: every traced operation then waits
+    /// for `POST /api/runs/{id}/step`.
+    #[serde(default)]
+    mode: Option<String>,
+    /// A stepped run's schedule to play first (a finished stepped run's
+    /// `step.schedule`).
+    #[serde(default)]
+    schedule: Option<Schedule>,
 }
 
 impl CreateRun {
     /// A run request for the lesson's program (no edited source), as an
     /// experiment makes one for each of its runs.
     pub(super) fn of(demo: &str, params: serde_json::Value, engine: Option<String>, python: Option<String>) -> Self {
-        CreateRun { demo: demo.to_owned(), params, engine, python, source: None }
+        CreateRun { demo: demo.to_owned(), params, engine, python, source: None, mode: None, schedule: None }
     }
 }
 
@@ -192,8 +201,13 @@ pub async fn create_run(
     ApiJson(body): ApiJson<CreateRun>,
 ) -> Result<Response> {
     let demo = state.demo(&body.demo)?;
+    let stepped = wants_steps(demo, &body)?;
     let (engine, params) = choose_engine(demo, &body, state.runs.config())?;
-    let run = state.runs.start(demo, params, engine, client)?;
+    let run = if stepped {
+        state.runs.start_stepped(demo, params, client, body.schedule)?
+    } else {
+        state.runs.start(demo, params, engine, client)?
+    };
     let created = Created {
         events_url: format!("/api/runs/{}/events", run.id),
         status_url: format!("/api/runs/{}", run.id),
@@ -205,6 +219,41 @@ pub async fn create_run(
     let location = created.status_url.clone();
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(created)).into_response())
 }
+
+/// Whether a request asks for a stepped run, checked: only the native
+/// engine's traced demos can be stepped, and a schedule needs a stepped run.
+fn wants_steps(demo: &'static Demo, body: &CreateRun) -> Result<bool> {
+    let invalid = |field: &str, message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_parameter", message).with_field(field);
+    let stepped = match body.mode.as_deref() {
+        None | Some("run") => false,
+        Some("step") => true,
+        Some(_) => return Err(invalid("mode", "mode must be run or step".into())),
+    };
+    if !stepped {
+        return match body.schedule {
+            Some(_) => Err(invalid("schedule", "a schedule is played only in a stepped run (\"mode\": \"step\")".into())),
+            None => Ok(false),
+        };
+    }
+    if body.source.is_some() || matches!(body.engine.as_deref(), Some(e) if e != "native") {
+        return Err(invalid("mode", "stepping runs the native engine only so far: the CPython tracer has no gates yet".into()));
+    }
+    if !STEPPABLE.contains(&demo.name) {
+        return Err(invalid("mode", format!("{} cannot be stepped; these can: {}", demo.name, STEPPABLE.join(", "))));
+    }
+    if let Some(schedule) = &body.schedule {
+        if schedule.steps.len() > MAX_SCHEDULE {
+            return Err(invalid("schedule", format!("a schedule has at most {MAX_SCHEDULE} steps, not {}", schedule.steps.len())));
+        }
+        if let Some(lane) = schedule.steps.iter().find(|lane| lane.is_empty() || lane.len() > MAX_LANE_NAME) {
+            return Err(invalid("schedule", format!("a lane name is 1 to {MAX_LANE_NAME} bytes, not {}", lane.len())));
+        }
+    }
+    Ok(true)
+}
+
+/// Longest lane name in a schedule: a process name, a slash and a thread's.
+const MAX_LANE_NAME: usize = 200;
 
 /// The engine a request asks for, and its parameters validated for that
 /// engine's program. Anything unknown is a 422 naming its field.
@@ -304,20 +353,92 @@ pub async fn cancel_run(
     headers: axum::http::HeaderMap,
 ) -> Result<(StatusCode, Json<Summary>)> {
     let run = find_run(&state, &id)?;
+    creator_only(&run, &headers, "cancelling")?;
+    run.cancel();
+    Ok((StatusCode::ACCEPTED, Json(run.summary())))
+}
+
+/// Refuses a request that does not carry the run's cancel token, which
+/// only its creator was given.
+fn creator_only(run: &Run, headers: &axum::http::HeaderMap, doing: &str) -> Result<()> {
     let offered = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    if !offered.is_some_and(|token| run.cancel_token.matches(token)) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "cancelling a run takes the cancel_token its creator was given, as Authorization: Bearer <token>",
-        ));
+    if offered.is_some_and(|token| run.cancel_token.matches(token)) {
+        return Ok(());
     }
-    run.cancel();
-    Ok((StatusCode::ACCEPTED, Json(run.summary())))
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        format!("{doing} a run takes the cancel_token its creator was given, as Authorization: Bearer <token>"),
+    ))
+}
+
+/// `POST /api/runs/{id}/step` body: one thread's next operation, or all of them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepRequest {
+    #[serde(default)]
+    tid: Option<i32>,
+    #[serde(default)]
+    free: Option<bool>,
+}
+
+/// What a step did.
+#[derive(Serialize)]
+pub struct StepAnswer {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lane: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    op: Option<String>,
+    /// Steps taken so far.
+    steps: usize,
+    free: bool,
+}
+
+/// `POST /api/runs/{id}/step`: lets one waiting thread of a stepped run
+/// perform its next operation (`{"tid": N}`), or lets the run go on freely
+/// (`{"free": true}`). Only the run's creator may.
+pub async fn step_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    ApiJson(body): ApiJson<StepRequest>,
+) -> Result<Json<StepAnswer>> {
+    let run = find_run(&state, &id)?;
+    creator_only(&run, &headers, "stepping")?;
+    let Some(stepper) = &run.stepper else {
+        return Err(ApiError::new(StatusCode::CONFLICT, "not_stepped", "this run was not started in step mode (\"mode\": \"step\")"));
+    };
+    let refused = |e: StepError| {
+        let code = match e {
+            StepError::Finished => "run_finished",
+            StepError::Free => "running_freely",
+            StepError::Unknown(_) => "no_such_thread",
+            StepError::Blocked { .. } => "blocked",
+            StepError::Deadlock { .. } => "deadlock",
+            StepError::NotWaiting(_) => "not_waiting",
+            StepError::Busy(_) => "busy",
+        };
+        let status = if code == "no_such_thread" { StatusCode::NOT_FOUND } else { StatusCode::CONFLICT };
+        ApiError::new(status, code, e.to_string())
+    };
+    match (body.tid, body.free) {
+        (Some(tid), None | Some(false)) => {
+            let stepped = stepper.step(tid).map_err(refused)?;
+            // Answered once the operation is done, so a client that steps
+            // after each answer gets exactly the order it asked for.
+            stepper.settled().await;
+            Ok(Json(StepAnswer { lane: Some(stepped.lane), op: Some(stepped.op), steps: stepped.steps, free: false }))
+        }
+        (None, Some(true)) => {
+            let steps = stepper.free().map_err(refused)?;
+            Ok(Json(StepAnswer { lane: None, op: None, steps, free: true }))
+        }
+        _ => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_parameter", "send either {\"tid\": N} or {\"free\": true}")),
+    }
 }
 
 pub fn find_run(state: &AppState, id: &str) -> Result<std::sync::Arc<Run>> {

@@ -86,6 +86,8 @@ impl From<StartError> for ApiError {
             StartError::Refused(Refusal::ClientBusy { .. }) => (StatusCode::TOO_MANY_REQUESTS, "too_many_runs", 2),
             StartError::Refused(Refusal::TooFast { retry_after_secs }) => (StatusCode::TOO_MANY_REQUESTS, "too_fast", *retry_after_secs),
             StartError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down", 10),
+            // Out of memory or descriptors: the server's trouble, briefly.
+            StartError::Gates(_) => (StatusCode::SERVICE_UNAVAILABLE, "no_gates", 5),
         };
         let mut err = ApiError::new(status, code, e.to_string());
         err.retry_after = Some(retry_after);

@@ -63,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/experiments", axum::routing::post(experiments::create))
         .route("/api/experiments/{id}", get(experiments::get))
         .route("/api/runs/{id}", get(api::get_run).delete(api::cancel_run))
+        .route("/api/runs/{id}/step", axum::routing::post(api::step_run))
         .route("/api/runs/{id}/events", get(sse::events))
         .route("/api/runs/{id}/events.jsonl", get(share::events_jsonl))
         .route("/api/runs/{id}/trace.json", get(share::trace_json))

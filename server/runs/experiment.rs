@@ -193,7 +193,7 @@ async fn run_all(runs: &Arc<Runs>, experiment: &Experiment, plan: Plan, client: 
                         _ = shutdown.cancelled() => return Err("the server is shutting down".into()),
                     }
                 }
-                Err(e @ StartError::ShuttingDown) => return Err(e.to_string()),
+                Err(e @ (StartError::ShuttingDown | StartError::Gates(_))) => return Err(e.to_string()),
             }
         };
         // A viewer of its own, so the run is not dropped as abandoned while queued.

@@ -8,8 +8,11 @@
 //! record (crate::event::compact) is checked field by field and expanded to
 //! the JSON line its writer would otherwise have written.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
+use super::step::Stepper;
 use crate::event::{compact, Body, Event};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,12 +32,20 @@ pub struct Numberer {
     bytes: usize,
     /// A compact record's JSON line, reused from one record to the next.
     expanded: Vec<u8>,
+    /// A stepped run's stepper, which sees every event accepted.
+    stepper: Option<Arc<Stepper>>,
 }
 
 impl Numberer {
     /// Numbers on after `last_seq` events (whose bytes are not counted again).
     pub fn resume(last_seq: u64) -> Self {
         Numberer { last_seq, ..Numberer::default() }
+    }
+
+    /// Shows every event accepted from now on to a stepped run's stepper.
+    pub fn watched_by(mut self, stepper: Option<Arc<Stepper>>) -> Self {
+        self.stepper = stepper;
+        self
     }
 
     pub fn last_seq(&self) -> u64 {
@@ -64,6 +75,7 @@ impl Numberer {
         }
         match (&event.body, self.last_seq) {
             (Body::RunEnd { .. }, _) => return Err(IngestError::Forbidden("run.end")),
+            (Body::StepSchedule { .. }, _) => return Err(IngestError::Forbidden("step.schedule")),
             (Body::RunStart { .. }, 0) => {}
             (Body::RunStart { .. }, _) => return Err(IngestError::Forbidden("a second run.start")),
             (_, 0) => return Err(IngestError::NoStart),
@@ -72,6 +84,9 @@ impl Numberer {
         // A parsed event is a JSON object, so the line starts with '{' (maybe
         // after whitespace) and has at least one field after it.
         let body = line.trim_ascii_start().strip_prefix(b"{").ok_or_else(|| IngestError::Malformed("not an object".into()))?;
+        if let Some(stepper) = &self.stepper {
+            stepper.see(&event);
+        }
         self.last_seq += 1;
         self.bytes += line.len();
         Ok(numbered(self.last_seq, body))
@@ -82,6 +97,12 @@ impl Numberer {
         compact::expand(record, &mut self.expanded).map_err(|e| IngestError::Malformed(e.to_string()))?;
         if self.last_seq == 0 {
             return Err(IngestError::NoStart);
+        }
+        // Parsed again only in a stepped run, which moves at a student's pace.
+        if let Some(stepper) = &self.stepper {
+            if let Ok(event) = serde_json::from_slice::<Event>(&self.expanded) {
+                stepper.see(&event);
+            }
         }
         self.last_seq += 1;
         self.bytes += self.expanded.len();

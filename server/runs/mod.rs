@@ -22,6 +22,7 @@ pub mod log;
 pub mod rate;
 mod restored;
 mod spare;
+pub mod step;
 mod supervise;
 
 use std::collections::{HashMap, VecDeque};
@@ -125,6 +126,8 @@ pub struct Run {
     pub log: EventLog,
     /// Given to the client that created the run; needed to cancel it.
     pub cancel_token: CancelToken,
+    /// A stepped run's gates; None for a run at full speed.
+    pub stepper: Option<Arc<step::Stepper>>,
     state: Mutex<RunState>,
     cancel: CancellationToken,
     viewers: Viewers,
@@ -188,7 +191,7 @@ pub struct Summary {
 }
 
 impl Run {
-    fn new(demo: &'static Demo, params: Params, engine: Engine, client: Option<ClientKey>) -> Self {
+    fn new(demo: &'static Demo, params: Params, engine: Engine, client: Option<ClientKey>, stepper: Option<Arc<step::Stepper>>) -> Self {
         Run {
             id: RunId::random(),
             demo,
@@ -198,6 +201,7 @@ impl Run {
             created_at_ms: now_ms(),
             log: EventLog::default(),
             cancel_token: CancelToken::random(),
+            stepper,
             state: Mutex::new(RunState {
                 status: Status::Queued,
                 outcome: None,
@@ -293,6 +297,8 @@ pub enum StartError {
     Refused(#[from] admission::Refusal),
     #[error("the server is shutting down")]
     ShuttingDown,
+    #[error("could not make a stepped run's gates: {0}")]
+    Gates(std::io::Error),
 }
 
 #[derive(Default)]
@@ -375,7 +381,21 @@ impl Runs {
         engine: Engine,
         client: Option<ClientKey>,
     ) -> Result<Arc<Run>, StartError> {
-        self.start_as(demo, params, engine, client, true)
+        self.start_as(demo, params, engine, client, true, None)
+    }
+
+    /// Admits a stepped run ("You are the scheduler"): every traced
+    /// operation waits for [`step::Stepper::step`]; `schedule` plays a
+    /// recorded one first.
+    pub fn start_stepped(
+        self: &Arc<Self>,
+        demo: &'static Demo,
+        params: Params,
+        client: Option<ClientKey>,
+        schedule: Option<step::Schedule>,
+    ) -> Result<Arc<Run>, StartError> {
+        let stepper = step::Stepper::new(schedule).map_err(StartError::Gates)?;
+        self.start_as(demo, params, Engine::Native, client, true, Some(Arc::new(stepper)))
     }
 
     /// A run of an experiment: admitted, queued and bounded like any run of
@@ -388,7 +408,7 @@ impl Runs {
         engine: Engine,
         client: Option<ClientKey>,
     ) -> Result<Arc<Run>, StartError> {
-        self.start_as(demo, params, engine, client, false)
+        self.start_as(demo, params, engine, client, false, None)
     }
 
     /// Takes one token of `client`'s run rate, or says how long to wait.
@@ -406,11 +426,12 @@ impl Runs {
         engine: Engine,
         client: Option<ClientKey>,
         rated: bool,
+        stepper: Option<Arc<step::Stepper>>,
     ) -> Result<Arc<Run>, StartError> {
         if self.shutdown.is_cancelled() {
             return Err(StartError::ShuttingDown);
         }
-        let run = Arc::new(Run::new(demo, params, engine, client));
+        let run = Arc::new(Run::new(demo, params, engine, client, stepper));
         let ticket = self.admission.reserve(&run.id, client)?;
         // After admission, so a run refused for another reason costs no token.
         if rated {

@@ -48,8 +48,10 @@ enum Ending {
     /// `cut_off`: one of them left an event half-written.
     Eof { cut_off: bool },
     Failed(String),
-    Timeout,
+    Timeout(Duration),
     Cancelled(&'static str),
+    /// A stepped run nobody stepped for this long.
+    Idle(Duration),
 }
 
 /// Runs `run` to its end and closes its log with `run.end`. Never panics on
@@ -61,7 +63,7 @@ pub(super) async fn supervise(
     shutdown: CancellationToken,
 ) -> (Outcome, Option<String>) {
     let origin = clock::monotonic_ns();
-    let mut numberer = Numberer::default();
+    let mut numberer = Numberer::default().watched_by(run.stepper.clone());
     let started = start_runner(&run, &config, &spare, origin).await;
     // The next run's runner starts now, off this run's critical path.
     let refill = (spare.clone(), config.clone());
@@ -70,17 +72,28 @@ pub(super) async fn supervise(
         Ok(runner) => drive(&run, &config, &spare, &shutdown, runner, &mut numberer).await,
         Err(e) => (Outcome::Failed, Some(format!("could not start the runner: {e}"))),
     };
-    let end = Event {
+    if let Some(stepper) = &run.stepper {
+        // The steps taken, so the finished run can be played again as it was stepped.
+        let schedule = stepper.finish();
+        let steps = schedule.steps.into_iter().map(|lane| clip_text(&lane).into()).collect();
+        run.log.append([numberer.server_event(server_event(origin, Body::StepSchedule { steps, free: schedule.free }))]);
+    }
+    let end = server_event(origin, Body::RunEnd { outcome, reason: reason.as_deref().map(|r| clip_text(r).into()) });
+    run.log.append([numberer.server_event(end)]);
+    run.log.close();
+    (outcome, reason)
+}
+
+/// An event the server writes into a run's log, stamped now.
+fn server_event(origin: u64, body: Body) -> Event {
+    Event {
         seq: None,
         t: clock::monotonic_ns().saturating_sub(origin),
         pid: std::process::id() as i32,
         tid: clock::current_tid(),
         cpu: clock::current_cpu(),
-        body: Body::RunEnd { outcome, reason: reason.as_deref().map(|r| clip_text(r).into()) },
-    };
-    run.log.append([numberer.server_event(end)]);
-    run.log.close();
-    (outcome, reason)
+        body,
+    }
 }
 
 /// Ends a run that never started (dropped from the line): its log holds
@@ -120,11 +133,14 @@ async fn start_runner(run: &Run, config: &Config, spare: &Spare, origin: u64) ->
             sandbox: Some((*edited.sandbox).clone()),
         }),
     };
-    let spec = RunSpec { demo: run.demo.name.to_owned(), params: run.params.to_json(), origin_ns: origin, cpython };
+    let stepped = run.stepper.is_some();
+    let spec = RunSpec { demo: run.demo.name.to_owned(), params: run.params.to_json(), origin_ns: origin, cpython, stepped };
     let mut line = serde_json::to_vec(&spec).expect("a spec serialises");
     line.push(b'\n');
+    let mut fds = vec![runner.ring.fd()];
+    fds.extend(run.stepper.as_ref().map(|stepper| stepper.gates_fd()));
     // One small message into an empty socket buffer: it does not block.
-    let sent = handoff::send(std::os::fd::AsFd::as_fd(&runner.handoff), &line, runner.ring.fd());
+    let sent = handoff::send(std::os::fd::AsFd::as_fd(&runner.handoff), &line, &fds);
     let _ = runner.handoff.shutdown(std::net::Shutdown::Both);
     if let Err(e) = sent {
         // The runner died before it could take the run: make sure it is gone.
@@ -192,7 +208,8 @@ async fn drive(
 
     match ending {
         Ending::Failed(reason) => (Outcome::Failed, Some(reason)),
-        Ending::Timeout => (Outcome::Timeout, Some(format!("the run took longer than {} s", config.run_timeout.as_secs_f64()))),
+        Ending::Timeout(limit) => (Outcome::Timeout, Some(format!("the run took longer than {} s", limit.as_secs_f64()))),
+        Ending::Idle(limit) => (Outcome::Timeout, Some(format!("nobody stepped the run for {} s", limit.as_secs_f64()))),
         Ending::Cancelled(reason) => (Outcome::Cancelled, Some(reason.into())),
         Ending::Eof { cut_off: true } => (Outcome::Failed, Some("the runner was cut off in the middle of an event".into())),
         Ending::Eof { cut_off: false } => match status {
@@ -217,13 +234,15 @@ async fn drive(
 /// Waits for the drain thread to see the run end, or for the run's time, a
 /// cancel or shutdown; then the numberer and the ring come back from the thread.
 async fn watch(run: &Run, config: &Config, shutdown: &CancellationToken, mut drainer: drain::Drainer) -> (Ending, Numberer, Option<ring::Reader>) {
-    let deadline = tokio::time::sleep(config.run_timeout);
+    let limit = if run.stepper.is_some() { config.step_run_timeout } else { config.run_timeout };
+    let deadline = tokio::time::sleep(limit);
     tokio::pin!(deadline);
     let stopped = tokio::select! {
         finished = drainer.finished() => Ok(finished),
-        _ = &mut deadline => Err(Ending::Timeout),
+        _ = &mut deadline => Err(Ending::Timeout(limit)),
         _ = run.cancel.cancelled() => Err(Ending::Cancelled("the run was cancelled")),
         _ = shutdown.cancelled() => Err(Ending::Cancelled("the server is shutting down")),
+        ending = stepped_run_left(run, config) => Err(ending),
     };
     match stopped {
         Ok((finish, numberer, ring)) => {
@@ -239,6 +258,36 @@ async fn watch(run: &Run, config: &Config, shutdown: &CancellationToken, mut dra
             let (_, numberer, ring) = drainer.stop().await;
             (ending, numberer, ring)
         }
+    }
+}
+
+/// Resolves when a stepped run should end though its processes still wait:
+/// nobody stepped it for `step_idle_timeout`, or everyone watching left (a
+/// stepped run no page shows cannot be stepped). Never, for other runs.
+async fn stepped_run_left(run: &Run, config: &Config) -> Ending {
+    let Some(stepper) = &run.stepper else { return std::future::pending().await };
+    let idle = async {
+        loop {
+            let since = stepper.last_activity();
+            tokio::time::sleep_until((since + config.step_idle_timeout).into()).await;
+            if stepper.last_activity() == since {
+                return Ending::Idle(config.step_idle_timeout);
+            }
+        }
+    };
+    // A schedule being played goes on past a step that blocked silently.
+    let play = async {
+        loop {
+            tokio::time::sleep(super::step::SETTLE_LIMIT / 4).await;
+            if stepper.playing() {
+                stepper.tick();
+            }
+        }
+    };
+    tokio::select! {
+        ending = idle => ending,
+        never = play => never,
+        () = run.abandoned(std::time::Instant::now()) => Ending::Cancelled("everyone watching the stepped run left"),
     }
 }
 

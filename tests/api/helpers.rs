@@ -82,11 +82,11 @@ impl FinishedRun {
         self.of_kind("print").map(|e| e["text"].as_str().unwrap().to_owned()).collect()
     }
 
-    /// Every pid that emitted an event, except the server's own (run.end),
-    /// the kernel sampler included.
+    /// Every pid that emitted an event, except the server's own (run.end,
+    /// step.schedule), the kernel sampler included.
     pub fn all_pids(&self) -> Vec<i64> {
-        let mut pids: Vec<i64> =
-            self.events.iter().filter(|e| e["kind"] != "run.end").map(|e| e["pid"].as_i64().unwrap()).collect();
+        let by_server = |e: &&Value| e["kind"] == "run.end" || e["kind"] == "step.schedule";
+        let mut pids: Vec<i64> = self.events.iter().filter(|e| !by_server(e)).map(|e| e["pid"].as_i64().unwrap()).collect();
         pids.sort();
         pids.dedup();
         pids
@@ -100,7 +100,7 @@ impl FinishedRun {
     }
 
     /// The demo's processes: every pid that emitted an event, except the
-    /// server's own (run.end) and the kernel sampler's.
+    /// server's own and the kernel sampler's.
     pub fn pids(&self) -> Vec<i64> {
         let sampler = self.sampler_pid();
         self.all_pids().into_iter().filter(|&pid| Some(pid) != sampler).collect()

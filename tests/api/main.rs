@@ -31,6 +31,7 @@ mod shutdown;
 mod sandbox;
 mod spare;
 mod store;
+mod step;
 mod stream;
 mod system;
 mod threads;

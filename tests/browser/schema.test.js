@@ -137,6 +137,7 @@ function syntheticRun(arrowRules) {
     if (base === 'string') return `${field}-${fresh()}`;
     if (base === 'bool') return true;
     if (base === 'object') return { n: fresh() };
+    if (base === 'strings') return [`${field}-${fresh()}`];
     return { [field]: fresh(), list: [1, 'two', null] };
   };
   const typeOf = (/** @type {string} */ kind, /** @type {string} */ field) => SCHEMA.kinds[kind]?.[field] ?? SCHEMA.event_fields[field] ?? 'int';

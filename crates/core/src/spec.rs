@@ -17,6 +17,10 @@ pub struct RunSpec {
     /// of the runner running the native demo.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpython: Option<CpythonSpec>,
+    /// A stepped run: its gate page ([`crate::gates`]) comes with the
+    /// hand-off after the ring, and every traced operation waits at it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stepped: bool,
 }
 
 /// Which interpreter runs a CPython run, and where its tracer is.

@@ -260,6 +260,18 @@ pub enum Body {
     },
     #[serde(rename = "note")]
     Note { text: Text },
+    /// A stepped run's thread is about to perform `op` and waits at its
+    /// gate (`gate`, a slot of [`crate::gates`]) until the student lets it.
+    /// `at` names the operation as the demo's `source_lines` do
+    /// (`value:read`), so the page can show its line in the program.
+    #[serde(rename = "step.pending")]
+    StepPending { gate: u32, op: Text, at: Text },
+    /// Written by the server as a stepped run ends: the lanes the student
+    /// let through, one per step, in order (a lane is its process's name,
+    /// `name/thread` for a thread other than a process's first), and
+    /// whether the run was let go freely at the end.
+    #[serde(rename = "step.schedule")]
+    StepSchedule { steps: Vec<Text>, free: bool },
     /// An exception nothing caught, in the thread that raised it (the
     /// CPython engine); its traceback follows as `print` lines on stderr.
     #[serde(rename = "exception")]
@@ -301,6 +313,8 @@ impl Body {
             Body::KernelSample { .. } => "kernel.sample",
             Body::Note { .. } => "note",
             Body::Exception { .. } => "exception",
+            Body::StepPending { .. } => "step.pending",
+            Body::StepSchedule { .. } => "step.schedule",
         }
     }
 }

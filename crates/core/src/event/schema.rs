@@ -173,9 +173,11 @@ mod tests {
             Body::KernelSample { .. } => 21,
             Body::Note { .. } => 22,
             Body::Exception { .. } => 23,
+            Body::StepPending { .. } => 24,
+            Body::StepSchedule { .. } => 25,
         }
     }
-    const VARIANTS: usize = 24;
+    const VARIANTS: usize = 26;
 
     /// One of every variant, every optional field given.
     fn every_variant() -> Vec<Body> {
@@ -205,6 +207,8 @@ mod tests {
             Body::KernelSample { of_pid: 1, of_tid: 1, of_ppid: Some(1), name: Some(t()), state: "R".into(), on_cpu: 0, utime: Some(1), stime: Some(1) },
             Body::Note { text: t() },
             Body::Exception { type_name: t(), message: t(), line: Some(3) },
+            Body::StepPending { gate: 0, op: t(), at: t() },
+            Body::StepSchedule { steps: vec![t()], free: true },
         ]
     }
 
@@ -216,6 +220,7 @@ mod tests {
                 "string" => value.is_string(),
                 "bool" => value.is_boolean(),
                 "object" => value.is_object(),
+                "strings" => value.as_array().is_some_and(|items| items.iter().all(Value::is_string)),
                 "any" => true,
                 other => panic!("unknown type {other:?} in the schema"),
             },

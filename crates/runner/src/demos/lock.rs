@@ -27,6 +27,7 @@ use crate::primitives::emit::{self, emit};
 use crate::primitives::lock::Lock;
 use crate::primitives::process;
 use crate::primitives::shm::Shared;
+use crate::primitives::step;
 
 pub static DEMO: Demo = Demo {
     name: "lock",
@@ -164,6 +165,11 @@ impl Start {
 
     /// In a worker: says it is ready, then waits for the word.
     fn wait(&self) {
+        // Stepped, the student is the start line: spinning here would burn
+        // a CPU while the page waits for a click.
+        if step::is_stepped_run() {
+            return;
+        }
         self.ready.fetch_add(1, Ordering::SeqCst);
         let mut spins = 0u32;
         while self.go.load(Ordering::SeqCst) == 0 {
@@ -180,6 +186,9 @@ impl Start {
 
     /// In the parent: once every worker waits, lets them all go.
     fn release_when_ready(&self, workers: u32) {
+        if step::is_stepped_run() {
+            return;
+        }
         let deadline = forkline_core::clock::monotonic_ns() + 2_000_000_000;
         while self.ready.load(Ordering::SeqCst) < workers && forkline_core::clock::monotonic_ns() < deadline {
             std::thread::yield_now();
@@ -217,9 +226,11 @@ fn update(account: &Account, lock: Option<&Lock>, delta: i32, iterations: i64, g
         if let Some(lock) = lock {
             lock.acquire();
         }
+        step::before("value:read", || "read balance".to_owned());
         let (seen, value) = unpack(account.word.load(Ordering::SeqCst));
         emit(Body::Value { op: ValueOp::Read, name: "balance".into(), value: value.into() });
         spin_for(gap_us);
+        step::before("value:write", || format!("write balance {}", value + delta));
         let id = account.next_write.fetch_add(1, Ordering::SeqCst);
         let Some(slot) = account.history.as_slice().get(id as usize) else { return 1 };
         slot.store((seen << 1) | u64::from(delta > 0), Ordering::SeqCst);

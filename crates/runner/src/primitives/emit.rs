@@ -148,7 +148,7 @@ extern "C" fn after_fork_in_child() {
 /// (glibc stopped caching the pid), a third of an event's cost, so they are
 /// read once per thread and again only after a fork, which changes both in
 /// the child while the forking thread's cache comes along unchanged.
-fn ids() -> (i32, i32) {
+pub fn ids() -> (i32, i32) {
     WATCH_FORKS.call_once(|| {
         // SAFETY: registers a handler that only bumps an atomic, which is
         // async-signal-safe and so fine in a child of a threaded process.
@@ -199,6 +199,7 @@ pub fn abandon_a_record() {
 
 /// `print(text)` in the lesson's programs.
 pub fn print(text: impl AsRef<str>) {
+    super::step::before("print", || format!("print {:?}", text.as_ref()));
     emit(Body::Print { text: clip_text(text.as_ref()).into(), stream: None });
 }
 

@@ -16,6 +16,7 @@ use std::io;
 
 use forkline_core::event::{Body, LockPhase, Text};
 use crate::primitives::emit::emit;
+use crate::primitives::step;
 use crate::primitives::shm::{Shared, ShmSafe};
 
 /// A process-shared pthread mutex. Only meaningful inside a [`Shared`] mapping.
@@ -91,6 +92,7 @@ impl Lock {
 
     /// `lock.acquire()`: a `wait` event, the real wait, then `acquire`.
     pub fn acquire(&self) {
+        step::before("lock:acquire", || format!("acquire {}", self.name));
         emit(Body::Lock { phase: LockPhase::Wait, lock: self.name.clone() });
         self.raw.lock();
         emit(Body::Lock { phase: LockPhase::Acquire, lock: self.name.clone() });
@@ -99,6 +101,7 @@ impl Lock {
     /// `lock.release()`. The event is written while still holding the lock, so
     /// on the timeline a release always comes before the next holder's acquire.
     pub fn release(&self) {
+        step::before("lock:release", || format!("release {}", self.name));
         emit(Body::Lock { phase: LockPhase::Release, lock: self.name.clone() });
         self.raw.unlock();
     }

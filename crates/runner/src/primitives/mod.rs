@@ -1,7 +1,7 @@
 //! The lesson's building blocks, as the runner's demos use them: processes
 //! started and joined, queues, pipes, locks and shared values on real shared
-//! memory, threads and a GIL stand-in, a shell, compute loops, and what each
-//! emits. Each knows nothing of any demo.
+//! memory, threads and a GIL stand-in, a shell, compute loops, what each
+//! emits, and the gates a stepped run waits at. Each knows nothing of any demo.
 
 pub mod compute;
 pub mod emit;
@@ -18,3 +18,4 @@ pub mod queue;
 pub mod sampler;
 pub mod shell;
 pub mod shm;
+pub mod step;

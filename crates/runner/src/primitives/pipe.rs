@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use forkline_core::event::{Body, PipeOp, Text};
 use crate::primitives::emit::emit;
+use crate::primitives::step;
 use crate::primitives::frame;
 use crate::primitives::queue::for_event;
 
@@ -53,6 +54,7 @@ impl Connection {
 
     /// `conn.send(value)`: one framed JSON message carrying its id.
     pub fn send(&self, msg: u64, value: &Value) -> io::Result<()> {
+        step::before("pipe:send", || format!("{}.send({value})", self.name));
         let payload = serde_json::to_vec(&(msg, value)).expect("JSON values serialise");
         let frame = frame::encode(&payload);
         frame::write_all(self.fd(), &frame)?;
@@ -69,6 +71,7 @@ impl Connection {
 
     /// `conn.recv()`: blocks for the next message; returns its id and value.
     pub fn recv(&self) -> io::Result<(u64, Value)> {
+        step::before("pipe:recv", || format!("{}.recv()", self.name));
         let payload =
             frame::read(self.fd())?.ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "the other end closed"))?;
         let (msg, value): (u64, Value) = serde_json::from_slice(&payload).map_err(io::Error::other)?;
@@ -87,6 +90,7 @@ impl Connection {
     /// kernel allows, and no lock: exactly what the lesson warns about when
     /// several processes share this end.
     pub fn send_bytes(&self, msg: u64, data: &[u8]) -> io::Result<()> {
+        step::before("pipe:send", || format!("{}.send_bytes({} bytes)", self.name, data.len()));
         let frame = frame::encode(data);
         frame::write_all(self.fd(), &frame)?;
         emit(Body::Pipe {

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use forkline_core::event::{Body, Phase, Text};
 use crate::primitives::emit::emit;
+use crate::primitives::step;
 use crate::primitives::limits::MAX_CHILDREN;
 
 /// Children this process has forked, against [`MAX_CHILDREN`].
@@ -57,6 +58,7 @@ impl ChildProcess {
 
     /// `p.join()`: waits for the child and reaps it, emitting the wait as a span.
     pub fn join(self) -> std::io::Result<ExitStatus> {
+        step::before("proc.join:begin", || format!("join {}", self.name));
         emit(Body::ProcJoin { phase: Phase::Begin, child: self.pid(), code: None, signal: None });
         let status = wait_for(self.pid)?;
         let (code, signal) = match status {
@@ -116,6 +118,7 @@ pub fn spawn(name: impl Into<Text>, target: Option<&'static str>, body: impl FnO
     if CHILDREN_FORKED.fetch_add(1, Ordering::Relaxed) >= MAX_CHILDREN {
         return Err(std::io::Error::other(format!("a process of a run may fork at most {MAX_CHILDREN} children")));
     }
+    step::before("proc.spawn", || format!("start {name}"));
     let parent = nix::unistd::getpid();
     // SAFETY: no thread but this one runs (checked above), so the child
     // inherits no lock held by a thread that isn't there.
@@ -186,6 +189,7 @@ pub fn die_with_parent(expected_parent: Pid) {
 
 /// `time.sleep(ms / 1000)`, drawn as a sleep span.
 pub fn sleep_ms(ms: u64) {
+    step::before("sleep", || format!("sleep {ms} ms"));
     emit(Body::Sleep { phase: Phase::Begin, ms: Some(ms) });
     std::thread::sleep(Duration::from_millis(ms));
     emit(Body::Sleep { phase: Phase::End, ms: None });
@@ -194,6 +198,7 @@ pub fn sleep_ms(ms: u64) {
 /// A started thread, like a started `threading.Thread`.
 pub struct ChildThread<T> {
     tid: i32,
+    name: Text,
     handle: std::thread::JoinHandle<T>,
 }
 
@@ -204,6 +209,7 @@ impl<T> ChildThread<T> {
 
     /// `t.join()`, drawn as a wait span.
     pub fn join(self) -> T {
+        step::before("thread.join:begin", || format!("join {}", self.name));
         emit(Body::ThreadJoin { phase: Phase::Begin, child: self.tid });
         let joined = self.handle.join();
         THREADS_ALIVE.fetch_sub(1, Ordering::SeqCst);
@@ -219,6 +225,7 @@ impl<T> ChildThread<T> {
 /// always names its child and precedes the child's `thread.start` in intent.
 pub fn spawn_thread<T: Send + 'static>(name: impl Into<Text>, body: impl FnOnce() -> T + Send + 'static) -> std::io::Result<ChildThread<T>> {
     let name: Text = name.into();
+    step::before("thread.spawn", || format!("start {name}"));
     THREADS_ALIVE.fetch_add(1, Ordering::SeqCst);
     let (tid_tx, tid_rx) = std::sync::mpsc::sync_channel(1);
     let (go_tx, go_rx) = std::sync::mpsc::sync_channel::<()>(1);
@@ -240,9 +247,9 @@ pub fn spawn_thread<T: Send + 'static>(name: impl Into<Text>, body: impl FnOnce(
         THREADS_ALIVE.fetch_sub(1, Ordering::SeqCst);
         return Err(std::io::Error::other("thread died before starting"));
     };
-    emit(Body::ThreadSpawn { child: tid, name });
+    emit(Body::ThreadSpawn { child: tid, name: name.clone() });
     let _ = go_tx.send(());
-    Ok(ChildThread { tid, handle })
+    Ok(ChildThread { tid, name, handle })
 }
 
 /// The CPUs this process may run on (its affinity mask), as

@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use forkline_core::event::{Body, QueueOp, Text};
 use crate::primitives::emit::emit;
+use crate::primitives::step;
 use crate::primitives::frame;
 use crate::primitives::lock::RawLock;
 use crate::primitives::shm::Shared;
@@ -68,6 +69,7 @@ impl Queue {
 
     /// `q.put(value)`; returns the message id.
     pub fn put(&self, value: &Value) -> io::Result<u64> {
+        step::before("queue:put", || format!("put {value} in {}", self.name));
         self.wlock.lock();
         let msg = self.next_msg.fetch_add(1, Ordering::Relaxed);
         let payload = serde_json::to_vec(&(msg, value)).expect("JSON values serialise");
@@ -82,6 +84,7 @@ impl Queue {
 
     /// `q.get()`: blocks until an item arrives; returns its id and value.
     pub fn get(&self) -> io::Result<(u64, Value)> {
+        step::before("queue:get", || format!("get from {}", self.name));
         self.rlock.lock();
         let item = frame::read(self.reader.as_fd());
         self.rlock.unlock();

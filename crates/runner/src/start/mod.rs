@@ -22,7 +22,7 @@ use std::time::Duration;
 use nix::unistd::Pid;
 
 use crate::demos;
-use crate::primitives::{emit, huge_code, idle_cpus, limits, process, sampler};
+use crate::primitives::{emit, huge_code, idle_cpus, limits, process, sampler, step};
 use forkline_core::spec::RunSpec;
 use forkline_core::event::Body;
 
@@ -54,17 +54,17 @@ const MAX_SPEC_BYTES: usize = 4 << 20;
 /// points stdin at /dev/null, so nothing the demo starts can read from the
 /// server. None when the socket closed first (the server no longer needs
 /// this spare) or the message is not a spec.
-fn read_spec() -> Option<(RunSpec, Option<OwnedFd>)> {
+fn read_spec() -> Option<(RunSpec, Vec<OwnedFd>)> {
     let stdin = std::io::stdin();
     let received = forkline_core::handoff::receive(stdin.as_fd(), MAX_SPEC_BYTES);
     let devnull = std::fs::File::open("/dev/null").ok()?;
     // SAFETY: dup2 onto our own fd 0; the File stays open until after the call.
     unsafe { libc::dup2(devnull.as_raw_fd(), 0) };
     match received {
-        Ok((line, ring)) if !line.is_empty() => serde_json::from_slice(&line)
+        Ok((line, fds)) if !line.is_empty() => serde_json::from_slice(&line)
             .map_err(|e| eprintln!("the run spec is not valid: {e}"))
             .ok()
-            .map(|spec| (spec, ring)),
+            .map(|spec| (spec, fds)),
         Ok(_) => None,
         Err(e) => {
             eprintln!("reading the run spec failed: {e}");
@@ -100,9 +100,26 @@ pub fn main(args: RunnerArgs) -> i32 {
         });
     }
 
-    let Some((spec, ring)) = read_spec() else {
+    let Some((spec, fds)) = read_spec() else {
         return 0;
     };
+    let mut fds = fds.into_iter();
+    let ring = fds.next();
+    if spec.stepped {
+        // A stepped run's gates come after its ring; a runner started by
+        // hand has neither and cannot be stepped.
+        match fds.next().map(forkline_core::gates::Gates::from_fd) {
+            Some(Ok(gates)) => step::use_gates(gates),
+            Some(Err(e)) => {
+                eprintln!("the run's gates are not usable: {e}");
+                return 2;
+            }
+            None => {
+                eprintln!("a stepped run came without its gates");
+                return 2;
+            }
+        }
+    }
     match ring.map(|fd| forkline_core::ring::Writer::from_fd(fd, joined_barriers)) {
         Some(Ok(ring)) => emit::use_ring(ring),
         Some(Err(e)) => {
@@ -151,7 +168,9 @@ pub fn main(args: RunnerArgs) -> i32 {
     emit::emit(Body::ProcStart { name: "MainProcess".into(), ppid: nix::unistd::getppid().as_raw(), target: None });
     // The kernel sampler is forked now, while the runner is single-threaded
     // and before the demo runs; see sampler.rs.
-    let sampler = params.bool("sample").then(|| {
+    // Not in a stepped run: its processes wait for clicks, and a sampler
+    // polling them would be the only thing on the CPU, saying nothing new.
+    let sampler = (params.bool("sample") && !spec.stepped).then(|| {
         let interval = std::time::Duration::from_micros(params.int("sample_interval_us") as u64);
         sampler::start(interval).map_err(|e| emit::note(format!("the kernel sampler did not start: {e}"))).ok()
     });
