@@ -9,9 +9,9 @@
  * @typedef {{enabled:boolean, reason:string|null, max_source_bytes:number, interpreter?:string}} EditingInfo
  * @typedef {{file:string, source:string, notes:string, params:ParamSpec[], interpreters:Interpreter[], editing?:EditingInfo}} CpythonInfo
  * @typedef {{name:string, title:string, summary:string, notes?:string, params:ParamSpec[], source?:string,
- *   source_lines?:Record<string, number>, engines?:string[], cpython?:CpythonInfo, cpython_missing?:string}} Demo
- * @typedef {{engine?:'cpython'|'native', python?:string, source?:string}} EngineChoice
- * @typedef {{id:string, events_url:string, status_url?:string}} RunRef
+ *   source_lines?:Record<string, number>, engines?:string[], cpython?:CpythonInfo, cpython_missing?:string, steppable?:boolean}} Demo
+ * @typedef {{engine?:'cpython'|'native', python?:string, source?:string, mode?:'step', schedule?:{steps:string[], free:boolean}}} EngineChoice
+ * @typedef {{id:string, events_url:string, status_url?:string, stepped?:boolean}} RunRef
  */
 
 /** An error the server explained: status plus its `{"error":{code,message,field}}` body. */
@@ -52,6 +52,8 @@ export async function startRun(demo, params, engine = {}) {
   const body = typeof engine.source === 'string' ? { demo, source: engine.source } : { demo, params };
   if (engine.engine) body.engine = engine.engine;
   if (engine.engine === 'cpython' && engine.python) body.python = engine.python;
+  if (engine.mode) body.mode = engine.mode;
+  if (engine.schedule) body.schedule = engine.schedule;
   const res = await fetch('/api/runs', {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json' },
@@ -114,6 +116,22 @@ export async function cancelRun(id) {
   });
   if (!res.ok) throw await failure(res);
   cancelTokens.delete(id);
+}
+
+/** Let one thread of a stepped run perform its next operation (`{tid}`), or
+ * every thread run on (`{free: true}`). Answers once the step settled.
+ * @param {string} id @param {{tid?: number, free?: boolean}} what
+ * @returns {Promise<{lane?: string, op?: string, steps: number, free: boolean}>} */
+export async function stepRun(id, what) {
+  const token = cancelTokens.get(id);
+  if (!token) throw new ApiError(403, 'forbidden', 'only the page that started this run can step it');
+  const res = await fetch(`/api/runs/${encodeURIComponent(id)}/step`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify(what),
+  });
+  if (!res.ok) throw await failure(res);
+  return res.json();
 }
 
 /** A run's status and parameters, e.g. to replay a permalink.

@@ -10,7 +10,8 @@
 // events on document: `forkline:before-run` (cancelable: hold the run back)
 // and `forkline:run-finished` (detail: the run's id, label and engine).
 
-import { fetchDemos, fetchRun, startRun, streamEvents, cancelRun, ApiError } from './api.js';
+import { fetchDemos, fetchRun, startRun, streamEvents, cancelRun, stepRun, ApiError } from './api.js';
+import { StepPanel } from './stepper.js';
 import { RunModel } from './model/run.js';
 import { Timeline, firstSeq } from './timeline/timeline.js';
 import { ConsoleView, exceptionText } from './console.js';
@@ -48,6 +49,9 @@ const fieldsBox = h('div', { class: 'fields' });
 const runBtn = h('button', { type: 'submit', class: 'btn btn-primary', id: 'run', text: 'Run' });
 const compareBtn = h('button', { type: 'button', class: 'btn', id: 'compare', text: 'Run again & compare',
   title: 'Run once more with the current parameters and show both runs on one time scale' });
+const stepBtn = h('button', { type: 'button', class: 'btn', id: 'step', text: 'Step',
+  title: 'Run it with you as the scheduler: every process and thread waits for your go before each operation' });
+stepBtn.hidden = true;
 const stopBtn = h('button', { type: 'button', class: 'btn btn-stop', id: 'stop', text: 'Stop',
   title: 'Stop the running demo: its processes are killed and the run ends as cancelled' });
 stopBtn.hidden = true;
@@ -57,7 +61,7 @@ const paramsNote = h('p', { class: 'params-note', id: 'params-note',
   text: 'Parameters are written in the program when you edit it: change the values there (Reset brings the form back).' });
 paramsNote.hidden = true;
 const engineSlot = h('div', { class: 'engine-slot' });
-form.append(paramsNote, fieldsBox, h('div', { class: 'actions' }, engineSlot, runBtn, compareBtn, stopBtn, status), formError);
+form.append(paramsNote, fieldsBox, h('div', { class: 'actions' }, engineSlot, runBtn, stepBtn, compareBtn, stopBtn, status), formError);
 const runsList = h('ul', { class: 'runs', id: 'runs', 'aria-label': 'Runs shown on the timeline' });
 const controls = h('section', { class: 'panel controls', 'aria-labelledby': 'run-h' },
   h('h2', { id: 'run-h', text: 'Run it' }), form, runsList);
@@ -125,7 +129,8 @@ const intro = h('div', { class: 'intro' });
 for (const el of [...app.children]) if (el.matches('h1, p.summary, p.notes, p.engine-notice')) intro.append(el);
 const notesEl = /** @type {HTMLElement|null} */ (intro.querySelector('p.notes'));
 app.prepend(intro);
-intro.after(controls, timelinePanel, panels, tableDetails);
+const stepBox = h('div', { class: 'step-box' });
+intro.after(controls, stepBox, timelinePanel, panels, tableDetails);
 
 // ------------------------------------------------------------------ state
 
@@ -176,6 +181,9 @@ function request() {
 }
 
 const timeline = new Timeline(view, { request, onSelect: (hit) => {
+  // In a live stepped run, picking something on a waiting lane steps that lane.
+  const picked = hit && 'lane' in hit.item ? /** @type {{lane: import('./model/run.js').Lane}} */ (hit.item).lane : null;
+  if (picked && hit?.run.stepped && !hit.run.finished && hit.run.pendingSteps.has(picked.id)) stepPanel.stepLane(picked.tid);
   page.focus = hit ? 'selection' : (replay.cursor !== null ? 'cursor' : 'live');
   if (hit && hit.run !== page.active) setActive(hit.run);
   else if (hit) page.sourceOwner = hit.run; // after an engine switch, picking an event shows its run's program again
@@ -201,6 +209,27 @@ const table = new EventTable(tableDetails, (seq) => {
   view.focus();
 });
 tableDetails.addEventListener('toggle', request);
+const stepPanel = new StepPanel(stepBox, {
+  step: async (tid) => {
+    const run = page.active;
+    if (!run?.id) return;
+    try { await stepRun(run.id, { tid }); } catch (e) { stepPanel.say(e instanceof Error ? e.message : String(e)); }
+    request();
+  },
+  free: async () => {
+    const run = page.active;
+    if (!run?.id) return;
+    try { await stepRun(run.id, { free: true }); } catch (e) { stepPanel.say(e instanceof Error ? e.message : String(e)); }
+    request();
+  },
+  replay: (schedule) => run(false, { mode: 'step', schedule }),
+  lineOf: (ev) => {
+    const at = typeof ev.at === 'string' ? ev.at : '';
+    const map = engineView(/** @type {Demo} */ (page.demo), 'native').sourceLines;
+    return map[at] ?? map[at.split(':')[0]] ?? null;
+  },
+  colorOf: (run, lane) => timeline.laneColor(run, lane),
+});
 const legend = buildLegend(legendBox);
 const kernelNotes = new KernelNotes(notesBox);
 
@@ -232,6 +261,10 @@ function frame(/** @type {number} */ ts) {
   syncSource();
   syncLanes();
   syncCores();
+  // Step goes with Run: shown where the server can step this demo's native runs.
+  stepBtn.hidden = !(page.demo?.steppable && page.engine === 'native') || Boolean(document.body.dataset.replay);
+  stepBtn.disabled = runBtn.disabled;
+  stepPanel.sync();
   kernelNotes.sync(page.runs);
   if (page.frame.stateAfterDraw) {
     view.dataset.state = page.frame.stateAfterDraw;
@@ -482,14 +515,17 @@ function renderRunsList() {
 
 // ------------------------------------------------------------------ running
 
-/** @param {boolean} compare  keep the previous run and stack the new one under it */
-async function run(compare) {
+/**
+ * @param {boolean} compare  keep the previous run and stack the new one under it
+ * @param {{mode?:'step', schedule?:{steps:string[], free:boolean}}} [stepping]  a stepped run (native engine)
+ */
+async function run(compare, stepping = {}) {
   if (!page.demo || !page.form) return;
   // Modules beside this one (predict.js) may hold a run back: they cancel
   // this event and press Run again when they are ready.
   if (!document.dispatchEvent(new CustomEvent('forkline:before-run', { cancelable: true, detail: { compare } }))) return;
   formError.textContent = '';
-  const source = sendsSource() ? editor.value : null;
+  const source = stepping.mode ? null : (sendsSource() ? editor.value : null);
   /** @type {Record<string, unknown>} */
   let params = {};
   if (source === null) {
@@ -513,9 +549,11 @@ async function run(compare) {
   /** @type {import('./api.js').RunRef} */
   let ref;
   // Edited programs run on the sandbox's own interpreter: the server picks it.
-  const chosen = source === null ? { engine: page.engine, python: page.engineSwitch?.python ?? '' } : { engine: page.engine, source };
+  const chosen = stepping.mode ? { engine: /** @type {Engine} */ ('native'), ...stepping }
+    : source === null ? { engine: page.engine, python: page.engineSwitch?.python ?? '' } : { engine: page.engine, source };
   try {
     ref = await startRun(page.demo.name, params, chosen);
+    ref.stepped = Boolean(stepping.mode);
   } catch (e) {
     const err = e instanceof ApiError ? e : null;
     const msg = err ? err.message : `Could not reach the server (${e})`;
@@ -564,6 +602,8 @@ function follow(ref, params, compare, runEngine, interpreter = '', program = nul
   page.focus = 'live';
   timeline.setRuns(page.runs);
   setActive(model);
+  if (ref.stepped) model.stepped = true;
+  stepPanel.follow(model);
   view.dataset.runId = ref.id;
   view.dataset.state = 'running';
   page.frame.stateAfterDraw = null;
@@ -606,6 +646,7 @@ function finished(model) {
 
 form.addEventListener('submit', (e) => { e.preventDefault(); run(false); });
 compareBtn.addEventListener('click', () => run(true));
+stepBtn.addEventListener('click', () => run(false, { mode: 'step' }));
 stopBtn.addEventListener('click', async () => {
   status.textContent = 'Stopping…';
   for (const r of page.runs) {

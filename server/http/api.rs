@@ -43,6 +43,8 @@ pub struct DemoInfo {
     /// The question a `?predict=1` page asks before a run, on either engine.
     #[serde(skip_serializing_if = "Option::is_none")]
     predict: Option<&'static demos::predict::Question>,
+    /// Whether its native runs can be stepped (`"mode": "step"`).
+    steppable: bool,
 }
 
 /// A demo's Python program as the CPython engine runs it.
@@ -135,6 +137,7 @@ impl From<&'static Demo> for DemoInfo {
             cpython: None,
             cpython_missing: None,
             predict: demos::predict::question(d.name),
+            steppable: STEPPABLE.contains(&d.name),
         }
     }
 }

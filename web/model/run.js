@@ -164,6 +164,16 @@ export class RunModel {
     this._order = 0;
     /** @type {Lane[]|null} */ this._lanes = null;
     /** @type {FlEvent[]|null} */ this._byTime = null;
+    // A stepped run: what each lane waits at its gate to do (its latest
+    // step.pending, until its next event), the steps taken, the recorded
+    // schedule, and who waits for and holds which lock, to say why a lane
+    // cannot go.
+    /** Whether the run is stepped. */ this.stepped = false;
+    /** @type {Map<string, FlEvent>} lane id → its pending step */ this.pendingSteps = new Map();
+    /** Steps seen taken (pending steps that were let go). */ this.stepsTaken = 0;
+    /** @type {FlEvent|null} the server's step.schedule */ this.schedule = null;
+    /** @type {Map<string, string>} lane id → the lock it waits for */ this._lockWaits = new Map();
+    /** @type {Map<string, Lane>} lock → the lane holding it */ this._lockHolders = new Map();
     /** Bumped on every change so views can cache per version. */
     this.version = 0;
   }
@@ -335,6 +345,20 @@ export class RunModel {
     }
   }
 
+  /** @param {Lane} lane @param {FlEvent} ev */
+  _lockState(lane, ev) {
+    const lock = String(ev.lock);
+    if (ev.phase === 'wait') this._lockWaits.set(lane.id, lock);
+    else if (ev.phase === 'acquire') { this._lockWaits.delete(lane.id); this._lockHolders.set(lock, lane); }
+    else if (ev.phase === 'release' && this._lockHolders.get(lock) === lane) this._lockHolders.delete(lock);
+  }
+
+  /** The lock a lane waits for now, if any. @param {string} laneId */
+  lockWaitOf(laneId) { return this._lockWaits.get(laneId) ?? null; }
+
+  /** The lane holding `lock` now, if any. @param {string} lock */
+  lockHolder(lock) { return this._lockHolders.get(lock) ?? null; }
+
   /** @param {FlEvent} ev */
   add(ev) {
     this.events.push(ev);
@@ -350,7 +374,8 @@ export class RunModel {
       this.runnerPid = this.engine === 'cpython' ? ev.pid : null;
       return;
     }
-    if (k === 'run.end') { this.end = ev; this._finish(ev.t); return; }
+    if (k === 'run.end') { this.end = ev; this.pendingSteps.clear(); this._finish(ev.t); return; }
+    if (k === 'step.schedule') { this.schedule = ev; this.stepped = true; return; }
     // The runner's own samples: it is no lane, and its start-up is not the program's.
     if (k === 'kernel.sample' && this.runnerPid !== null && ev.of_pid === this.runnerPid) return;
     if (this.isRunLevel(ev)) {
@@ -363,6 +388,9 @@ export class RunModel {
     if (k === 'kernel.sample') { this.kernel.add(ev); return; }
 
     const lane = this._lane(ev.pid, ev.tid);
+    if (k === 'step.pending') { this.stepped = true; this.pendingSteps.set(lane.id, ev); return; }
+    if (this.pendingSteps.delete(lane.id)) this.stepsTaken++;
+    if (k === 'lock') this._lockState(lane, ev);
     /** @type {End} */
     const here = { lane, t: ev.t, seq: ev.seq };
     // The schema's spans, then what only the page knows, then an instant for
