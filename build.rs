@@ -1,5 +1,9 @@
 //! Builds `forkline-runner`, the small binary the server execs for every
-//! run, and tells the server where it is (`FORKLINE_RUNNER_EXE`).
+//! run, and tells the server where it is (`FORKLINE_RUNNER_EXE`); and, in
+//! the same nested build, the testkit's runner (crates/testkit: the lesson's
+//! demos and the fault and benchmark ones) that the tests and the benchmark
+//! start runs with (`FORKLINE_TESTKIT_RUNNER_EXE`). The product server never
+//! execs the testkit's unless `--runner` names it.
 //!
 //! Every process of a run is a fork of its runner, so the runner is its own
 //! binary, carrying `crates/runner` and `crates/core` only, not the server's
@@ -7,8 +11,9 @@
 //! depend on another's binary (artifact dependencies are unstable), so this
 //! script builds it with a nested `cargo build` of the same profile, in a
 //! target folder of its own (the outer build holds the lock on this one).
-//! `cargo run --release` and `cargo test` then always find a runner built
-//! from the same sources as the server.
+//! `cargo run --release` and `cargo test` then always find runners built
+//! from the same sources as the server. Building the testkit's too costs
+//! the small testkit crate and one more link (a few seconds, once).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -18,11 +23,15 @@ fn main() {
     for input in ["build.rs", "Cargo.lock", "crates", "python/programs", "schema"] {
         println!("cargo:rerun-if-changed={input}");
     }
-    let runner = build_runner(&root).unwrap_or_else(|why| panic!("building forkline-runner failed: {why}"));
+    let [runner, testkit] = build_runners(&root).unwrap_or_else(|why| panic!("building the runners failed: {why}"));
     println!("cargo:rustc-env=FORKLINE_RUNNER_EXE={}", runner.display());
+    println!("cargo:rustc-env=FORKLINE_TESTKIT_RUNNER_EXE={}", testkit.display());
 }
 
-fn build_runner(root: &Path) -> Result<PathBuf, String> {
+/// The binaries built, as `[package, binary]`: the product's runner, then the testkit's.
+const RUNNERS: [[&str; 2]; 2] = [["forkline-runner", "forkline-runner"], ["forkline-testkit", "forkline-testkit-runner"]];
+
+fn build_runners(root: &Path) -> Result<[PathBuf; 2], String> {
     let var = |name: &str| std::env::var(name).map_err(|_| format!("cargo did not set {name}"));
     let out_dir = PathBuf::from(var("OUT_DIR")?);
     let profile = var("PROFILE")?; // "debug" or "release": the base of the profile in use
@@ -33,8 +42,11 @@ fn build_runner(root: &Path) -> Result<PathBuf, String> {
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
+    command.args(["build", "--locked", "--offline"]);
+    for [package, bin] in RUNNERS {
+        command.args(["--package", package, "--bin", bin]);
+    }
     command
-        .args(["build", "--locked", "--offline", "--package", "forkline-runner", "--bin", "forkline-runner"])
         .arg("--manifest-path")
         .arg(root.join("Cargo.toml"))
         .arg("--target-dir")
@@ -60,11 +72,14 @@ fn build_runner(root: &Path) -> Result<PathBuf, String> {
     if !status.success() {
         return Err(format!("cargo build exited with {status} (its errors are above)"));
     }
-    let mut exe = target_dir;
+    let mut dir = target_dir;
     if target != host {
-        exe.push(&target);
+        dir.push(&target);
     }
-    exe.push(&profile);
-    exe.push("forkline-runner");
-    exe.is_file().then_some(exe.clone()).ok_or_else(|| format!("{} was not built", exe.display()))
+    dir.push(&profile);
+    let built = |[_, bin]: [&str; 2]| {
+        let exe = dir.join(bin);
+        exe.is_file().then_some(exe.clone()).ok_or_else(|| format!("{} was not built", exe.display()))
+    };
+    Ok([built(RUNNERS[0])?, built(RUNNERS[1])?])
 }

@@ -78,8 +78,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Folder the page's static files (JS, CSS) are served from.
     pub web_dir: PathBuf,
-    /// The executable started as each run's runner: forkline itself.
+    /// The executable started as each run's runner (`forkline-runner`).
     pub runner_exe: PathBuf,
+    /// The demos runs may use: the ones `runner_exe` described at start.
+    pub catalog: crate::catalog::Catalog,
     /// Wall-clock bound of one run.
     pub run_timeout: Duration,
     /// Wall-clock bound of one stepped run.
@@ -105,9 +107,6 @@ pub struct Config {
     /// A reverse proxy whose `X-Forwarded-For` names the real client. Only
     /// from this peer address is the header believed.
     pub trusted_proxy: Option<std::net::IpAddr>,
-    /// Lets the API start hidden demos (fault injection and benchmarks):
-    /// for tests and the benchmark, never needed by people.
-    pub hidden_demos: bool,
     /// Finished runs kept in memory.
     pub keep_finished_runs: usize,
     /// Bytes of finished runs' events kept in memory.
@@ -247,13 +246,16 @@ pub fn parse_origins(text: &str) -> Result<Vec<Origin>, String> {
 }
 
 impl Config {
-    /// Defaults for everything, with the given runner executable; what tests
-    /// start from.
+    /// Defaults for everything, with the given runner executable and the
+    /// demos it describes; what tests start from. Panics if it describes
+    /// none (it is not a runner).
     pub fn with_runner(runner_exe: PathBuf) -> Self {
+        let catalog = crate::catalog::Catalog::of_runner(&runner_exe).unwrap_or_else(|why| panic!("{why}"));
         Config {
             listen: DEFAULT_LISTEN.parse().expect("default address parses"),
             web_dir: default_web_dir(),
             runner_exe,
+            catalog,
             run_timeout: DEFAULT_RUN_TIMEOUT,
             step_run_timeout: DEFAULT_STEP_RUN_TIMEOUT,
             step_idle_timeout: DEFAULT_STEP_IDLE_TIMEOUT,
@@ -266,7 +268,6 @@ impl Config {
             client_run_rate: DEFAULT_CLIENT_RUN_RATE,
             queue_timeout: DEFAULT_QUEUE_TIMEOUT,
             trusted_proxy: None,
-            hidden_demos: false,
             keep_finished_runs: DEFAULT_KEEP_FINISHED_RUNS,
             keep_finished_bytes: DEFAULT_KEEP_FINISHED_BYTES,
             store: StoreLocation::Memory,
@@ -324,6 +325,14 @@ pub fn default_runner_exe() -> PathBuf {
         return built;
     }
     std::env::current_exe().map(|exe| exe.with_file_name("forkline-runner")).unwrap_or(built)
+}
+
+/// The testkit's runner, built with this server (build.rs): the lesson's
+/// demos and the fault and benchmark ones (crates/testkit). What the tests
+/// and the benchmark start runs with; this server never does unless
+/// `--runner` names it.
+pub fn testkit_runner_exe() -> PathBuf {
+    PathBuf::from(env!("FORKLINE_TESTKIT_RUNNER_EXE"))
 }
 
 /// The `python/` folder of this source tree: the tracer every CPython run

@@ -12,6 +12,7 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("forkline runs only on Linux: its runs use PDEATHSIG, /proc, memfd seals and Linux namespaces (see README, Requirements)");
 
+pub mod catalog;
 pub mod config;
 pub mod http;
 pub mod replay;

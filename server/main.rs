@@ -81,9 +81,6 @@ struct ServeArgs {
     /// Address of a reverse proxy whose X-Forwarded-For is believed.
     #[arg(long, env = "FORKLINE_TRUSTED_PROXY")]
     trusted_proxy: Option<std::net::IpAddr>,
-    /// Let the API start hidden demos (fault injection, benchmarks).
-    #[arg(long, hide = true, env = "FORKLINE_HIDDEN_DEMOS")]
-    hidden_demos: bool,
     /// Finished runs kept in memory.
     #[arg(long, env = "FORKLINE_KEEP_RUNS", default_value_t = config::DEFAULT_KEEP_FINISHED_RUNS)]
     keep_runs: usize,
@@ -201,6 +198,13 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         return std::process::ExitCode::FAILURE;
     }
     let runner_exe = args.runner;
+    let catalog = match forkline::catalog::Catalog::of_runner(&runner_exe) {
+        Ok(catalog) => catalog,
+        Err(why) => {
+            eprintln!("forkline: {why} (set --runner to the forkline-runner binary)");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     // Before the runtime starts its threads: each probe starts an interpreter.
     let (pythons, problems) = forkline::interpreters::discover(&args.pythons);
     for python in &pythons {
@@ -233,6 +237,7 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         listen: args.listen,
         web_dir: args.web_dir,
         runner_exe,
+        catalog,
         run_timeout: Duration::from_secs(args.run_timeout),
         step_run_timeout: Duration::from_secs(args.step_timeout),
         step_idle_timeout: Duration::from_secs(args.step_idle_timeout),
@@ -245,7 +250,6 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         client_run_rate: forkline::runs::rate::RunRate { burst: args.client_run_burst, per_minute: args.client_runs_per_minute },
         queue_timeout: Duration::from_secs(args.queue_timeout),
         trusted_proxy: args.trusted_proxy,
-        hidden_demos: args.hidden_demos,
         keep_finished_runs: args.keep_runs,
         keep_finished_bytes: args.keep_mb.saturating_mul(1024 * 1024),
         store: config::StoreLocation::parse(&args.db),

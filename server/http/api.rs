@@ -143,9 +143,8 @@ impl From<&'static Demo> for DemoInfo {
 }
 
 pub async fn list_demos(State(state): State<AppState>) -> Json<Vec<DemoInfo>> {
-    let with_hidden = state.runs.config().hidden_demos;
     let config = state.runs.config();
-    Json(demos::all().filter(|d| !d.hidden || with_hidden).map(|d| DemoInfo::new(d, config)).collect())
+    Json(config.catalog.iter().map(|d| DemoInfo::new(d, config)).collect())
 }
 
 /// `POST /api/runs` body.

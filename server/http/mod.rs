@@ -43,12 +43,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The demo a request names, as every route finds it: a hidden demo
-    /// (test and benchmark ones) only where `--hidden-demos` shows them.
+    /// The demo a request names, as every route finds it: one of the
+    /// runner's ([`crate::catalog`]).
     pub fn demo(&self, name: &str) -> std::result::Result<&'static crate::demos::Demo, ApiError> {
-        crate::demos::find(name)
-            .filter(|d| !d.hidden || self.runs.config().hidden_demos)
-            .ok_or_else(|| ApiError::unknown_demo(name))
+        self.runs.config().catalog.find(name).ok_or_else(|| ApiError::unknown_demo(name))
     }
 }
 

@@ -144,18 +144,19 @@ pub fn choose_engine(d: &demos::Demo, config: &Config, engine: Option<&str>, pyt
     choice
 }
 
-pub async fn catalog() -> Result<Html<String>> {
+pub async fn catalog(State(state): State<AppState>) -> Result<Html<String>> {
     let card = |d: &'static demos::Demo| Card { name: d.name, title: d.title, summary: d.summary };
+    let catalog = &state.runs.config().catalog;
     // Scratch is no lesson: it gets a card of its own, to `/play`.
-    let demos = demos::listed().filter(|d| d.name != demos::scratch::NAME).map(card).collect();
-    let scratch = demos::find(demos::scratch::NAME).map(card);
+    let demos = catalog.listed().filter(|d| d.name != demos::scratch::NAME).map(card).collect();
+    let scratch = catalog.find(demos::scratch::NAME).map(card);
     render(&CatalogPage { demos, scratch })
 }
 
 /// `GET /play`: the scratch demo's page, an editor with the starting program
 /// under the CPython engine (the only one scratch has).
-pub async fn play() -> Result<Html<String>> {
-    let d = demos::find(demos::scratch::NAME).ok_or_else(|| ApiError::unknown_demo(demos::scratch::NAME))?;
+pub async fn play(State(state): State<AppState>) -> Result<Html<String>> {
+    let d = state.demo(demos::scratch::NAME)?;
     let choice = EngineChoice { engine: "cpython", python: None, notice: None, explicit: true };
     render(&DemoPage { title: "Scratch", ..page_of(d, None, Some(&choice)) })
 }

@@ -165,3 +165,50 @@ async fn a_runner_that_exits_cleanly_without_any_event_fails_the_run() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_on_the_product_runner_knows_no_fault_demo() {
+    bounded(async {
+        let app = spawn_app_with(|c| {
+            c.catalog = forkline::catalog::Catalog::of_runner(&runner_exe()).unwrap();
+            c.runner_exe = runner_exe();
+        })
+        .await;
+        for demo in ["fault", "bench_emit"] {
+            let response = app.post_json("/api/runs", &json!({"demo": demo})).await;
+            let status = response.status();
+            let err: serde_json::Value = response.json().await.unwrap();
+            assert_eq!((status.as_u16(), err["error"]["field"].as_str()), (404, Some("demo")), "{demo}: {err}");
+            let page = app.client.get(app.url(&format!("/demos/{demo}"))).send().await.unwrap();
+            assert_eq!(page.status(), 404, "{demo}'s page");
+        }
+        let listed: serde_json::Value = app.client.get(app.url("/api/demos")).send().await.unwrap().json().await.unwrap();
+        assert!(listed.as_array().unwrap().iter().all(|d| d["name"] != "fault" && d["name"] != "bench_emit"), "{listed}");
+        assert_next_run_is_fine(&app).await;
+    })
+    .await;
+}
+
+/// The product's runner binary holds none of the testkit's code: not its
+/// texts, and no symbol of the fault demo's ring tampering (the ring keeps
+/// `abandon_a_record` for its own tests; the linker must leave it out).
+#[test]
+fn the_product_runner_binary_carries_no_test_code() {
+    let product = std::fs::read(runner_exe()).unwrap();
+    let testkit = std::fs::read(testkit_runner_exe()).unwrap();
+    let contains = |binary: &[u8], text: &str| binary.windows(text.len()).any(|w| w == text.as_bytes());
+    for text in ["about to misbehave", "Fault injection (tests only)", "Pipeline load (benchmark only)"] {
+        assert!(contains(&testkit, text), "the check looks for what the testkit really has: {text}");
+        assert!(!contains(&product, text), "the product runner has the testkit's {text:?}");
+    }
+    let symbols = |exe: std::path::PathBuf| match std::process::Command::new("nm").arg(&exe).output() {
+        Ok(out) if out.status.success() => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
+        _ => None,
+    };
+    let (Some(product), Some(testkit)) = (symbols(runner_exe()), symbols(testkit_runner_exe())) else {
+        eprintln!("no nm here (binutils): the runners' symbols were not checked");
+        return;
+    };
+    assert!(testkit.contains("abandon_a_record") && testkit.contains("forkline_testkit"), "the testkit runner has them");
+    assert!(!product.contains("abandon_a_record") && !product.contains("forkline_testkit"), "the product runner links test code");
+}

@@ -11,10 +11,23 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+/// The product's demos, but every run goes to /bin/true, which exits at
+/// once: nothing a fuzzed request starts can do anything. Read once: asking
+/// the runner for its demos is an exec, and the cases are thousands.
+fn config() -> forkline::Config {
+    static CONFIG: std::sync::OnceLock<forkline::Config> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let mut config = forkline::Config::with_runner(crate::helpers::runner_exe());
+            config.runner_exe = "/bin/true".into();
+            config.max_queued_runs = 100_000;
+            config
+        })
+        .clone()
+}
+
 fn app() -> axum::Router {
-    let mut config = forkline::Config::with_runner("/bin/true".into());
-    config.max_queued_runs = 100_000;
-    forkline::app(Runs::new(Arc::new(config)))
+    forkline::app(Runs::new(Arc::new(config())))
 }
 
 fn json_value() -> impl Strategy<Value = Value> {
@@ -98,7 +111,7 @@ proptest! {
 
 #[tokio::test]
 async fn shell_metacharacters_in_every_string_parameter_are_refused_and_nothing_runs() {
-    let runs = Runs::new(Arc::new(forkline::Config::with_runner("/bin/true".into())));
+    let runs = Runs::new(Arc::new(config()));
     let app = forkline::app(runs.clone());
     let hostile = ["; touch /tmp/forkline-pwned", "$(touch /tmp/forkline-pwned)", "`touch /tmp/forkline-pwned`", "| sh", "&& id"];
     let demos: Value = serde_json::from_slice(

@@ -31,19 +31,25 @@ pub fn forkline_exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_forkline"))
 }
 
-/// The runner built with it (build.rs): every run execs it.
+/// The product's runner, built with it (build.rs): the lesson's demos.
 pub fn runner_exe() -> PathBuf {
     forkline::config::default_runner_exe()
+}
+
+/// The testkit's runner (crates/testkit), built with it: the lesson's demos
+/// and the fault and benchmark ones, which most tests here use too.
+pub fn testkit_runner_exe() -> PathBuf {
+    forkline::config::testkit_runner_exe()
 }
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// A server whose runner is the testkit's; `adjust` may change anything.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let mut config = Config::with_runner(runner_exe());
+    let mut config = Config::with_runner(testkit_runner_exe());
     config.listen = "127.0.0.1:0".parse().unwrap();
-    config.hidden_demos = true;
     // Tests start hundreds of runs from one address; the rate test sets its own.
     config.client_run_rate.per_minute = 0;
     // ... and up to a thousand streams at once; the connection tests set their own caps.

@@ -23,9 +23,8 @@ struct StoreApp {
 }
 
 async fn spawn_on(db: &std::path::Path, adjust: impl FnOnce(&mut Config)) -> StoreApp {
-    let mut config = Config::with_runner(runner_exe());
+    let mut config = Config::with_runner(testkit_runner_exe());
     config.listen = "127.0.0.1:0".parse().unwrap();
-    config.hidden_demos = true;
     config.store = StoreLocation::File(db.to_owned());
     config.trusted_proxy = Some("127.0.0.1".parse().unwrap());
     // As in spawn_app: many runs and streams from one address.

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
+import { join, resolve, dirname, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -16,10 +16,17 @@ mkdirSync(ARTIFACTS, { recursive: true });
 /** Whether this checkout has the Python tracer the CPython engine loads: without it CPython runs cannot succeed. */
 export const TRACER_READY = existsSync(join(ROOT, 'python/forkline_boot.py'));
 
+const BIN = process.env.FORKLINE_BIN ?? join(ROOT, 'target/debug/forkline');
+/** The testkit's runner (crates/testkit: the lesson's demos and the fault and
+ * benchmark ones), which the root build.rs builds beside the server's own
+ * runner, in `<profile dir>/runner-build/<profile>/`. */
+export const TESTKIT_RUNNER = process.env.FORKLINE_TESTKIT_RUNNER
+  ?? join(dirname(BIN), 'runner-build', basename(dirname(BIN)), 'forkline-testkit-runner');
+
 /** Start `forkline --listen 127.0.0.1:0` and learn its port from the line it prints.
- * @param {string[]} [extraArgs]  more flags, e.g. ['--hidden-demos'] */
+ * @param {string[]} [extraArgs]  more flags, e.g. ['--runner', TESTKIT_RUNNER] */
 export async function startServer(extraArgs = []) {
-  const bin = process.env.FORKLINE_BIN ?? join(ROOT, 'target/debug/forkline');
+  const bin = BIN;
   // A test file starts more runs from 127.0.0.1 than a student would in a
   // minute: no run rate here (the API tests check it).
   const child = spawn(bin, ['--listen', '127.0.0.1:0', '--web-dir', join(ROOT, 'web'), '--db', ':memory:', '--client-runs-per-minute', '0', ...extraArgs], {

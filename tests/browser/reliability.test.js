@@ -4,11 +4,11 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, watchErrors, fetchEvents } from './harness.js';
+import { startServer, launch, watchErrors, fetchEvents, TESTKIT_RUNNER } from './harness.js';
 
 let server, browser;
-// Hidden demos on: the `fault` demo prints a hostile string on purpose.
-before(async () => { server = await startServer(['--hidden-demos']); browser = await launch(); });
+// The testkit's runner: its `fault` demo prints a hostile string on purpose.
+before(async () => { server = await startServer(['--runner', TESTKIT_RUNNER]); browser = await launch(); });
 after(async () => { await browser?.close(); await server?.stop(); });
 
 test('Stop cancels a running demo and the page says so', { timeout: 60000 }, async () => {

@@ -63,7 +63,10 @@ async fn start(options: &Options) -> std::io::Result<(Child, SocketAddr, f64)> {
     let started = Instant::now();
     let mut child = Command::new(&options.exe)
         // An in-memory store: the benchmark must not fill the user's saved runs.
-        .args(["serve", "--listen", "127.0.0.1:0", "--hidden-demos", "--db", ":memory:"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--db", ":memory:"])
+        // The benchmark's runner: it has the `bench_emit` demo.
+        .arg("--runner")
+        .arg(&options.runner)
         // A thousand subscribers, all from this one address.
         .args(["--max-connections-per-client", "100000"])
         .env("FORKLINE_LOG", "warn")

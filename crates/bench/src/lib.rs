@@ -7,10 +7,11 @@
 //! per case; `report` prints the table and writes the JSON for tracking.
 //!
 //! The server under test runs in this process on 127.0.0.1:0 (the forkline
-//! library's `app`) and starts its runs with the `forkline-runner` binary,
-//! exactly as `forkline serve` does; only the idle-server case execs the
-//! `forkline` binary as a separate server. None of this ships in the
-//! product: it is a crate of its own.
+//! library's `app`) and starts its runs with a runner binary, exactly as
+//! `forkline serve` does: the testkit's (crates/testkit), the product's
+//! runner with the benchmark's `bench_emit` demo added. Only the
+//! idle-server case execs the `forkline` binary as a separate server (with
+//! that runner). None of this ships in the product: it is a crate of its own.
 
 mod client;
 mod cpython;
@@ -44,7 +45,7 @@ pub struct Options {
     pub json: PathBuf,
     /// The forkline server binary: the idle-server case execs it.
     pub exe: PathBuf,
-    /// The runner binary runs are started with.
+    /// The runner binary runs are started with: one with `bench_emit`.
     pub runner: PathBuf,
     /// The Python interpreter for the baselines.
     pub python: String,

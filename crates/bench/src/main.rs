@@ -22,9 +22,9 @@ struct BenchCli {
     /// one beside this benchmark).
     #[arg(long, default_value_os_t = forkline_bench::default_server_exe())]
     server: PathBuf,
-    /// The runner binary the cases start runs with (for A/B runs against a
-    /// runner built differently).
-    #[arg(long, env = "FORKLINE_RUNNER", default_value_os_t = forkline::config::default_runner_exe())]
+    /// The runner binary the cases start runs with: the testkit's, which
+    /// has the benchmark's demo (for A/B runs, one built differently).
+    #[arg(long, env = "FORKLINE_RUNNER", default_value_os_t = forkline::config::testkit_runner_exe())]
     runner: PathBuf,
     /// Run only these cases (repeatable): emit, throughput, run-start,
     /// worker, queue, overhead, sampler, fanout, cpython, sandbox, idle.

@@ -19,8 +19,7 @@ impl Server {
     pub async fn start(options: &Options) -> std::io::Result<Server> {
         let mut config = Config::with_runner(options.runner.clone());
         config.listen = "127.0.0.1:0".parse().expect("loopback parses");
-        config.hidden_demos = true;
-        // Every request comes from one loopback client, one run at a time.
+            // Every request comes from one loopback client, one run at a time.
         config.per_client_runs = 10_000;
         config.client_run_rate.per_minute = 0;
         config.max_connections_per_client = 100_000;

@@ -387,7 +387,9 @@ impl Writer {
     }
 
     /// Reserves a record and never commits it: what a process killed in the
-    /// middle of an emit leaves behind. Only the fault demo calls this.
+    /// middle of an emit leaves behind. Only tests call this: the ring's own,
+    /// and the testkit's fault demo (crates/testkit), through which the API
+    /// tests check that the server survives it.
     pub fn abandon_a_record(&self) {
         self.map.reserved().fetch_add(ALIGN, Ordering::Relaxed);
     }

@@ -47,7 +47,6 @@ pub static DEMO: Demo = Demo {
         },
     ],
     hidden: false,
-    run,
 };
 
 const SOURCE: &str = r#"import ctypes
@@ -79,7 +78,7 @@ fn show(who: &str, x: &i64) -> u64 {
     addr
 }
 
-fn run(params: &Params) -> Result<(), DemoError> {
+pub(super) fn run(params: &Params) -> Result<(), DemoError> {
     let child_value = params.int("child_value");
     // On the heap, like a Python object: its address is an ordinary virtual
     // address of the process, copied along with everything else by fork.

@@ -18,7 +18,6 @@ pub static DEMO: Demo = Demo {
     lesson_output: "Number of cpu : 4",
     params: &[],
     hidden: false,
-    run,
 };
 
 const SOURCE: &str = r#"import multiprocessing
@@ -27,7 +26,7 @@ print("Number of cpu : ", multiprocessing.cpu_count())
 print("CPUs this process may use : ", len(os.sched_getaffinity(0)))
 "#;
 
-fn run(_params: &Params) -> Result<(), DemoError> {
+pub(super) fn run(_params: &Params) -> Result<(), DemoError> {
     let online = online_cpus()?;
     let allowed = allowed_cpus()?;
     emit::print(format!("Number of cpu :  {online}"));

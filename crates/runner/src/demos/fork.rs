@@ -29,7 +29,6 @@ pub static DEMO: Demo = Demo {
     lesson_output: "hello parent\nhello child",
     params: &[],
     hidden: false,
-    run,
 };
 
 const SOURCE: &str = r#"import os
@@ -41,7 +40,7 @@ else:
 if x: os.waitpid(x, 0)  # not in the lesson: reap the child
 "#;
 
-fn run(_params: &Params) -> Result<(), DemoError> {
+pub(super) fn run(_params: &Params) -> Result<(), DemoError> {
     let child = process::spawn("child", None, || {
         emit(Body::ForkReturn { value: 0 });
         emit::print("hello child");

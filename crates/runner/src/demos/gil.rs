@@ -82,7 +82,6 @@ pub static DEMO: Demo = Demo {
         },
     ],
     hidden: false,
-    run,
 };
 
 const SOURCE: &str = r#"import os, time, threading
@@ -157,7 +156,7 @@ struct Setup<'a> {
     io_ms: u64,
 }
 
-fn run(params: &Params) -> Result<(), DemoError> {
+pub(super) fn run(params: &Params) -> Result<(), DemoError> {
     let n = params.int("workers") as u64;
     let total = params.int("work") as u64 * 1_000_000;
     let rounds = params.int("repeat") as usize;

@@ -51,7 +51,6 @@ pub static DEMO: Demo = Demo {
         },
     ],
     hidden: false,
-    run,
 };
 
 const SOURCE: &str = r#"import os
@@ -71,7 +70,7 @@ if __name__ == "__main__":
     print("after join, /proc/<pid> exists:", os.path.exists(f"/proc/{p.pid}"))
 "#;
 
-fn run(params: &Params) -> Result<(), DemoError> {
+pub(super) fn run(params: &Params) -> Result<(), DemoError> {
     let child_ms = params.int("child_ms") as u64;
     let wait = Duration::from_millis(params.int("wait_ms") as u64);
 

@@ -81,7 +81,6 @@ pub static DEMO: Demo = Demo {
         },
     ],
     hidden: false,
-    run,
 };
 
 const SOURCE: &str = r#"import time
@@ -283,7 +282,7 @@ fn lost_updates(account: &Account, writes: u64) -> (u64, u64, i64) {
     (deposits, withdrawals, i64::from(final_value) - i64::from(INITIAL) - chain_sum)
 }
 
-fn run(params: &Params) -> Result<(), DemoError> {
+pub(super) fn run(params: &Params) -> Result<(), DemoError> {
     let use_lock = params.bool("use_lock");
     let iterations = params.int("iterations");
     let workers = params.int("workers");

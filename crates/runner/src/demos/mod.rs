@@ -1,19 +1,22 @@
-//! The catalog: every lesson concept as a demo, one file each.
+//! The lesson's catalog: every lesson concept as a demo, one file each.
 //!
-//! A demo is data (name, title, the Python program it mirrors, its parameters
-//! with bounds) plus a `run` function that executes inside the runner process
-//! as the lesson's `MainProcess`, forking and threading for real through
-//! [`crate::primitives::process`] and reporting through [`crate::primitives::emit`].
+//! A demo is a description ([`Demo`]: name, title, the Python program it
+//! mirrors, its parameters with bounds) plus a `run` function that executes
+//! inside the runner process as the lesson's `MainProcess`, forking and
+//! threading for real through [`crate::primitives::process`] and reporting
+//! through [`crate::primitives::emit`]; the two together are a [`Runnable`].
+//! [`LESSON`] is what the product runner runs; another runner binary may run
+//! more (crates/testkit adds the fault and benchmark demos), and the server
+//! offers whatever its runner describes ([`catalog`]).
 
+pub mod catalog;
 pub mod cpython;
 pub mod params;
 pub mod predict;
 pub mod readings;
 
 mod address_space;
-mod bench_emit;
 mod cpu_count;
-pub mod fault;
 mod fork;
 mod gil;
 mod join_zombie;
@@ -31,8 +34,10 @@ pub use params::{ParamError, Params};
 /// What a demo's `run` may fail with; shown as the run's failure reason.
 pub type DemoError = Box<dyn std::error::Error + Send + Sync>;
 
-/// One demo of the catalog.
-#[derive(Debug)]
+/// What a demo is, as the server and the page know it: everything but its
+/// code. A runner describes its demos to the server in this form
+/// ([`catalog`]), so it is also the wire form (serde).
+#[derive(Debug, PartialEq, serde::Serialize)]
 pub struct Demo {
     pub name: &'static str,
     pub title: &'static str,
@@ -49,10 +54,8 @@ pub struct Demo {
     /// The output the lesson shows for the default parameters.
     pub lesson_output: &'static str,
     pub params: &'static [params::Spec],
-    /// Hidden demos (benchmarks) run but are not listed in the catalog.
+    /// Hidden demos (the testkit's) run, but the index page does not list them.
     pub hidden: bool,
-    /// The demo's main program; runs in the runner, single-threaded at entry.
-    pub run: fn(&Params) -> Result<(), DemoError>,
 }
 
 impl Demo {
@@ -68,36 +71,42 @@ impl Demo {
     }
 }
 
-static CATALOG: &[&Demo] = &[
-    &cpu_count::DEMO,
-    &process::DEMO,
-    &queue::DEMO,
-    &queue_vs_thread_queue::DEMO,
-    &lock::DEMO,
-    &threads::DEMO,
-    &gil::DEMO,
-    &pipe::DEMO,
-    &fork::DEMO,
-    &system::DEMO,
-    &address_space::DEMO,
-    &join_zombie::DEMO,
-    &scratch::DEMO,
-    &fault::DEMO,
-    &bench_emit::DEMO,
+/// A demo with its main program: what a runner's catalog holds.
+#[derive(Debug, Clone, Copy)]
+pub struct Runnable {
+    pub demo: &'static Demo,
+    /// The demo's main program; runs in the runner, single-threaded at entry.
+    pub run: fn(&Params) -> Result<(), DemoError>,
+}
+
+/// The lesson's demos, in the index page's order: what the product runner runs.
+pub static LESSON: &[Runnable] = &[
+    Runnable { demo: &cpu_count::DEMO, run: cpu_count::run },
+    Runnable { demo: &process::DEMO, run: process::run },
+    Runnable { demo: &queue::DEMO, run: queue::run },
+    Runnable { demo: &queue_vs_thread_queue::DEMO, run: queue_vs_thread_queue::run },
+    Runnable { demo: &lock::DEMO, run: lock::run },
+    Runnable { demo: &threads::DEMO, run: threads::run },
+    Runnable { demo: &gil::DEMO, run: gil::run },
+    Runnable { demo: &pipe::DEMO, run: pipe::run },
+    Runnable { demo: &fork::DEMO, run: fork::run },
+    Runnable { demo: &system::DEMO, run: system::run },
+    Runnable { demo: &address_space::DEMO, run: address_space::run },
+    Runnable { demo: &join_zombie::DEMO, run: join_zombie::run },
+    Runnable { demo: &scratch::DEMO, run: scratch::run },
 ];
 
-/// Every demo, hidden ones included, in catalog order.
+/// The lesson's demos, described.
 pub fn all() -> impl Iterator<Item = &'static Demo> {
-    CATALOG.iter().copied()
+    LESSON.iter().map(|r| r.demo)
 }
 
-/// The demos a person sees in the catalog.
-pub fn listed() -> impl Iterator<Item = &'static Demo> {
-    all().filter(|d| !d.hidden)
-}
-
+/// A demo's description by name: the lesson's, or one a runner described to
+/// this process ([`catalog::read`]; a saved run of a testkit demo is read
+/// back by name, in a server that ran it). What a server offers to run is
+/// its own runner's [`catalog`], not this.
 pub fn find(name: &str) -> Option<&'static Demo> {
-    all().find(|d| d.name == name)
+    all().find(|d| d.name == name).or_else(|| catalog::learned(name))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// The type, default and bounds of one parameter.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Kind {
     Int { default: i64, min: i64, max: i64 },
@@ -19,7 +19,7 @@ pub enum Kind {
 }
 
 /// One declared parameter of a demo.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Spec {
     pub name: &'static str,
     /// What it does, shown beside the field.

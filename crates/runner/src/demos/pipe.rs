@@ -53,7 +53,6 @@ pub static DEMO: Demo = Demo {
         Spec { name: "use_lock", help: "writers take a Lock around send", kind: Kind::Bool { default: false } },
     ],
     hidden: false,
-    run,
 };
 
 const SOURCE: &str = r#"from multiprocessing import Process, Pipe, Lock
@@ -147,7 +146,7 @@ fn writer(conn: &Connection, wid: u32, messages: u32, size: usize, lock: Option<
     0
 }
 
-fn run(params: &Params) -> Result<(), DemoError> {
+pub(super) fn run(params: &Params) -> Result<(), DemoError> {
     let writers = params.int("writers") as u32;
     let messages = params.int("messages") as u32;
     let size = params.int("message_bytes") as usize;

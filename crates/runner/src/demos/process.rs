@@ -40,7 +40,6 @@ pub static DEMO: Demo = Demo {
         },
     ],
     hidden: false,
-    run,
 };
 
 const SOURCE: &str = r#"from multiprocessing import Process
@@ -87,7 +86,7 @@ fn calc_cube(numbers: &[i64], delay_ms: u64) -> i32 {
     0
 }
 
-fn run(params: &Params) -> Result<(), DemoError> {
+pub(super) fn run(params: &Params) -> Result<(), DemoError> {
     let arr = params.int_list("numbers");
     let delay = params.int("delay_ms") as u64;
 

@@ -44,7 +44,6 @@ pub static DEMO: Demo = Demo {
         },
     ],
     hidden: false,
-    run,
 };
 
 const SOURCE: &str = r#"from multiprocessing import *
@@ -77,7 +76,7 @@ fn calc_square(numbers: &[i64], q: &Queue) -> i32 {
     0
 }
 
-fn run(params: &Params) -> Result<(), DemoError> {
+pub(super) fn run(params: &Params) -> Result<(), DemoError> {
     let numbers = params.int_list("numbers");
     let producers = params.int("producers");
     let q = Queue::new("q")?;

@@ -40,7 +40,6 @@ pub static DEMO: Demo = Demo {
         kind: Kind::IntList { default: &[2, 3, 5], min: -1000, max: 1000, min_len: 1, max_len: 16 },
     }],
     hidden: false,
-    run,
 };
 
 const SOURCE: &str = r#"import multiprocessing
@@ -113,7 +112,7 @@ fn show(values: &[Value]) -> String {
     format!("[{}]", values.iter().map(Value::to_string).collect::<Vec<_>>().join(", "))
 }
 
-fn run(params: &Params) -> Result<(), DemoError> {
+pub(super) fn run(params: &Params) -> Result<(), DemoError> {
     let numbers = params.int_list("numbers");
 
     // 1. Threads. Joined before anything forks: the runner forks only while

@@ -18,9 +18,8 @@ pub static DEMO: Demo = Demo {
     lesson_output: "",
     params: &[],
     hidden: false,
-    run,
 };
 
-fn run(_params: &Params) -> Result<(), DemoError> {
+pub(super) fn run(_params: &Params) -> Result<(), DemoError> {
     Err("scratch has no native program: run an edited program with the cpython engine".into())
 }

@@ -44,7 +44,6 @@ pub static DEMO: Demo = Demo {
         kind: Kind::Choice { default: "echo hello", options: COMMANDS },
     }],
     hidden: false,
-    run,
 };
 
 const SOURCE: &str = r#"import os
@@ -53,7 +52,7 @@ print("exit status", status)
 print("exit code", os.waitstatus_to_exitcode(status))
 "#;
 
-fn run(params: &Params) -> Result<(), DemoError> {
+pub(super) fn run(params: &Params) -> Result<(), DemoError> {
     let chosen = params.choice("command");
     // Look the command up so the text handed to the shell is the table's own.
     let command: &'static str =

@@ -45,7 +45,6 @@ pub static DEMO: Demo = Demo {
         },
     ],
     hidden: false,
-    run,
 };
 
 const SOURCE: &str = r#"import time
@@ -97,7 +96,7 @@ fn calc_cube(numbers: &[i64], delay_ms: u64) {
     }
 }
 
-fn run(params: &Params) -> Result<(), DemoError> {
+pub(super) fn run(params: &Params) -> Result<(), DemoError> {
     let arr = params.int_list("numbers");
     let delay = params.int("sleep_ms") as u64;
 

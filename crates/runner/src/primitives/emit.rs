@@ -44,6 +44,12 @@ pub fn use_ring(writer: ring::Writer) {
     let _ = RING.set(writer);
 }
 
+/// The run's event ring, where the runner was handed one: for a demo that
+/// must write below [`emit`] (the testkit's fault demo leaves a record torn).
+pub fn ring() -> Option<&'static ring::Writer> {
+    RING.get()
+}
+
 /// Sets the run's time origin. Called once, in the runner, before any fork.
 pub fn set_origin(origin_ns: u64) {
     ORIGIN_NS.store(origin_ns, Ordering::Relaxed);
@@ -110,12 +116,6 @@ fn send(line: &mut Vec<u8>) {
             write_all_once(line);
         }
     }
-}
-
-/// Sends bytes as if they were an event, unchecked: only the fault demo
-/// uses this, to prove the server refuses what is not one.
-pub fn send_raw(bytes: &[u8]) {
-    send(&mut bytes.to_vec());
 }
 
 /// Passes on one line another program wrote as an event (the CPython
@@ -186,14 +186,6 @@ fn write_all_once(bytes: &[u8]) {
                 unsafe { libc::_exit(3) }
             }
         }
-    }
-}
-
-/// Leaves a reserved, never committed record in the ring, as a process
-/// killed in the middle of an emit would. Only the fault demo uses this.
-pub fn abandon_a_record() {
-    if let Some(ring) = RING.get() {
-        ring.abandon_a_record();
     }
 }
 

@@ -1,4 +1,5 @@
-//! What runs inside the runner process: `forkline-runner runner …`.
+//! What runs inside the runner process: `forkline-runner runner …`, and
+//! what a runner binary answers on its command line ([`cli`]).
 //!
 //! The server never forks (tokio has threads; fork in a threaded process is
 //! only safe up to exec). Instead it execs the small `forkline-runner`
@@ -21,10 +22,32 @@ use std::time::Duration;
 
 use nix::unistd::Pid;
 
-use crate::demos;
+use crate::demos::{self, Runnable};
 use crate::primitives::{emit, huge_code, idle_cpus, limits, process, sampler, step};
 use forkline_core::spec::RunSpec;
 use forkline_core::event::Body;
+
+/// A runner binary's `main`: `runner --server-pid N` runs one run with a
+/// demo of `catalog`; `catalog` prints the catalog's descriptions for the
+/// server (see [`demos::catalog`]). Parsed by hand: two forms, and the
+/// runner is kept to what a run needs.
+pub fn cli(catalog: &[Runnable]) -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let server_pid = match args.as_slice() {
+        [command] if command == "catalog" => {
+            println!("{}", demos::catalog::describe(catalog));
+            return std::process::ExitCode::SUCCESS;
+        }
+        [runner, flag, pid] if runner == "runner" && flag == "--server-pid" => pid.parse::<i32>().ok(),
+        _ => None,
+    };
+    let Some(server_pid) = server_pid.filter(|pid| *pid > 0) else {
+        eprintln!("usage: forkline-runner runner --server-pid <pid>  (started by the forkline server)\n       forkline-runner catalog  (its demos, as JSON)");
+        return std::process::ExitCode::from(2);
+    };
+    let code = main(RunnerArgs { server_pid }, catalog);
+    std::process::ExitCode::from(code.clamp(0, 255) as u8)
+}
 
 /// What the server tells a runner on its command line: only who to die with.
 #[derive(Debug, Clone)]
@@ -76,8 +99,8 @@ fn read_spec() -> Option<(RunSpec, Vec<OwnedFd>)> {
 /// Biggest event pipe we ask for: room for bursts while the server catches up.
 const EVENT_PIPE_BYTES: i32 = 1 << 20;
 
-/// The runner's main; returns the process exit code.
-pub fn main(args: RunnerArgs) -> i32 {
+/// The runner's main, running a demo of `catalog`; returns the process exit code.
+pub fn main(args: RunnerArgs, catalog: &[Runnable]) -> i32 {
     process::take_group_down_with_parent(Pid::from_raw(args.server_pid));
     limits::apply();
     // Off the run's path: registering takes the kernel a fifth of a millisecond.
@@ -133,7 +156,7 @@ pub fn main(args: RunnerArgs) -> i32 {
         },
     }
     emit::set_origin(spec.origin_ns);
-    let Some(demo) = demos::find(&spec.demo) else {
+    let Some(&Runnable { demo, run }) = catalog.iter().find(|r| r.demo.name == spec.demo) else {
         eprintln!("unknown demo {:?}", spec.demo);
         return 2;
     };
@@ -174,7 +197,7 @@ pub fn main(args: RunnerArgs) -> i32 {
         let interval = std::time::Duration::from_micros(params.int("sample_interval_us") as u64);
         sampler::start(interval).map_err(|e| emit::note(format!("the kernel sampler did not start: {e}"))).ok()
     });
-    let outcome = (demo.run)(&params);
+    let outcome = run(&params);
     // Stopped and reaped before the runner's last event, so its last samples
     // come before proc.exit and no process of the run outlives the runner.
     if let Some(report) = sampler.flatten().map(sampler::Sampler::stop) {

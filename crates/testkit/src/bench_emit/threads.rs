@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::demos::{DemoError, Params};
+use forkline_runner::demos::{DemoError, Params};
 use forkline_core::event::{Body, Phase};
-use crate::primitives::{compute, emit, process};
+use forkline_runner::primitives::{compute, emit, process};
 
 pub fn run(params: &Params) -> Result<(), DemoError> {
     let threads = params.int("threads") as usize;

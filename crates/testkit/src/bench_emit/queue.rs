@@ -11,9 +11,9 @@ use std::time::Instant;
 use serde_json::json;
 
 use forkline_core::clock;
-use crate::demos::{DemoError, Params};
-use crate::primitives::queue::Queue;
-use crate::primitives::{emit, process};
+use forkline_runner::demos::{DemoError, Params};
+use forkline_runner::primitives::queue::Queue;
+use forkline_runner::primitives::{emit, process};
 
 pub fn run(params: &Params) -> Result<(), DemoError> {
     let producers = params.int("processes") as u64;

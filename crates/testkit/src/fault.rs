@@ -1,10 +1,9 @@
-//! A hidden demo that misbehaves on purpose, so tests can prove that a runner
+//! A demo that misbehaves on purpose, so tests can prove that a runner
 //! which crashes, hangs, floods or writes garbage fails only its own run.
-//! Reachable only when the server is started with hidden demos enabled.
 
-use super::params::{Kind, Spec};
-use super::{Demo, DemoError, Params};
-use crate::primitives::emit;
+use forkline_runner::demos::params::{Kind, Spec};
+use forkline_runner::demos::{Demo, DemoError, Params};
+use forkline_runner::primitives::emit;
 
 pub static DEMO: Demo = Demo {
     name: "fault",
@@ -23,13 +22,12 @@ pub static DEMO: Demo = Demo {
         },
     }],
     hidden: true,
-    run,
 };
 
 /// Text a page must show as text, never as markup.
 pub const HOSTILE_TEXT: &str = "<img src=x onerror=\"document.title='pwned'\"></script><b>bold?</b> & \"quotes\"";
 
-fn run(params: &Params) -> Result<(), DemoError> {
+pub fn run(params: &Params) -> Result<(), DemoError> {
     emit::print("about to misbehave");
     match params.choice("mode") {
         // SAFETY: abort ends the process with SIGABRT, which is the point.
@@ -37,13 +35,16 @@ fn run(params: &Params) -> Result<(), DemoError> {
         "hang" => loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         },
-        "garbage" => emit::send_raw(b"this is not an event"),
-        "oversized" => emit::send_raw(&[b'x'; 64 * 1024]),
+        // Unchecked, as the CPython tracer's lines are: the server must refuse them.
+        "garbage" => emit::relay(b"this is not an event"),
+        "oversized" => emit::relay(&[b'x'; 64 * 1024]),
         // Around the ring: straight onto the doorbell, as a careless exec would.
         "stdout" => write_stdout(b"this is not an event\n"),
         // A record begun and never finished, by a process that lives on.
         "torn" => {
-            emit::abandon_a_record();
+            if let Some(ring) = emit::ring() {
+                ring.abandon_a_record();
+            }
             emit::print("after the torn record");
             std::thread::sleep(std::time::Duration::from_secs(30));
         }

@@ -1,6 +1,6 @@
-//! A hidden demo for `forkline-bench` only: the pipeline's load generator.
+//! A demo for `forkline-bench` only: the pipeline's load generator.
 //!
-//! It is not a lesson concept, so it stays out of the catalog. `emit` mode has
+//! It is not a lesson concept, so it stays out of the product. `emit` mode has
 //! P worker processes emit E events each (optionally after some CPU work per
 //! event, with tracing on or off) and reports the workers' wall time as
 //! measured inside the runner; `spawn` mode forks and joins one worker at a
@@ -17,11 +17,11 @@ mod lesson;
 mod queue;
 mod threads;
 
-use super::params::{Kind, Spec};
-use super::{Demo, DemoError, Params};
 use forkline_core::event::{Body, Phase};
-use crate::primitives::limits::MAX_CHILDREN;
-use crate::primitives::{compute, emit, huge_code, process};
+use forkline_runner::demos::params::{Kind, Spec};
+use forkline_runner::demos::{Demo, DemoError, Params};
+use forkline_runner::primitives::limits::MAX_CHILDREN;
+use forkline_runner::primitives::{compute, emit, huge_code, process};
 
 pub static DEMO: Demo = Demo {
     name: "bench_emit",
@@ -44,10 +44,9 @@ pub static DEMO: Demo = Demo {
         Spec { name: "hold_ms", help: "stay open this long after the workers are done", kind: Kind::Int { default: 0, min: 0, max: 20_000 } },
     ],
     hidden: true,
-    run,
 };
 
-fn run(params: &Params) -> Result<(), DemoError> {
+pub fn run(params: &Params) -> Result<(), DemoError> {
     match params.choice("mode") {
         "spawn" => spawn_and_join(params.int("joins") as usize, params.bool("trace"))?,
         "fork_floor" => fork_floor(params.int("joins") as usize)?,
