@@ -224,6 +224,8 @@ const stepPanel = new StepPanel(stepBox, {
   },
   replay: (schedule) => run(false, { mode: 'step', schedule }),
   lineOf: (ev) => {
+    // The CPython tracer knows the program's line; a native demo maps its kind to one.
+    if (typeof ev.line === 'number') return ev.line;
     const at = typeof ev.at === 'string' ? ev.at : '';
     const map = engineView(/** @type {Demo} */ (page.demo), 'native').sourceLines;
     return map[at] ?? map[at.split(':')[0]] ?? null;
@@ -261,8 +263,8 @@ function frame(/** @type {number} */ ts) {
   syncSource();
   syncLanes();
   syncCores();
-  // Step goes with Run: shown where the server can step this demo's native runs.
-  stepBtn.hidden = !(page.demo?.steppable && page.engine === 'native') || Boolean(document.body.dataset.replay);
+  // Step goes with Run: shown where the server can step this demo (either engine) or the edited program.
+  stepBtn.hidden = !(page.demo?.steppable || sendsSource()) || Boolean(document.body.dataset.replay);
   stepBtn.disabled = runBtn.disabled;
   stepPanel.sync();
   kernelNotes.sync(page.runs);
@@ -525,7 +527,7 @@ async function run(compare, stepping = {}) {
   // this event and press Run again when they are ready.
   if (!document.dispatchEvent(new CustomEvent('forkline:before-run', { cancelable: true, detail: { compare } }))) return;
   formError.textContent = '';
-  const source = stepping.mode ? null : (sendsSource() ? editor.value : null);
+  const source = sendsSource() ? editor.value : null;
   /** @type {Record<string, unknown>} */
   let params = {};
   if (source === null) {
@@ -549,8 +551,7 @@ async function run(compare, stepping = {}) {
   /** @type {import('./api.js').RunRef} */
   let ref;
   // Edited programs run on the sandbox's own interpreter: the server picks it.
-  const chosen = stepping.mode ? { engine: /** @type {Engine} */ ('native'), ...stepping }
-    : source === null ? { engine: page.engine, python: page.engineSwitch?.python ?? '' } : { engine: page.engine, source };
+  const chosen = { ...(source === null ? { engine: page.engine, python: page.engineSwitch?.python ?? '' } : { engine: page.engine, source }), ...stepping };
   try {
     ref = await startRun(page.demo.name, params, chosen);
     ref.stepped = Boolean(stepping.mode);

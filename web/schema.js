@@ -38,7 +38,7 @@ export const SCHEMA = Object.freeze({
     "kernel.sample": {"of_pid": "int", "of_tid": "int", "of_ppid": "int?", "name": "string?", "state": "string", "on_cpu": "int", "utime": "int?", "stime": "int?"},
     "note": {"text": "string"},
     "exception": {"type": "string", "message": "string", "line": "int?"},
-    "step.pending": {"gate": "int", "op": "string", "at": "string"},
+    "step.pending": {"gate": "int", "op": "string", "at": "string", "line": "int?"},
     "step.schedule": {"steps": "strings", "free": "bool"}
   },
   "spans_about": "A span opens at an event of `kind` whose fields match `opens` and closes at the next event of the same kind, on the same thread, whose fields match `closes` and whose `by` fields equal the opener's. `style` is how it is drawn; in `label`, {field} is the opening event's field, {field:name} the name of the process or thread with that id.",

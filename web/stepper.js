@@ -121,9 +121,35 @@ export class StepPanel {
     this.freeBtn.disabled = this.busy;
     this.replayBtn.hidden = !done || !run.schedule;
     const ended = done ? `The run ended after ${steps} step${steps === 1 ? '' : 's'}${run.schedule?.free ? ', then ran freely' : ''}.` : '';
-    this.note.textContent = this.message || ended;
-    this.note.classList.toggle('bad', this.message !== '');
+    const cycle = done ? null : lockCycle(run);
+    this.panel.dataset.state = cycle ? 'deadlock' : done ? 'ended' : 'stepping';
+    const stuck = cycle ? `Deadlock: ${cycle.map(({ lane, lock, holder }) => `${RunModel.laneLabel(lane)} waits for ${lock}, which ${RunModel.laneLabel(holder)} holds`).join('; ')}. No step can end it: press Stop.` : '';
+    this.note.textContent = this.message || stuck || ended;
+    this.note.classList.toggle('bad', this.message !== '' || cycle !== null);
   }
+}
+
+/**
+ * Lanes that wait for each other's locks, if any: each waits for a lock the
+ * next one holds, and the last for one the first holds.
+ * @param {Model} run
+ * @returns {{lane: import('./model/run.js').Lane, lock: string, holder: import('./model/run.js').Lane}[]|null}
+ */
+export function lockCycle(run) {
+  for (const start of run.lanes()) {
+    /** @type {{lane: import('./model/run.js').Lane, lock: string, holder: import('./model/run.js').Lane}[]} */
+    const path = [];
+    let lane = start;
+    for (;;) {
+      const lock = run.lockWaitOf(lane.id);
+      const holder = lock ? run.lockHolder(lock) : null;
+      if (!lock || !holder || path.some((p) => p.lane === lane)) break;
+      path.push({ lane, lock, holder });
+      if (holder === start) return path;
+      lane = holder;
+    }
+  }
+  return null;
 }
 
 /**

@@ -10,7 +10,7 @@ import builtins
 import os
 import sys
 
-from . import emit, hooks, osfuncs, processes, streams
+from . import emit, hooks, osfuncs, processes, step, streams
 
 _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _boot_module = None  # forkline_boot.py's module, kept alive while it runs
@@ -66,6 +66,7 @@ def _install():
     # Batched lines go out before a fork, so neither copy writes them twice
     # or after the other's.
     os.register_at_fork(before=emit.flush_all, after_in_child=_after_fork_child)
+    step.install()
     osfuncs.install()
     streams.install()
     hooks.install()

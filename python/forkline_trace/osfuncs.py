@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from . import emit, processes
+from . import emit, processes, step
 
 _real_sleep = time.sleep
 _real_fork = os.fork
@@ -34,6 +34,8 @@ def sleep(secs):
         return _real_sleep(secs)  # raises as CPython does
     if ms < 0:
         return _real_sleep(secs)
+    if step.ACTIVE:
+        step.before("sleep", "sleep %g s" % secs)
     emit.emit(b',"kind":"sleep","phase":"begin","ms":%d}\n' % ms)
     try:
         _real_sleep(secs)
@@ -44,6 +46,8 @@ def sleep(secs):
 def fork():
     if sys._getframe(1).f_code.co_filename != emit.PROGRAM:
         return _real_fork()
+    if step.ACTIVE:
+        step.before("proc.spawn", "os.fork()")
     name = processes.fork_child_name()  # known on both sides of the fork
     ppid = os.getpid()
     pid = _real_fork()

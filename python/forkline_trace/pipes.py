@@ -13,7 +13,7 @@ An end's name survives pickling: the Connection reducer is wrapped so the
 rebuilt end is named again.
 """
 
-from . import emit, names
+from . import emit, names, step
 from .payload import Tagged, value_json
 
 _ENTRIES = {("multiprocessing.context", "BaseContext.Pipe")}
@@ -58,6 +58,8 @@ def patch_connection(mod):
         head = self._forkline_send
         if head is None:
             return orig_send(self, obj)
+        if step.ACTIVE:
+            step.before("pipe:send", "%s.send(%s)" % (self._forkline_name, value_json(obj).decode(errors="replace")[:80]))
         msg = emit.msg_id()
         orig_send(self, Tagged(msg, obj))
         emit.emit_checked(b'%s%d,"value":%s}\n' % (head, msg, value_json(obj)))
@@ -65,6 +67,8 @@ def patch_connection(mod):
     def recv(self):
         # Connection.recv, spelled out so that a frame that does not unpickle
         # can be told from a pipe that failed.
+        if step.ACTIVE and self._forkline_recv is not None:
+            step.before("pipe:recv", self._forkline_name + ".recv()")
         self._check_closed()
         self._check_readable()
         buf = self._recv_bytes()
@@ -85,6 +89,8 @@ def patch_connection(mod):
         return item
 
     def send_bytes(self, buf, offset=0, size=None):
+        if step.ACTIVE and self._forkline_send is not None:
+            step.before("pipe:send", self._forkline_name + ".send_bytes(…)")
         orig_send_bytes(self, buf, offset, size)
         head = self._forkline_send
         if head is not None:
@@ -93,6 +99,8 @@ def patch_connection(mod):
             emit.emit(b'%s%d,"bytes":%d}\n' % (head, emit.msg_id(), size))
 
     def recv_bytes(self, maxlength=None):
+        if step.ACTIVE and self._forkline_recv is not None:
+            step.before("pipe:recv", self._forkline_name + ".recv_bytes()")
         data = orig_recv_bytes(self, maxlength)
         head = self._forkline_recv
         if head is not None:

@@ -25,7 +25,7 @@ multiprocessing hooks (installed when its modules are imported):
 import os
 import sys
 
-from . import emit
+from . import emit, step
 
 name = None
 started = False
@@ -134,6 +134,8 @@ def patch_process(mod):
         return code
 
     def start(self):
+        if step.ACTIVE:
+            step.before("proc.spawn", "start " + self.name)
         orig_start(self)
         emit.emit_checked(
             b',"kind":"proc.spawn","child":%d,"name":%s}\n' % (self.pid, emit.jstr(self.name))
@@ -144,6 +146,8 @@ def patch_process(mod):
         if popen is None or self._parent_pid != os.getpid():
             return orig_join(self, timeout)  # raises as CPython does
         child = popen.pid
+        if step.ACTIVE:
+            step.before("proc.join:begin", "join " + self.name)
         emit.emit(b',"kind":"proc.join","phase":"begin","child":%d}\n' % child)
         popen._forkline_joining = True
         try:

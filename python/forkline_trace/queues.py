@@ -13,7 +13,7 @@ A multiprocessing put says ``put`` when ``put()`` returns, as CPython's does,
 before the feeder thread has written the message to the pipe.
 """
 
-from . import emit, names
+from . import emit, names, step
 from .payload import Tagged, value_json
 
 _NAME_TAG = "forkline_trace.name"
@@ -64,6 +64,8 @@ def _wrap_put(cls):
         head = self._forkline_put
         if head is None:
             return orig(self, obj, *args, **kwargs)
+        if step.ACTIVE:
+            step.before("queue:put", "put %s in %s" % (value_json(obj).decode(errors="replace")[:80], self._forkline_name))
         msg = emit.msg_id()
         orig(self, Tagged(msg, obj), *args, **kwargs)
         _event(head, msg, obj)
@@ -75,6 +77,8 @@ def _wrap_get(cls):
     orig = cls.get
 
     def get(self, *args, **kwargs):
+        if step.ACTIVE and self._forkline_get is not None:
+            step.before("queue:get", "get from " + self._forkline_name)
         item = orig(self, *args, **kwargs)
         if type(item) is Tagged:
             msg, item = item.msg, item.obj

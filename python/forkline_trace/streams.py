@@ -18,7 +18,7 @@ import io
 import sys
 from _thread import get_ident
 
-from . import emit
+from . import emit, step
 
 _streams = []
 
@@ -70,6 +70,8 @@ class TracedStream(io.TextIOBase):
             except (OSError, ValueError):
                 self._real = None  # the program closed it: nothing more to pass on
         if s == "\n":  # print()'s end: the commonest write by far
+            if step.ACTIVE:
+                step.before("print", "print %r" % self._parts.get(get_ident(), ""))
             emit.emit(b',"kind":"print","text":%s%s' % (emit.jstr(self._parts.pop(get_ident(), "")), self._tail))
             return 1
         if "\n" not in s:

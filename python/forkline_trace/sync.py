@@ -19,7 +19,7 @@ Names survive pickling (spawn, forkserver): a lock's state tuple carries it,
 a Value reduces to a rebuild that names it again.
 """
 
-from . import emit, names
+from . import emit, names, step
 
 _NAME_TAG = "forkline_trace.name"
 
@@ -46,6 +46,8 @@ def _traced_methods(semlock, name):
     # each other in the order they held it, whatever the other processes'
     # batches do: the page never sees two holders.
     def acquire(block=True, timeout=None):
+        if step.ACTIVE:
+            step.before("lock:acquire", "acquire " + name)
         batched(wait)
         # Taken at once: no wait to show live. Otherwise the batch goes out
         # first, so the page sees this wait while it lasts.
@@ -55,6 +57,8 @@ def _traced_methods(semlock, name):
         return False
 
     def release():
+        if step.ACTIVE:
+            step.before("lock:release", "release " + name)
         now(free)
         sem_release()
 
@@ -161,6 +165,8 @@ def patch_sharedctypes(mod):
     entries.add((__name__, Value.__code__.co_qualname))
 
     def value_get(self):
+        if step.ACTIVE and self._forkline_read is not None:
+            step.before("value:read", "read " + self._forkline_name)
         v = fget(self)
         head = self._forkline_read
         if head is not None and (type(v) is int or type(v) is bool) and _I64_MIN <= v <= _I64_MAX:
@@ -168,6 +174,8 @@ def patch_sharedctypes(mod):
         return v
 
     def value_set(self, value):
+        if step.ACTIVE and self._forkline_write is not None:
+            step.before("value:write", "write %s %r" % (self._forkline_name, value))
         fset(self, value)
         head = self._forkline_write
         if head is not None and (type(value) is int or type(value) is bool) and _I64_MIN <= value <= _I64_MAX:

@@ -12,7 +12,7 @@ waiting before it would deadlock), until its creator has said thread.spawn.
 import sys
 from _thread import allocate_lock, get_ident
 
-from . import emit, streams
+from . import emit, step, streams
 
 
 def patch_threading(mod):
@@ -22,6 +22,8 @@ def patch_threading(mod):
     orig_bootstrap_inner = Thread._bootstrap_inner
 
     def start(self):
+        if step.ACTIVE:
+            step.before("thread.spawn", "start " + self.name)
         gate = allocate_lock()
         gate.acquire()
         run = self.run
@@ -69,6 +71,8 @@ def patch_threading(mod):
         child = getattr(self, "_native_id", None)
         if child is None or self._ident == get_ident():
             return orig_join(self, timeout)  # raises as CPython does
+        if step.ACTIVE:
+            step.before("thread.join:begin", "join " + self.name)
         emit.emit(b',"kind":"thread.join","phase":"begin","child":%d}\n' % child)
         try:
             orig_join(self, timeout)

@@ -206,7 +206,7 @@ pub async fn create_run(
     let stepped = wants_steps(demo, &body)?;
     let (engine, params) = choose_engine(demo, &body, state.runs.config())?;
     let run = if stepped {
-        state.runs.start_stepped(demo, params, client, body.schedule)?
+        state.runs.start_stepped(demo, params, engine, client, body.schedule)?
     } else {
         state.runs.start(demo, params, engine, client)?
     };
@@ -222,8 +222,9 @@ pub async fn create_run(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(created)).into_response())
 }
 
-/// Whether a request asks for a stepped run, checked: only the native
-/// engine's traced demos can be stepped, and a schedule needs a stepped run.
+/// Whether a request asks for a stepped run, checked: the demos whose
+/// operations are traced, on either engine, or an edited program; a
+/// schedule needs a stepped run.
 fn wants_steps(demo: &'static Demo, body: &CreateRun) -> Result<bool> {
     let invalid = |field: &str, message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_parameter", message).with_field(field);
     let stepped = match body.mode.as_deref() {
@@ -237,10 +238,9 @@ fn wants_steps(demo: &'static Demo, body: &CreateRun) -> Result<bool> {
             None => Ok(false),
         };
     }
-    if body.source.is_some() || matches!(body.engine.as_deref(), Some(e) if e != "native") {
-        return Err(invalid("mode", "stepping runs the native engine only so far: the CPython tracer has no gates yet".into()));
-    }
-    if !STEPPABLE.contains(&demo.name) {
+    // An edited program is the student's own: whatever it does with the
+    // traced operations can be stepped.
+    if body.source.is_none() && !STEPPABLE.contains(&demo.name) {
         return Err(invalid("mode", format!("{} cannot be stepped; these can: {}", demo.name, STEPPABLE.join(", "))));
     }
     if let Some(schedule) = &body.schedule {

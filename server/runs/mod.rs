@@ -391,11 +391,12 @@ impl Runs {
         self: &Arc<Self>,
         demo: &'static Demo,
         params: Params,
+        engine: Engine,
         client: Option<ClientKey>,
         schedule: Option<step::Schedule>,
     ) -> Result<Arc<Run>, StartError> {
         let stepper = step::Stepper::new(schedule).map_err(StartError::Gates)?;
-        self.start_as(demo, params, Engine::Native, client, true, Some(Arc::new(stepper)))
+        self.start_as(demo, params, engine, client, true, Some(Arc::new(stepper)))
     }
 
     /// A run of an experiment: admitted, queued and bounded like any run of

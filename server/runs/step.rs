@@ -37,7 +37,7 @@ use tokio::sync::Notify;
 use crate::event::{Body, Event, LockPhase};
 use crate::gates::{Gates, SLOTS};
 
-/// The demos whose every operation the native engine traces before doing it.
+/// The demos whose every operation both engines trace before doing it.
 pub const STEPPABLE: &[&str] = &["lock", "queue", "pipe", "threads", "fork", "process"];
 
 /// A schedule to play: lanes to step, in order, then whether to let go.
@@ -377,7 +377,7 @@ mod tests {
     }
 
     fn pending(stepper: &Stepper, pid: i32, tid: i32, gate: u32, op: &'static str) {
-        stepper.see(&event(pid, tid, Body::StepPending { gate, op: Text::Borrowed(op), at: Text::Borrowed("x") }));
+        stepper.see(&event(pid, tid, Body::StepPending { gate, op: Text::Borrowed(op), at: Text::Borrowed("x"), line: None }));
     }
 
     fn lock(stepper: &Stepper, pid: i32, phase: LockPhase, name: &'static str) {

@@ -261,7 +261,6 @@ async fn stepping_refuses_what_it_cannot_do_and_changes_nothing() {
         };
         assert!(refused(json!({ "demo": "lock", "mode": "fast" }), "mode").await.contains("run or step"));
         assert!(refused(json!({ "demo": "gil", "mode": "step" }), "mode").await.contains("gil cannot be stepped"));
-        assert!(refused(json!({ "demo": "lock", "engine": "cpython", "mode": "step" }), "mode").await.contains("native engine"));
         refused(json!({ "demo": "lock", "schedule": { "steps": ["d"] } }), "schedule").await;
         refused(json!({ "demo": "lock", "mode": "step", "schedule": { "steps": [""] } }), "schedule").await;
         let long: Vec<&str> = vec!["d"; 10_001];
@@ -368,6 +367,71 @@ async fn every_steppable_demo_steps_through_to_its_lessons_output() {
             assert!(steps >= 3, "{demo}: only {steps} steps");
             assert_no_process_left(&finished);
         }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_real_cpython_the_student_makes_the_lost_update_and_python_prints_it() {
+    bounded(async {
+        let app = spawn_app().await;
+        if app.runs.config().pythons.is_empty() {
+            eprintln!("skipped: no python3 on this machine, so no CPython engine");
+            return;
+        }
+        let body = json!({ "demo": "lock", "engine": "cpython", "params": { "use_lock": false, "iterations": 1 }, "mode": "step" });
+        let run = Stepping::start(&app, body).await;
+        // The lesson's own program under CPython: its processes are Process-1 and Process-2.
+        run.step_lane(&app, "MainProcess", "start Process-1").await;
+        run.step_lane(&app, "MainProcess", "start Process-2").await;
+        run.step_lane(&app, "Process-1", "read balance").await;
+        run.step_lane(&app, "Process-2", "read balance").await;
+        run.step_lane(&app, "Process-1", "write balance 201").await;
+        run.step_lane(&app, "Process-2", "write balance 199").await;
+        let (status, _) = run.step(&app, json!({ "free": true })).await;
+        assert_eq!(status, 200);
+        let finished = run.finish().await;
+        finished.assert_ok();
+        assert_eq!(finished.prints(), ["199"], "Python itself printed the lost update");
+        let pending: Vec<_> = finished.of_kind("step.pending").filter(|e| e["op"] == "write balance 201").collect();
+        assert_eq!(pending[0]["line"], 11, "the program's line of balance.value = balance.value + 1");
+        let values: Vec<String> = finished.of_kind("value").take(4).map(|e| format!("{} {}", e["op"].as_str().unwrap(), e["value"])).collect();
+        assert_eq!(values, ["read 200", "read 200", "write 201", "write 199"]);
+        assert_no_process_left(&finished);
+    })
+    .await
+}
+
+const OPPOSITE_ORDERS: &str = "import multiprocessing as mp\n\ndef a(l1, l2):\n    with l1:\n        with l2:\n            pass\n\ndef b(l1, l2):\n    with l2:\n        with l1:\n            pass\n\nif __name__ == '__main__':\n    l1 = mp.Lock()\n    l2 = mp.Lock()\n    p = mp.Process(target=a, args=(l1, l2))\n    q = mp.Process(target=b, args=(l1, l2))\n    p.start()\n    q.start()\n    p.join()\n    q.join()\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edited_program_stepped_into_a_deadlock_is_recognised_as_a_cycle() {
+    bounded(async {
+        let app = spawn_app().await;
+        let health: Value = app.client.get(app.url("/healthz")).send().await.unwrap().json().await.unwrap();
+        if health["editing"]["enabled"] != true {
+            eprintln!("skipped: editing is off here ({})", health["editing"]);
+            return;
+        }
+        let run = Stepping::start(&app, json!({ "demo": "lock", "engine": "cpython", "source": OPPOSITE_ORDERS, "mode": "step" })).await;
+        run.step_lane(&app, "MainProcess", "start Process-1").await;
+        run.step_lane(&app, "MainProcess", "start Process-2").await;
+        run.step_lane(&app, "Process-1", "acquire l1").await;
+        run.step_lane(&app, "Process-2", "acquire l2").await;
+        run.step_lane(&app, "Process-1", "acquire l2").await;
+        run.step_lane(&app, "Process-2", "acquire l1").await;
+        let p1 = Stepping::pid_of(&run.snapshot(), "Process-1").unwrap();
+        let (status, refused) = run.step(&app, json!({ "tid": p1 })).await;
+        assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("deadlock")), "{refused}");
+        assert!(refused["error"]["message"].as_str().unwrap().starts_with("Process-1 → Process-2 → Process-1 wait for each other's locks"), "{refused}");
+        // Each really waits in the kernel for the lock the other holds.
+        let waits: Vec<(i64, String)> = run.snapshot().iter().filter(|e| e["kind"] == "lock" && e["phase"] == "wait").map(|e| (e["pid"].as_i64().unwrap(), e["lock"].as_str().unwrap().to_owned())).collect();
+        let p2 = Stepping::pid_of(&run.snapshot(), "Process-2").unwrap();
+        assert!(waits.contains(&(p1, "l2".into())) && waits.contains(&(p2, "l1".into())), "{waits:?}");
+        let response = app.client.delete(app.url(&format!("/api/runs/{}", run.id))).bearer_auth(&run.token).send().await.unwrap();
+        assert_eq!(response.status(), 202);
+        let finished = run.finish().await;
+        assert_eq!(finished.end()["outcome"], "cancelled");
     })
     .await
 }

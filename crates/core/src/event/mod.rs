@@ -265,7 +265,15 @@ pub enum Body {
     /// `at` names the operation as the demo's `source_lines` do
     /// (`value:read`), so the page can show its line in the program.
     #[serde(rename = "step.pending")]
-    StepPending { gate: u32, op: Text, at: Text },
+    StepPending {
+        gate: u32,
+        op: Text,
+        at: Text,
+        /// The program's line (the CPython engine; a native demo's line
+        /// comes from its `source_lines`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        line: Option<u32>,
+    },
     /// Written by the server as a stepped run ends: the lanes the student
     /// let through, one per step, in order (a lane is its process's name,
     /// `name/thread` for a thread other than a process's first), and

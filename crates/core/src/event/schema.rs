@@ -207,7 +207,7 @@ mod tests {
             Body::KernelSample { of_pid: 1, of_tid: 1, of_ppid: Some(1), name: Some(t()), state: "R".into(), on_cpu: 0, utime: Some(1), stime: Some(1) },
             Body::Note { text: t() },
             Body::Exception { type_name: t(), message: t(), line: Some(3) },
-            Body::StepPending { gate: 0, op: t(), at: t() },
+            Body::StepPending { gate: 0, op: t(), at: t(), line: Some(3) },
             Body::StepSchedule { steps: vec![t()], free: true },
         ]
     }

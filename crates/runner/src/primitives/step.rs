@@ -34,6 +34,12 @@ pub fn use_gates(gates: Gates) {
     let _ = GATES.set(gates);
 }
 
+/// The gate page's descriptor, for an interpreter whose tracer waits at
+/// the same gates (the CPython engine).
+pub fn gates_fd() -> Option<std::os::fd::RawFd> {
+    GATES.get().map(Gates::fd)
+}
+
 /// Whether this is a stepped run (even one the student has since let go).
 /// Demos use it to drop what only makes sense at full speed, such as a
 /// spinning start line.
@@ -62,6 +68,6 @@ pub fn before(at: &'static str, op: impl FnOnce() -> String) {
         }
     });
     let Some(slot) = slot else { return };
-    emit(Body::StepPending { gate: slot as u32, op: Text::Owned(clip_text(&op())), at: Text::Borrowed(at) });
+    emit(Body::StepPending { gate: slot as u32, op: Text::Owned(clip_text(&op())), at: Text::Borrowed(at), line: None });
     gates.wait(slot);
 }

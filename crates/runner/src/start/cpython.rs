@@ -57,6 +57,8 @@ use crate::sandbox::SandboxSpec;
 pub const INTERPRETER_FLAGS: &[&str] = &["-I", "-S", "-B"];
 /// Where the interpreter finds its event pipe.
 const EVENT_FD: i32 = 3;
+/// Where a stepped run's gate page is, in the interpreter (`FORKLINE_GATES_FD`).
+const GATES_FD: i32 = 4;
 /// Biggest pipe we ask for: room for a burst while the runner relays.
 const EVENT_PIPE_BYTES: i32 = 1 << 20;
 /// The pause after a read that emptied the pipe. While events flow, the
@@ -87,7 +89,9 @@ pub fn main(demo: &Demo, program: &Program, params: &Params, spec: &CpythonSpec)
     }
     // The sampler reads the host's /proc, where a sandboxed run's pids are
     // not the ones its program sees.
-    let sampler = (params.bool("sample") && spec.sandbox.is_none()).then(|| {
+    // Nor in a stepped run, whose processes wait for clicks (see start/mod.rs).
+    let stepped = crate::primitives::step::is_stepped_run();
+    let sampler = (params.bool("sample") && spec.sandbox.is_none() && !stepped).then(|| {
         let interval = std::time::Duration::from_micros(params.int("sample_interval_us") as u64);
         sampler::start(interval).map_err(|e| emit::note(format!("the kernel sampler did not start: {e}"))).ok()
     });
@@ -184,6 +188,7 @@ fn run_interpreter(program: &Program, source: &str, spec: &CpythonSpec) -> std::
     unsafe { libc::fcntl(write_end.as_raw_fd(), libc::F_SETPIPE_SZ, EVENT_PIPE_BYTES) };
     let runner = nix::unistd::getpid();
     let write_fd = write_end.as_raw_fd();
+    let gates_fd = crate::primitives::step::gates_fd();
     let (mut command, filters) = interpreter_command(spec)?;
     let sandbox = spec.sandbox.as_ref().map(|s| (crate::sandbox::run_uid(runner.as_raw() as u32), s.limits));
     command
@@ -197,13 +202,27 @@ fn run_interpreter(program: &Program, source: &str, spec: &CpythonSpec) -> std::
         .stdin(Stdio::null())
         .stdout(Stdio::from(stdout_write))
         .stderr(Stdio::inherit());
+    if gates_fd.is_some() {
+        command.env("FORKLINE_GATES_FD", GATES_FD.to_string());
+    }
     // SAFETY: the runner is single-threaded (the sampler is a process), so
     // the forked child may do anything before exec; it only makes system
     // calls on its own descriptors and limits.
     unsafe {
         command.pre_exec(move || {
+            // The gates first out of the way (up to 10), so placing the
+            // event pipe at 3 cannot close them, whatever number they had.
+            let gates = match gates_fd {
+                Some(fd) => Some(libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10)).filter(|&g| g >= 0).ok_or_else(std::io::Error::last_os_error).map(Some)?,
+                None => None,
+            };
             if libc::dup2(write_fd, EVENT_FD) < 0 || libc::fcntl(EVENT_FD, libc::F_SETFD, 0) < 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            if let Some(g) = gates {
+                if libc::dup2(g, GATES_FD) < 0 || libc::fcntl(GATES_FD, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
             match &sandbox {
                 // Its own user, limits and death signal, before bubblewrap.
