@@ -31,7 +31,7 @@ export class StepPanel {
     this.heading = h('h2', { id: 'step-h', text: 'You are the scheduler' });
     this.help = h('p', { class: 'step-help', id: 'step-help' },
       'Every process and thread waits before each operation until you let it go: press a lane below, or its number key. ',
-      'Nothing runs between your steps that the timeline does not show.');
+      'Between two of your steps a lane runs only up to its next operation.');
     this.list = h('ol', { class: 'step-lanes', id: 'step-lanes', 'aria-label': 'Lanes to step' });
     this.note = h('p', { class: 'step-message', id: 'step-message', role: 'status', 'aria-live': 'polite' });
     this.freeBtn = h('button', { type: 'button', class: 'btn', id: 'step-free', text: 'Run freely',

@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startServer, launch, watchErrors, fetchEvents, ARTIFACTS } from './harness.js';
+import { startServer, launch, watchErrors, fetchEvents, ARTIFACTS, TRACER_READY } from './harness.js';
 
 let server, browser;
 before(async () => { server = await startServer(); browser = await launch(); });
@@ -82,6 +82,62 @@ test('with the lock, a lane waiting for it says which lane holds it', { timeout:
   await page.click('#step-free');
   await page.waitForSelector('#timeline[data-state=finished]', { timeout: 30000 });
   assert.match(await page.textContent('#outcome'), /balance 200, no update lost/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+const OPPOSITE_ORDERS = `import multiprocessing as mp
+
+def a(l1, l2):
+    with l1:
+        with l2:
+            pass
+
+def b(l1, l2):
+    with l2:
+        with l1:
+            pass
+
+if __name__ == '__main__':
+    l1 = mp.Lock()
+    l2 = mp.Lock()
+    p = mp.Process(target=a, args=(l1, l2))
+    q = mp.Process(target=b, args=(l1, l2))
+    p.start()
+    q.start()
+    p.join()
+    q.join()
+`;
+
+test('an edited program stepped into a deadlock on real CPython shows the cycle', { timeout: 90000, skip: !TRACER_READY && 'no tracer' }, async () => {
+  const page = await browser.ctx.newPage();
+  const errors = watchErrors(page);
+  await page.goto(`${server.url}/demos/lock?engine=cpython`);
+  await page.waitForSelector('body[data-ready=true]');
+  const health = await (await fetch(`${server.url}/healthz`)).json();
+  if (!health.editing?.enabled) { await page.close(); return; }
+  await page.fill('#source-edit', OPPOSITE_ORDERS);
+  await page.click('#step');
+  await page.waitForSelector('#stepper:not([hidden])');
+  await stepLane(page, 'MainProcess', 'start Process-1');
+  await stepLane(page, 'MainProcess', 'start Process-2');
+  // The tracer reports the program's own line.
+  await page.locator('.step-lane', { hasText: 'next: acquire l1 (line 4)' }).waitFor();
+  await stepLane(page, 'Process-1', 'acquire l1');
+  await stepLane(page, 'Process-2', 'acquire l2');
+  await stepLane(page, 'Process-1', 'acquire l2');
+  await stepLane(page, 'Process-2', 'acquire l1');
+  await page.waitForSelector('#stepper[data-state=deadlock]', { timeout: 15000 });
+  const message = await page.textContent('#step-message');
+  assert.match(message, /^Deadlock: Process-1 · pid \d+ waits for l2, which Process-2 · pid \d+ holds; Process-2 · pid \d+ waits for l1, which Process-1 · pid \d+ holds\. No step can end it: press Stop\.$/);
+  // Only MainProcess, at its join, may still go; the two in the cycle cannot.
+  const enabled = await page.$$eval('.step-lane:not([disabled]) strong', (els) => els.map((e) => e.textContent));
+  assert.equal(enabled.length, 1);
+  assert.match(String(enabled[0]), /^MainProcess · /);
+  await (await page.$('#stepper'))?.screenshot({ path: join(ARTIFACTS, 'step-deadlock.png') });
+  await page.click('#stop');
+  await page.waitForSelector('#timeline[data-state=finished]', { timeout: 30000 });
+  assert.match(await page.textContent('#runs'), /cancelled/);
   assert.deepEqual(errors, []);
   await page.close();
 });
