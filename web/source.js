@@ -73,6 +73,8 @@ export class SourceView {
   lineFor(ev) {
     if (!ev) return 0;
     if (typeof ev.line === 'number' && ev.line > 0 && ev.line <= this.lines.length) return ev.line;
+    // A stepped lane waiting at its gate is on the line of what it will do next.
+    if (ev.kind === 'step.pending' && typeof ev.at === 'string') return this.map[ev.at] || this.map[ev.at.split(':')[0]] || 0;
     const sub = ev.phase ?? ev.op;
     return (sub != null && this.map[`${ev.kind}:${sub}`]) || this.map[ev.kind] || 0;
   }
