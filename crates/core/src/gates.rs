@@ -25,7 +25,7 @@
 //! slots it checked are in range and sets `free`; what a runner scribbles
 //! there can at worst stall that runner's own run, which its limits end.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -52,24 +52,7 @@ unsafe impl Sync for Gates {}
 impl Gates {
     /// A new page of closed gates, in a sealed memfd (the server's side).
     pub fn create() -> std::io::Result<Gates> {
-        // SAFETY: a NUL-terminated name and valid flags.
-        let fd = unsafe { libc::memfd_create(c"forkline-gates".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: memfd_create returned a new fd that we now own.
-        let memfd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: plain calls on our own fd. Sealed, the runner cannot shrink
-        // the file under the server's mapping (which would be SIGBUS).
-        unsafe {
-            if libc::ftruncate(fd, LEN as libc::off_t) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::fcntl(fd, libc::F_ADD_SEALS, libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
-        Gates::from_fd(memfd)
+        Gates::from_fd(crate::memfd::sealed(c"forkline-gates", LEN)?)
     }
 
     /// Maps a gate page the server handed over (the runner's side).

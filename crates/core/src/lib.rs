@@ -15,5 +15,6 @@ pub mod clock;
 pub mod event;
 pub mod gates;
 pub mod handoff;
+mod memfd;
 pub mod ring;
 pub mod spec;

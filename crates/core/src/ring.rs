@@ -41,7 +41,7 @@
 //! Nothing in the ring is trusted by the server: it keeps its own read
 //! position, checks every length, and validates every event as before.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{compiler_fence, fence, AtomicU32, AtomicU64, Ordering};
 
 use crate::event::MAX_LINE;
@@ -203,26 +203,8 @@ pub enum RingError {
 impl Reader {
     /// A new, empty ring in a sealed memfd.
     pub fn create() -> std::io::Result<Reader> {
-        // SAFETY: a NUL-terminated name and valid flags.
-        let fd = unsafe { libc::memfd_create(c"forkline-events".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: memfd_create returned a new fd that we now own.
-        let memfd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: plain fcntl/ftruncate calls on our own fd.
-        unsafe {
-            if libc::ftruncate(fd, Mapping::LEN as libc::off_t) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The runner gets this same file: sealed, it can neither shrink it
-            // (which would turn the server's next read into SIGBUS) nor unseal.
-            let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
-            if libc::fcntl(fd, libc::F_ADD_SEALS, seals) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
-        let map = Mapping::map(fd)?;
+        let memfd = crate::memfd::sealed(c"forkline-events", Mapping::LEN)?;
+        let map = Mapping::map(memfd.as_raw_fd())?;
         Ok(Reader { map, memfd, pos: 0 })
     }
 
