@@ -104,6 +104,15 @@ impl Stepping {
     }
 }
 
+/// utime + stime of a process, in clock ticks (proc(5)).
+fn cpu_ticks(pid: i64) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split(' ').collect();
+    // Fields 14 and 15 of the line, counted from the state (field 3).
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
 fn lost_update_run(schedule: Option<Value>) -> Value {
     let mut body = json!({ "demo": "lock", "params": { "use_lock": false, "iterations": 1 }, "mode": "step" });
     if let Some(schedule) = schedule {
@@ -209,8 +218,16 @@ async fn a_stepped_run_cancelled_midway_leaves_no_process() {
         run.step_lane(&app, "MainProcess", "start w").await;
         run.step_lane(&app, "d", "read balance").await;
         let _ = run.pending("w").await;
-        let pids: Vec<i64> = run.snapshot().iter().filter_map(|e| e["pid"].as_i64()).collect();
+        let mut pids: Vec<i64> = run.snapshot().iter().filter_map(|e| e["pid"].as_i64()).collect();
+        pids.sort_unstable();
+        pids.dedup();
         assert!(pids.iter().all(|&p| pid_exists(p)), "the run's processes wait at their gates, alive");
+        // Waiting for a click costs no CPU: in a second, the three processes
+        // together gain (almost) no clock ticks of CPU time.
+        let before: u64 = pids.iter().map(|&p| cpu_ticks(p)).sum();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let after: u64 = pids.iter().map(|&p| cpu_ticks(p)).sum();
+        assert!(after - before <= 2, "the waiting processes used {} ticks in a second", after - before);
         let response = app.client.delete(app.url(&format!("/api/runs/{}", run.id))).bearer_auth(&run.token).send().await.unwrap();
         assert_eq!(response.status(), 202);
         let token = run.token.clone();
