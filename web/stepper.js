@@ -119,7 +119,8 @@ export class StepPanel {
     const steps = run.schedule ? /** @type {string[]} */ (run.schedule.steps).length : run.stepsTaken;
     this.freeBtn.hidden = done;
     this.freeBtn.disabled = this.busy;
-    this.replayBtn.hidden = !done || !run.schedule;
+    // An offline replay file runs nothing: it can only show the steps taken.
+    this.replayBtn.hidden = !done || !run.schedule || Boolean(document.body.dataset.replay);
     const ended = done ? `The run ended after ${steps} step${steps === 1 ? '' : 's'}${run.schedule?.free ? ', then ran freely' : ''}.` : '';
     const cycle = done ? null : lockCycle(run);
     this.panel.dataset.state = cycle ? 'deadlock' : done ? 'ended' : 'stepping';
