@@ -197,12 +197,13 @@ pub fn write(replay: &Replay, events: impl Iterator<Item = Bytes>, out: &mut imp
     }
     // The events are stored serialised; splice them in as they are.
     let run = replay.summary["id"].as_str().unwrap_or_default();
+    let native_source = replay.demo.source_at_defaults();
     let page = Page {
         title: replay.demo.title,
         name: replay.demo.name,
         summary: replay.demo.summary,
         notes: replay.cpython.map_or(replay.demo.notes, |p| p.notes),
-        source: replay.cpython.map_or(replay.demo.source, |p| p.template),
+        source: replay.cpython.map_or(native_source.as_str(), |p| p.template),
         run,
         css: css.replace("</", "<\\/"),
         demo_json: inline_json(replay.demo_json),

@@ -27,7 +27,8 @@ pub struct DemoInfo {
     title: &'static str,
     summary: &'static str,
     notes: &'static str,
-    source: &'static str,
+    /// The native program, at this demo's defaults.
+    source: String,
     source_lines: BTreeMap<&'static str, u32>,
     lesson_output: &'static str,
     /// The demo's own parameters, then the common ones (sampler).
@@ -129,7 +130,7 @@ impl From<&'static Demo> for DemoInfo {
             title: d.title,
             summary: d.summary,
             notes: d.notes,
-            source: d.source,
+            source: d.source_at_defaults(),
             source_lines: d.source_lines.iter().copied().collect(),
             lesson_output: d.lesson_output,
             params: d.all_params(),

@@ -33,7 +33,7 @@ struct EmbedPage {
     name: &'static str,
     title: &'static str,
     summary: &'static str,
-    source: &'static str,
+    source: String,
     source_heading: String,
     /// `cpython` or `native`.
     engine: &'static str,

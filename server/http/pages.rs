@@ -43,7 +43,7 @@ struct DemoPage {
     summary: &'static str,
     /// The notes and program of the chosen engine.
     notes: &'static str,
-    source: &'static str,
+    source: String,
     /// The source panel's heading for that engine.
     source_heading: String,
     /// `cpython` or `native`; empty on a permalink, where the run decides.
@@ -72,11 +72,11 @@ impl EngineChoice {
         if self.engine == "cpython" { cpython::program(d.name) } else { None }
     }
 
-    /// Notes and program text of the chosen engine.
-    pub fn texts(&self, d: &'static demos::Demo) -> (&'static str, &'static str) {
+    /// Notes and program text (at its defaults) of the chosen engine.
+    pub fn texts(&self, d: &'static demos::Demo) -> (&'static str, String) {
         match self.program(d) {
-            Some(p) => (p.notes, p.template),
-            None => (d.notes, d.source),
+            Some(p) => (p.notes, p.template.to_owned()),
+            None => (d.notes, d.source_at_defaults()),
         }
     }
 

@@ -35,7 +35,7 @@ test('pressing lanes makes the lost update happen, and the schedule plays again'
   await stepLane(page, 'MainProcess', 'start d');
   await stepLane(page, 'MainProcess', 'start w');
   // The program line of the pending operation is shown with it.
-  await page.locator('.step-lane', { hasText: 'next: read balance (line 10)' }).first().waitFor();
+  await page.locator('.step-lane', { hasText: 'next: read balance (line 11)' }).first().waitFor();
   await stepLane(page, 'd', 'read balance');
   await stepLane(page, 'w', 'read balance');
   await stepLane(page, 'd', 'write balance 201');

@@ -195,3 +195,31 @@ test('every event has a drawn item, and an item\'s partners are the other ends o
   const put = /** @type {import('../../web/model/run.js').Item} */ (run.itemBySeq.get(/** @type {any} */ (a).from.seq));
   assert.ok([...run.partners(put)].some((it) => 'ev' in it && it.ev.seq === a?.to.seq), 'selecting a put finds its get');
 });
+
+/** A synthetic event: seq, time and ids filled in. @param {number} seq @param {Record<string, any>} fields */
+const ev = (seq, fields) => /** @type {import('../../web/model/run.js').FlEvent} */ ({ seq, t: seq * 10, pid: 1, tid: 1, cpu: 0, ...fields });
+
+test('events out of order still make the tree: a thread before its process, a child before its spawn', () => {
+  const run = new RunModel();
+  run.add(ev(1, { kind: 'print', pid: 7, tid: 8, text: 'early' }));
+  run.add(ev(2, { kind: 'proc.start', pid: 7, tid: 7, name: 'child', ppid: 1 }));
+  run.add(ev(3, { kind: 'proc.start', name: 'MainProcess', ppid: 0 }));
+  run.add(ev(4, { kind: 'proc.spawn', child: 7, name: 'child' }));
+  assert.deepEqual(run.lanes().map((l) => [l.id, l.depth, l.name]), [['p1', 0, 'MainProcess'], ['p7', 1, 'child'], ['t8', 2, 'thread']]);
+  assert.equal(run.prints[0].lane.id, 't8', 'the print is the thread\'s');
+});
+
+test('a kind the schema has no span for still draws a span from its phases, and a process\'s exit leaves a zombie until its join', () => {
+  const run = new RunModel();
+  run.add(ev(1, { kind: 'proc.start', name: 'MainProcess', ppid: 0 }));
+  run.add(ev(2, { kind: 'proc.spawn', child: 2, name: 'c' }));
+  run.add(ev(3, { kind: 'proc.start', pid: 2, tid: 2, name: 'c', ppid: 1 }));
+  run.add(ev(4, { kind: 'made.up', phase: 'begin', pid: 2, tid: 2 }));
+  run.add(ev(5, { kind: 'made.up', phase: 'end', pid: 2, tid: 2 }));
+  run.add(ev(6, { kind: 'proc.exit', pid: 2, tid: 2, code: 0 }));
+  run.add(ev(7, { kind: 'proc.join', phase: 'end', child: 2 }));
+  const child = /** @type {import('../../web/model/run.js').Lane} */ (run.laneMap.get('p2'));
+  assert.deepEqual(child.spans.map((s) => [s.style, s.label, s.t0, s.t1]), [['other', 'made.up', 40, 50], ['zombie', 'zombie: exited, not yet joined', 60, 70]]);
+  assert.equal(run.itemBySeq.get(7)?.lane.id, 'p1', 'the join\'s end is the parent\'s item, not the zombie\'s');
+  assert.equal(child.goneT, 70, 'reaped by the join');
+});

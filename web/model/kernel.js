@@ -50,7 +50,7 @@ export class KernelSamples {
     if (!lane && ev.of_ppid != null) {
       // A process seen only from outside (a program a shell started): it gets
       // a lane under its parent, alive from the first look until it is gone.
-      lane = this.run._lane(ev.of_pid, ev.of_tid);
+      lane = this.run.lane(ev.of_pid, ev.of_tid);
       lane.parentId = `p${ev.of_ppid}`;
       lane.alive = { t0: ev.t, t1: null };
       this.observedOnly.add(id);
@@ -66,7 +66,7 @@ export class KernelSamples {
     if (this.observedOnly.has(id)) {
       if (ev.name) lane.name = String(ev.name); // follows exec: sh, then sleep
       if (ev.state === 'X' && lane.alive && lane.alive.t1 === null) lane.alive.t1 = ev.t;
-      this.run._lanes = null;
+      this.run.lanesChanged();
     }
     /** @type {Sample} */
     const s = { t: ev.t, state: String(ev.state ?? '?'), cpu: typeof ev.on_cpu === 'number' ? ev.on_cpu : -1, ev };

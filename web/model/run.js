@@ -6,11 +6,12 @@
 //
 // Which events open and close spans, and which pair into arrows, is not
 // written here: it is schema/events.json's `spans` and `arrows`, compiled by
-// model/schema.js and applied by the one engine below, so the page draws what
-// the schema says and what the Chrome-trace export draws. What the schema does
-// not say stays code: lanes and their names and parents, the zombie between a
-// proc.exit and its join, prints, results, notes, exceptions. The kernel's
-// samples are model/kernel.js's, the sentences about them model/notes.js's.
+// model/schema.js and applied by model/spans.js and model/arrows.js, so the
+// page draws what the schema says and what the Chrome-trace export draws.
+// What the schema does not say is the table of kinds below (`LIFE`): lanes'
+// names and parents (model/lanes.js keeps the lanes), the zombie between a
+// proc.exit and its join, prints, results, exceptions. The kernel's samples
+// are model/kernel.js's, the sentences about them model/notes.js's.
 //
 // Two engines make runs: in a native run the runner is the lesson's
 // MainProcess and has its lane; in a CPython run the runner only starts the
@@ -18,10 +19,12 @@
 // not to a lane), and the interpreter's MainProcess is the root lane.
 
 import { isLessonEvent } from '../activity.js';
-import { SPANS_BY_KIND, ARROWS_BY_KIND, fits, keyOf } from './schema.js';
 import { KernelSamples } from './kernel.js';
 import { kernelNotes } from './notes.js';
-import { lowerBound, insertSorted } from '../sorted.js';
+import { Lanes } from './lanes.js';
+import { Spans } from './spans.js';
+import { Arrows } from './arrows.js';
+import { lowerBound } from '../sorted.js';
 
 /**
  * @typedef {{seq:number, t:number, kind:string, pid:number, tid:number, cpu:number, [k:string]:any}} FlEvent
@@ -89,19 +92,80 @@ import { lowerBound, insertSorted } from '../sorted.js';
 /** Kinds that are bookkeeping for the whole run, not something a lane did. */
 const RUN_KINDS = new Set(['run.start', 'run.end']);
 
-/** @param {string} kind */
-function instantGroup(kind) {
-  if (kind === 'print') return 'print';
-  if (kind === 'queue' || kind === 'pipe') return 'message';
-  if (kind === 'value') return 'value';
-  if (kind === 'note' || kind === 'result') return 'note';
-  if (kind === 'exception') return 'error';
-  if (kind.startsWith('proc.') || kind.startsWith('thread.') || kind === 'fork.return') return 'life';
-  return 'other';
+/**
+ * What the page alone knows about a kind, after the schema's spans: the
+ * lanes' life, the console, the result. Each gets the event's lane and
+ * whether something drew it already, and says whether it drew now.
+ * @type {Record<string, (run:RunModel, lane:Lane, ev:FlEvent, drawn:boolean)=>boolean>}
+ */
+const LIFE = {
+  'proc.start'(run, lane, ev, drawn) {
+    lane.name = ev.name ?? lane.name;
+    const ppidLane = ev.ppid != null ? run.laneMap.get(`p${ev.ppid}`) : undefined;
+    if (ppidLane && ppidLane !== lane) lane.parentId = ppidLane.id;
+    else if (ev.ppid != null && !run.spawnParent.has(ev.pid)) run.spawnParent.set(ev.pid, `p${ev.ppid}`);
+    lane.alive = { t0: ev.t, t1: null };
+    run.lanesChanged();
+    return drawn;
+  },
+  'thread.start'(_run, lane, ev, drawn) {
+    lane.name = ev.name ?? lane.name;
+    lane.alive = { t0: ev.t, t1: null };
+    return drawn;
+  },
+  'proc.spawn'(run, lane, ev, drawn) {
+    // The child's lane is made here, so siblings line up in the order they were started.
+    const known = run.laneMap.has(`p${ev.child}`);
+    const child = run.lane(ev.child, ev.child);
+    if (!known && ev.name) child.name = ev.name;
+    if (child.parentId === null) { child.parentId = lane.type === 'proc' ? lane.id : lane.parentId; run.lanesChanged(); }
+    run.spawnParent.set(ev.child, lane.type === 'proc' ? lane.id : /** @type {string} */ (lane.parentId));
+    return drawn;
+  },
+  'thread.spawn'(run, _lane, ev, drawn) {
+    if (!run.laneMap.has(`t${ev.child}`)) { const t = run.lane(ev.pid, ev.child); if (ev.name) t.name = ev.name; }
+    return drawn;
+  },
+  'proc.exit'(run, lane, ev, drawn) {
+    exited(run, lane, ev, drawn);
+    // A child with a parent in this run is a zombie until that parent reaps it.
+    if (lane.parentId) run.spans.open(lane, 'zombie', ev, `zombie:${ev.pid}`, 'zombie: exited, not yet joined');
+    return true;
+  },
+  'thread.exit'(run, lane, ev, drawn) { exited(run, lane, ev, drawn); return true; },
+  'proc.join'(run, _lane, ev, drawn) {
+    // The join's end also ends the child's zombie span (its own item is the join).
+    if (ev.phase === 'end') run.spans.close(`zombie:${ev.child}`, ev, false);
+    joined(run, `p${ev.child}`, ev);
+    return drawn;
+  },
+  'thread.join'(run, _lane, ev, drawn) { joined(run, `t${ev.child}`, ev); return drawn; },
+  print(run, lane, ev, drawn) {
+    run.prints.push({ ev, lane });
+    run.lines.push({ ev, lane });
+    return drawn;
+  },
+  exception(run, lane, ev, drawn) {
+    run.exceptions.push(ev);
+    run.lines.push({ ev, lane });
+    return drawn;
+  },
+  result(run, _lane, ev, drawn) { run.result = ev; return drawn; },
+};
+
+/** A process or thread said it exited: its life ends here, drawn as an instant unless a span took it. @param {RunModel} run @param {Lane} lane @param {FlEvent} ev @param {boolean} drawn */
+function exited(run, lane, ev, drawn) {
+  if (lane.alive) lane.alive.t1 = ev.t;
+  lane.exitT = ev.t;
+  if (!drawn) run.spans.instant(lane, ev);
 }
 
-const spanKey = (/** @type {Span} */ s) => s.t0;
-const instKey = (/** @type {Instant} */ i) => i.t;
+/** A join's end reaps its child: the child's lane is gone from then. @param {RunModel} run @param {string} childId @param {FlEvent} ev */
+function joined(run, childId, ev) {
+  if (ev.phase !== 'end') return;
+  const reaped = run.laneMap.get(childId);
+  if (reaped && reaped.goneT === null) reaped.goneT = ev.t;
+}
 
 export class RunModel {
   /** @param {{label?:string, params?:object, engine?:'cpython'|'native', interpreter?:string}} [opts] */
@@ -125,10 +189,6 @@ export class RunModel {
     this.params = opts.params ?? null;
     /** @type {FlEvent[]} in seq order */
     this.events = [];
-    /** @type {Map<string, Lane>} */
-    this.laneMap = new Map();
-    /** @type {Arrow[]} */
-    this.arrows = [];
     /** @type {{ev:FlEvent, lane:Lane}[]} print events in seq order */
     this.prints = [];
     /** @type {{ev:FlEvent, lane:Lane}[]} the console: print and exception events in seq order */
@@ -147,22 +207,21 @@ export class RunModel {
     this.cpus = new Set();
     /** @type {Map<number, Item>} every event's drawn item, for selection and partners */
     this.itemBySeq = new Map();
-    /** @type {Map<string, Span>} */ this._openSpans = new Map();
-    /** @type {Map<string, {end:End, label:string}|{end:End, label:string}[]>} arrow ends waiting for their partner, by side and key (several: oldest first) */
-    this._waiting = new Map();
-    /** @type {Span[]} the spans the event being added closed (reused: no array per event) */
-    this._closedNow = [];
-    /** @type {Map<string, {end:End, ev:FlEvent}>} the last `from` of each hand-over arrow and key (a lock's last release) */
-    this._handFrom = new Map();
-    /** A lane's name by a pid or tid, for `{field:name}` in labels (the raw id when there is no such lane). */
-    this._nameOf = (/** @type {number} */ id) => (this.laneMap.get(`p${id}`) ?? this.laneMap.get(`t${id}`))?.name;
-    /** @type {Map<number, string>} child pid → parent lane id, from proc.spawn or proc.start's ppid */
-    this.spawnParent = new Map();
     /** The kernel's samples of this run's threads, and the per-core view made of them. */
     this.kernel = new KernelSamples(this);
+    this._lanes = new Lanes((id) => this.kernel.adopt(id));
+    /** @type {Map<string, Lane>} every lane by id ('p<pid>', 't<tid>') */
+    this.laneMap = this._lanes.map;
+    /** @type {Map<number, string>} child pid → parent lane id, from proc.spawn or proc.start's ppid */
+    this.spawnParent = this._lanes.spawnParent;
+    /** The drawn spans and instants, and the schema's span rules (model/spans.js); `LIFE` draws through it too. */
+    this.spans = new Spans(this.itemBySeq);
+    this._arrows = new Arrows(this.itemBySeq);
+    /** @type {Arrow[]} */
+    this.arrows = this._arrows.list;
+    /** A lane's name by a pid or tid, for `{field:name}` in labels (the raw id when there is no such lane). */
+    this._nameOf = (/** @type {number} */ id) => this._lanes.nameOf(id);
     /** @type {{version:number, notes:KernelNote[]}|null} */ this._notes = null;
-    this._order = 0;
-    /** @type {Lane[]|null} */ this._lanes = null;
     /** @type {FlEvent[]|null} */ this._byTime = null;
     // A stepped run: what each lane waits at its gate to do (its latest
     // step.pending, until its next event), the steps taken, the recorded
@@ -184,166 +243,17 @@ export class RunModel {
   get endT() { return this.end ? Math.max(this.end.t, this.lastT) : this.lastT; }
 
   /** @param {number} pid @param {number} tid */
-  laneIdOf(pid, tid) { return tid === pid ? `p${pid}` : `t${tid}`; }
+  laneIdOf(pid, tid) { return Lanes.idOf(pid, tid); }
 
   /**
-   * The lane an event belongs to, created on first sight: a process or thread
-   * that never announced itself still gets drawn rather than dropped.
-   * @param {number} pid @param {number} tid
+   * The lane of a process or thread, created on first sight (model/lanes.js):
+   * for the events' lanes, and for the kernel's samples of a process seen
+   * only from outside. @param {number} pid @param {number} tid
    */
-  _lane(pid, tid) {
-    const id = this.laneIdOf(pid, tid);
-    let lane = this.laneMap.get(id);
-    if (!lane) {
-      const isProc = tid === pid;
-      lane = {
-        id, type: isProc ? 'proc' : 'thread', pid, tid,
-        name: isProc ? `process` : `thread`,
-        order: this._order++, parentId: isProc ? null : `p${pid}`, depth: 0,
-        spans: [], open: new Set(), maxDur: 0, instants: [], alive: null, samples: [],
-        exitT: null, goneT: null, openCore: null,
-      };
-      if (!isProc && !this.laneMap.has(`p${pid}`)) this._lane(pid, pid);
-      this.laneMap.set(id, lane);
-      this._lanes = null;
-      this.kernel.adopt(id);
-    }
-    return lane;
-  }
+  lane(pid, tid) { return this._lanes.get(pid, tid); }
 
-  /**
-   * @param {Lane} lane @param {string} style @param {FlEvent} ev @param {string} key @param {string} label
-   */
-  _open(lane, style, ev, key, label) {
-    const prev = this._openSpans.get(key);
-    if (prev) this._close(key, ev); // a begin without its end: close it rather than leak it
-    /** @type {Span} */
-    const span = { lane, style, t0: ev.t, t1: null, begin: ev, end: null, cpu: ev.cpu, label, links: [] };
-    insertSorted(lane.spans, span, spanKey);
-    lane.open.add(span);
-    this._openSpans.set(key, span);
-    this.itemBySeq.set(ev.seq, span);
-    return span;
-  }
-
-  /**
-   * @param {string} key @param {FlEvent} ev
-   * @param {boolean} [claim] false when the event belongs to another item (a join end also ends the child's zombie span)
-   */
-  _close(key, ev, claim = true) {
-    const span = this._openSpans.get(key);
-    if (!span) return null;
-    this._openSpans.delete(key);
-    span.t1 = Math.max(ev.t, span.t0);
-    span.end = ev;
-    span.lane.open.delete(span);
-    span.lane.maxDur = Math.max(span.lane.maxDur, span.t1 - span.t0);
-    if (claim) this.itemBySeq.set(ev.seq, span);
-    return span;
-  }
-
-  /** @param {Lane} lane @param {FlEvent} ev */
-  _instant(lane, ev) {
-    /** @type {Instant} */
-    const inst = { lane, t: ev.t, ev, group: instantGroup(ev.kind), links: [] };
-    insertSorted(lane.instants, inst, instKey);
-    this.itemBySeq.set(ev.seq, inst);
-    return inst;
-  }
-
-  /** @param {Arrow['kind']} kind @param {End} from @param {End} to @param {string} label */
-  _arrow(kind, from, to, label) {
-    /** @type {Arrow} */
-    const a = { kind, from, to, label };
-    this.arrows.push(a);
-    this.itemBySeq.get(from.seq)?.links.push(a);
-    this.itemBySeq.get(to.seq)?.links.push(a);
-  }
-
-  /**
-   * Two ends of an arrow can arrive in either order (a consumer may write its
-   * `get` before the producer writes its `put`), so each side waits for the
-   * other; ends with the same key pair up oldest first.
-   * @param {string} key @param {'from'|'to'} side @param {End} end @param {string} kind @param {string} label (from the `from` end)
-   */
-  _pair(key, side, end, kind, label) {
-    const otherKey = (side === 'from' ? 't|' : 'f|') + key;
-    const w = this._waiting.get(otherKey);
-    if (w !== undefined) {
-      let partner;
-      if (Array.isArray(w)) { partner = /** @type {{end:End, label:string}} */ (w.shift()); if (w.length === 0) this._waiting.delete(otherKey); }
-      else { partner = w; this._waiting.delete(otherKey); }
-      if (side === 'from') this._arrow(kind, end, partner.end, label);
-      else this._arrow(kind, partner.end, end, partner.label);
-      return;
-    }
-    // Nothing to pair with yet: wait (one end, or several with the same key in order).
-    const mine = (side === 'from' ? 'f|' : 't|') + key;
-    const have = this._waiting.get(mine);
-    if (have === undefined) this._waiting.set(mine, { end, label });
-    else if (Array.isArray(have)) have.push({ end, label });
-    else this._waiting.set(mine, [have, { end, label }]);
-  }
-
-  /**
-   * The schema's spans for one event: it closes the spans it ends, then opens
-   * the ones it begins (a lock's acquire ends its wait and begins its hold).
-   * A span is keyed by its thread, its rule and the rule's `by` fields. The
-   * spans it closed are left in `_closedNow` for the arrows.
-   * @param {Lane} lane @param {FlEvent} ev
-   * @returns {boolean} whether it is part of a span
-   */
-  _schemaSpans(lane, ev) {
-    const closed = this._closedNow;
-    closed.length = 0;
-    const rules = SPANS_BY_KIND.get(ev.kind);
-    if (!rules) return false;
-    let opened = false;
-    for (const r of rules) {
-      if (!fits(ev, r.closes)) continue;
-      const span = this._close(`${lane.id}|${r.i}|${keyOf(ev, r.by)}`, ev);
-      if (span) closed.push(span);
-    }
-    for (const r of rules) {
-      if (!fits(ev, r.opens)) continue;
-      this._open(lane, r.style, ev, `${lane.id}|${r.i}|${keyOf(ev, r.by)}`, r.label(ev, this._nameOf));
-      opened = true;
-    }
-    return opened || closed.length > 0;
-  }
-
-  /**
-   * The schema's arrows for one event, once its item is drawn: each rule whose
-   * `from` or `to` it matches pairs it by the rule and the key's values; a
-   * hand-over rule instead remembers the last `from` and draws from it to a
-   * `to` on another lane that waited across it (a span this event closed
-   * began at or before that `from`).
-   * @param {Lane} lane @param {FlEvent} ev @param {End} here @param {readonly Span[]} closed spans this event ended
-   */
-  _schemaArrows(lane, ev, here, closed) {
-    const rules = ARROWS_BY_KIND.get(ev.kind);
-    if (!rules) return;
-    for (const r of rules) {
-      const isFrom = r.from.kind === ev.kind && fits(ev, r.from.when);
-      const isTo = r.to.kind === ev.kind && fits(ev, r.to.when);
-      if (!isFrom && !isTo) continue;
-      if (r.handover) {
-        if (isTo && closed.length) {
-          const key = `${r.i}|${keyOf(ev, r.to.key)}`;
-          const rel = this._handFrom.get(key);
-          if (rel && rel.end.lane !== lane && closed.some((s) => s.t0 <= rel.end.t)) {
-            this._handFrom.delete(key);
-            this._arrow(r.name, rel.end, here, r.label(rel.ev, this._nameOf));
-          }
-        }
-        // (labelled when handed over: most releases hand nothing over)
-        if (isFrom) this._handFrom.set(`${r.i}|${keyOf(ev, r.from.key)}`, { end: here, ev });
-        continue;
-      }
-      if (isFrom) this._pair(`${r.i}|${keyOf(ev, r.from.key)}`, 'from', here, r.name, r.label(ev, this._nameOf));
-      else this._pair(`${r.i}|${keyOf(ev, r.to.key)}`, 'to', here, r.name, '');
-    }
-  }
+  /** A lane's name or parent was changed from outside: the drawing order is made again. */
+  lanesChanged() { this._lanes.changed(); }
 
   /** @param {Lane} lane @param {FlEvent} ev */
   _lockState(lane, ev) {
@@ -387,83 +297,22 @@ export class RunModel {
     if (k !== 'kernel.sample' && (this.lessonT0 === null || ev.t < this.lessonT0) && isLessonEvent(ev)) this.lessonT0 = ev.t;
     if (k === 'kernel.sample') { this.kernel.add(ev); return; }
 
-    const lane = this._lane(ev.pid, ev.tid);
+    const lane = this.lane(ev.pid, ev.tid);
     if (k === 'step.pending') { this.stepped = true; this.pendingSteps.set(lane.id, ev); return; }
     if (this.pendingSteps.delete(lane.id)) this.stepsTaken++;
     if (k === 'lock') this._lockState(lane, ev);
     /** @type {End} */
     const here = { lane, t: ev.t, seq: ev.seq };
-    // The schema's spans, then what only the page knows, then an instant for
-    // an event nothing else drew, then the schema's arrows (which link the
+    // The schema's spans, then what only the page knows, then a span of its
+    // own for a phased kind the schema has none for, then an instant for an
+    // event nothing else drew, then the schema's arrows (which link the
     // items their ends drew).
-    let drawn = this._schemaSpans(lane, ev);
-
-    switch (k) {
-      case 'proc.start': {
-        lane.name = ev.name ?? lane.name;
-        const ppidLane = ev.ppid != null ? this.laneMap.get(`p${ev.ppid}`) : undefined;
-        if (ppidLane && ppidLane !== lane) lane.parentId = ppidLane.id;
-        else if (ev.ppid != null && !this.spawnParent.has(ev.pid)) this.spawnParent.set(ev.pid, `p${ev.ppid}`);
-        lane.alive = { t0: ev.t, t1: null };
-        this._lanes = null;
-        break;
-      }
-      case 'thread.start':
-        lane.name = ev.name ?? lane.name;
-        lane.alive = { t0: ev.t, t1: null };
-        break;
-      case 'proc.spawn': {
-        // The child's lane is made here, so siblings line up in the order they were started.
-        const known = this.laneMap.has(`p${ev.child}`);
-        const child = this._lane(ev.child, ev.child);
-        if (!known && ev.name) child.name = ev.name;
-        if (child.parentId === null) { child.parentId = lane.type === 'proc' ? lane.id : lane.parentId; this._lanes = null; }
-        this.spawnParent.set(ev.child, lane.type === 'proc' ? lane.id : /** @type {string} */ (lane.parentId));
-        break;
-      }
-      case 'thread.spawn':
-        if (!this.laneMap.has(`t${ev.child}`)) { const t = this._lane(ev.pid, ev.child); if (ev.name) t.name = ev.name; }
-        break;
-      case 'proc.exit':
-      case 'thread.exit':
-        if (lane.alive) lane.alive.t1 = ev.t;
-        lane.exitT = ev.t;
-        if (!drawn) this._instant(lane, ev);
-        drawn = true;
-        // A child with a parent in this run is a zombie until that parent reaps it.
-        if (k === 'proc.exit' && lane.parentId) this._open(lane, 'zombie', ev, `zombie:${ev.pid}`, 'zombie: exited, not yet joined');
-        break;
-      case 'proc.join':
-      case 'thread.join':
-        if (ev.phase === 'end') {
-          // The join's end also ends the child's zombie span (its own item is the join).
-          if (k === 'proc.join') this._close(`zombie:${ev.child}`, ev, false);
-          const reaped = this.laneMap.get(k === 'proc.join' ? `p${ev.child}` : `t${ev.child}`);
-          if (reaped && reaped.goneT === null) reaped.goneT = ev.t;
-        }
-        break;
-      case 'print':
-        this.prints.push({ ev, lane });
-        this.lines.push({ ev, lane });
-        break;
-      case 'exception':
-        this.exceptions.push(ev);
-        this.lines.push({ ev, lane });
-        break;
-      case 'result':
-        this.result = ev;
-        break;
-      default:
-        break;
-    }
-    // Any other kind with a begin/end phase is a span, so kinds the schema has no span for still draw.
-    if (!drawn && !SPANS_BY_KIND.has(k) && (ev.phase === 'begin' || ev.phase === 'end')) {
-      const key = `${lane.id}|${k}`;
-      if (ev.phase === 'begin') { this._open(lane, 'other', ev, key, k); drawn = true; }
-      else if (this._close(key, ev)) drawn = true;
-    }
-    if (!drawn) this._instant(lane, ev);
-    this._schemaArrows(lane, ev, here, this._closedNow);
+    let drawn = this.spans.schema(lane, ev, this._nameOf);
+    const life = Object.hasOwn(LIFE, k) ? LIFE[k] : undefined;
+    if (life) drawn = life(this, lane, ev, drawn);
+    if (!drawn) drawn = this.spans.phased(lane, ev);
+    if (!drawn) this.spans.instant(lane, ev);
+    this._arrows.schema(lane, ev, here, this.spans.closedNow, this._nameOf);
   }
 
   /**
@@ -495,41 +344,7 @@ export class RunModel {
   }
 
   /** Lanes in drawing order: a depth-first walk of the process tree, threads first under their process. */
-  lanes() {
-    if (this._lanes) return this._lanes;
-    const all = [...this.laneMap.values()].sort((a, b) => a.order - b.order);
-    // proc.spawn may name a parent before or instead of proc.start's ppid.
-    for (const l of all) {
-      if (l.type === 'proc' && l.parentId === null) {
-        const p = this.spawnParent.get(l.pid);
-        if (p && p !== l.id && this.laneMap.has(p)) l.parentId = p;
-      }
-    }
-    /** @type {Map<string, Lane[]>} */
-    const kids = new Map();
-    const roots = [];
-    for (const l of all) {
-      if (l.parentId && this.laneMap.has(l.parentId)) {
-        if (!kids.has(l.parentId)) kids.set(l.parentId, []);
-        /** @type {Lane[]} */ (kids.get(l.parentId)).push(l);
-      } else roots.push(l);
-    }
-    /** @type {Lane[]} */
-    const out = [];
-    const seen = new Set();
-    const walk = (/** @type {Lane} */ l, /** @type {number} */ d) => {
-      if (seen.has(l.id)) return; // a cycle from bad data must not hang the page
-      seen.add(l.id);
-      l.depth = d;
-      out.push(l);
-      const ch = kids.get(l.id) ?? [];
-      for (const c of ch) if (c.type === 'thread') walk(c, d + 1);
-      for (const c of ch) if (c.type === 'proc') walk(c, d + 1);
-    };
-    for (const r of roots) walk(r, 0);
-    this._lanes = out;
-    return out;
-  }
+  lanes() { return this._lanes.tree(); }
 
   /** Label shown for a lane: the lesson's name and the real id. */
   static laneLabel(/** @type {Lane} */ l) {

@@ -21,15 +21,15 @@ pub static DEMO: Demo = Demo {
             new value while the parent, at the very same address, still reads the old one. Same \
             address, different contents: variables are not shared between processes, which is why \
             they need a Queue, a Pipe or shared memory (a Value) to exchange data.",
-    source: SOURCE,
+    source: include_str!("../../../../python/programs/address_space.py"),
     source_lines: &[
-        ("value:write", 8),
-        ("value:read", 5),
-        ("print", 5),
-        ("proc.spawn", 15),
-        ("proc.join:begin", 16),
-        ("proc.join:end", 16),
-        ("result", 17),
+        ("value:write", 10),
+        ("value:read", 7),
+        ("print", 7),
+        ("proc.spawn", 17),
+        ("proc.join:begin", 18),
+        ("proc.join:end", 18),
+        ("result", 19),
     ],
     lesson_output: "parent: x = 100 at 0x7f6e5c3e2f10\n\
                     child: x = 200 at 0x7f6e5c3e2f10\n\
@@ -48,25 +48,6 @@ pub static DEMO: Demo = Demo {
     ],
     hidden: false,
 };
-
-const SOURCE: &str = r#"import ctypes
-from multiprocessing import Process
-
-def show(who, x):
-    print(who + ": x =", x.value, "at", hex(ctypes.addressof(x)))
-
-def child(x):
-    x.value = 200            # a write: the kernel copies the page for the child
-    show("child", x)
-
-if __name__ == "__main__":
-    x = ctypes.c_long(100)   # an ordinary variable, not shared memory
-    show("parent", x)
-    p = Process(target=child, args=(x,))   # fork start method
-    p.start()
-    p.join()
-    show("parent", x)        # still 100, at the same address
-"#;
 
 fn show(who: &str, x: &i64) -> u64 {
     let addr = x as *const i64 as u64;

@@ -13,18 +13,12 @@ pub static DEMO: Demo = Demo {
     notes: "multiprocessing.cpu_count() counts the machine's online CPUs. A container or a \
             taskset can restrict a process to fewer; os.sched_getaffinity(0) tells how many it may \
             really use, which is the number to size a pool of workers by.",
-    source: SOURCE,
+    source: include_str!("../../../../python/programs/cpu_count.py"),
     source_lines: &[("print", 3)],
     lesson_output: "Number of cpu : 4",
     params: &[],
     hidden: false,
 };
-
-const SOURCE: &str = r#"import multiprocessing
-import os
-print("Number of cpu : ", multiprocessing.cpu_count())
-print("CPUs this process may use : ", len(os.sched_getaffinity(0)))
-"#;
 
 pub(super) fn run(_params: &Params) -> Result<(), DemoError> {
     let online = online_cpus()?;

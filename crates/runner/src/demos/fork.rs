@@ -18,7 +18,7 @@ pub static DEMO: Demo = Demo {
             shows the parent first, but either may come first. The lesson's program never waits for \
             its child, which would leave it a zombie until the parent exits; this demo's parent \
             reaps it with os.waitpid, as a real program should (see the join_zombie demo).",
-    source: SOURCE,
+    source: include_str!("../../../../python/programs/fork.py"),
     source_lines: &[
         ("proc.spawn", 2),
         ("fork.return", 2),
@@ -30,15 +30,6 @@ pub static DEMO: Demo = Demo {
     params: &[],
     hidden: false,
 };
-
-const SOURCE: &str = r#"import os
-x = os.fork()
-if x:
-    print('hello parent')
-else:
-    print('hello child')
-if x: os.waitpid(x, 0)  # not in the lesson: reap the child
-"#;
 
 pub(super) fn run(_params: &Params) -> Result<(), DemoError> {
     let child = process::spawn("child", None, || {

@@ -26,16 +26,16 @@ pub static DEMO: Demo = Demo {
             the parent holds off; join reaps it and /proc/<pid> disappears. A zombie uses no CPU \
             and almost no memory, but it holds a pid: many unjoined children can exhaust the pid \
             table, which is the real \"scarcity of resources\".",
-    source: SOURCE,
+    source: include_str!("../../../../python/programs/join_zombie.py"),
     source_lines: &[
-        ("proc.spawn", 11),
-        ("sleep", 6),
-        ("print", 7),
-        ("kernel.sample", 13),
-        ("note", 13),
-        ("proc.join:begin", 14),
-        ("proc.join:end", 14),
-        ("result", 15),
+        ("proc.spawn", 16),
+        ("sleep", 10),
+        ("print", 11),
+        ("kernel.sample", 18),
+        ("note", 18),
+        ("proc.join:begin", 19),
+        ("proc.join:end", 19),
+        ("result", 20),
     ],
     lesson_output: "child: done\nchild state before join: Z\nafter join, /proc/<pid> exists: False",
     params: &[
@@ -52,23 +52,6 @@ pub static DEMO: Demo = Demo {
     ],
     hidden: false,
 };
-
-const SOURCE: &str = r#"import os
-from multiprocessing import Process
-from time import sleep
-
-def work():
-    sleep(0.1)                # child_ms
-    print("child: done")      # ... and the child exits
-
-if __name__ == "__main__":
-    p = Process(target=work)
-    p.start()
-    sleep(0.5)                # wait_ms: the parent does not join yet
-    print("child state before join:", open(f"/proc/{p.pid}/stat").read().split()[2])
-    p.join()                  # waitpid(): reaps the zombie
-    print("after join, /proc/<pid> exists:", os.path.exists(f"/proc/{p.pid}"))
-"#;
 
 pub(super) fn run(params: &Params) -> Result<(), DemoError> {
     let child_ms = params.int("child_ms") as u64;

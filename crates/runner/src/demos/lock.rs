@@ -44,17 +44,17 @@ pub static DEMO: Demo = Demo {
             The workers start their loops together, as if behind a multiprocessing.Barrier: in the \
             lesson's program d often finishes its 100 updates before w has even started, and then \
             nothing can race, which would teach the opposite of the point.",
-    source: SOURCE,
+    source: include_str!("../../../../python/programs/lock.py"),
     source_lines: &[
-        ("proc.spawn", 25),
-        ("lock:wait", 9),
-        ("lock:acquire", 9),
-        ("value:read", 10),
-        ("value:write", 10),
-        ("lock:release", 11),
-        ("proc.join:begin", 27),
-        ("proc.join:end", 28),
-        ("print", 29),
+        ("proc.spawn", 27),
+        ("lock:wait", 10),
+        ("lock:acquire", 10),
+        ("value:read", 11),
+        ("value:write", 11),
+        ("lock:release", 12),
+        ("proc.join:begin", 29),
+        ("proc.join:end", 30),
+        ("print", 31),
     ],
     lesson_output: "200",
     params: &[
@@ -82,37 +82,6 @@ pub static DEMO: Demo = Demo {
     ],
     hidden: false,
 };
-
-const SOURCE: &str = r#"import time
-import multiprocessing
-ITERATIONS = 100  # (iterations)
-USE_LOCK = True   # (use_lock)
-
-def deposit(balance, lock):
-    for i in range(ITERATIONS):
-        #time.sleep(0.01)
-        if USE_LOCK: lock.acquire()
-        balance.value = balance.value + 1
-        if USE_LOCK: lock.release()
-
-def withdraw(balance, lock):
-    for i in range(ITERATIONS):
-        #time.sleep(0.01)
-        if USE_LOCK: lock.acquire()
-        balance.value = balance.value - 1
-        if USE_LOCK: lock.release()
-
-if __name__ == '__main__':
-    balance = multiprocessing.Value('i',200)
-    lock = multiprocessing.Lock()
-    d = multiprocessing.Process(target=deposit, args=(balance,lock))
-    w = multiprocessing.Process(target=withdraw, args=(balance,lock))
-    d.start()
-    w.start()
-    d.join()
-    w.join()
-    print(balance.value)
-"#;
 
 const INITIAL: i32 = 200;
 

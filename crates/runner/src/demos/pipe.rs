@@ -21,21 +21,22 @@ pub static DEMO: Demo = Demo {
             large messages into the same end of a one-way pipe at the same time, without a lock. \
             The kernel keeps a single write() whole only up to PIPE_BUF (4096 bytes); a larger \
             message is copied in pieces whenever the pipe is full, and another writer's pieces land \
-            in between. The reader checks every message (a header plus its writer's letter repeated) \
-            and counts the broken ones. A real Connection would then read a garbage length and hang \
+            in between. The reader checks every message and counts the broken ones (the program \
+            shown checks for its writer's letter alone; natively each message also starts with a \
+            header naming its writer and number). A real Connection would then read a garbage length and hang \
             or fail; this reader knows every message's size, so it can keep counting. With one \
             writer, with messages that fit in PIPE_BUF, or with a lock around send, none is corrupt.",
-    source: SOURCE,
+    source: include_str!("../../../../python/programs/pipe.py"),
     source_lines: &[
-        ("proc.spawn", 19),
-        ("pipe:send", 13),
-        ("pipe:recv", 29),
-        ("lock:wait", 12),
-        ("lock:acquire", 12),
-        ("lock:release", 14),
-        ("proc.join:begin", 30),
-        ("proc.join:end", 30),
-        ("print", 31),
+        ("proc.spawn", 24),
+        ("pipe:send", 17),
+        ("pipe:recv", 36),
+        ("lock:wait", 16),
+        ("lock:acquire", 16),
+        ("lock:release", 18),
+        ("proc.join:begin", 39),
+        ("proc.join:end", 39),
+        ("print", 40),
     ],
     lesson_output: "",
     params: &[
@@ -54,39 +55,6 @@ pub static DEMO: Demo = Demo {
     ],
     hidden: false,
 };
-
-const SOURCE: &str = r#"from multiprocessing import Process, Pipe, Lock
-WRITERS, MESSAGES, SIZE = 3, 20, 16384  # (writers, messages, message_bytes)
-USE_LOCK = False                        # (use_lock)
-
-def square_all(conn):
-    numbers = conn.recv()               # from the parent's end
-    conn.send([n*n for n in numbers])   # back through the same end: duplex
-
-def writer(conn, wid, lock):
-    for i in range(MESSAGES):
-        data = header(wid, i, SIZE) + bytes([65 + wid]) * (SIZE - 16)
-        if USE_LOCK: lock.acquire()
-        conn.send_bytes(data)
-        if USE_LOCK: lock.release()
-
-if __name__ == "__main__":
-    parent_conn, child_conn = Pipe()
-    p = Process(target=square_all, args=(child_conn,))
-    p.start()
-    parent_conn.send([2, 3, 5])
-    print(parent_conn.recv())
-    p.join()
-
-    reader, shared_end = Pipe(duplex=False)
-    lock = Lock()
-    ws = [Process(target=writer, args=(shared_end, i, lock)) for i in range(WRITERS)]
-    for w in ws: w.start()
-    shared_end.close()
-    corrupt = sum(not intact(reader.recv_bytes()) for _ in range(WRITERS * MESSAGES))
-    for w in ws: w.join()
-    print("corrupted messages:", corrupt)
-"#;
 
 const MAGIC: &[u8; 4] = b"FLPM";
 const HEADER: usize = 16;

@@ -17,14 +17,14 @@ pub static DEMO: Demo = Demo {
             interleave. join() waits for a child to finish and reaps it. The lesson says a process \
             that is never joined won't terminate: it does terminate, but stays a zombie until its \
             parent reaps it (see the join_zombie demo).",
-    source: SOURCE,
+    source: include_str!("../../../../python/programs/process.py"),
     source_lines: &[
-        ("proc.spawn", 20),
-        ("sleep", 7),
-        ("print", 8),
-        ("proc.join:begin", 23),
-        ("proc.join:end", 23),
-        ("result", 26),
+        ("proc.spawn", 23),
+        ("sleep", 9),
+        ("print", 10),
+        ("proc.join:begin", 26),
+        ("proc.join:end", 26),
+        ("result", 29),
     ],
     lesson_output: "square 4\ncube 8\nsquare 9\ncube 27\nsquare 64\ncube 512\nsquare 81\ncube 729\nDone!",
     params: &[
@@ -41,34 +41,6 @@ pub static DEMO: Demo = Demo {
     ],
     hidden: false,
 };
-
-const SOURCE: &str = r#"from multiprocessing import Process
-from time import sleep
-DELAY_MS = 500  # (delay_ms); the lesson sleeps 5 s
-
-def calc_square(numbers):
-    for n in numbers:
-        sleep(DELAY_MS / 1000)
-        print("square "+str(n*n))
-
-def calc_cube(numbers):
-    for n in numbers:
-        sleep(DELAY_MS / 1000)
-        print("cube "+ str(n*n*n))
-
-if __name__ == "__main__":
-    arr=[2, 3, 8, 9]  # (numbers)
-    p1 = Process(target=calc_square, args=(arr,))
-    p2 = Process(target=calc_cube, args=(arr,))
-
-    p1.start()
-    p2.start()
-
-    p1.join()
-    p2.join()
-
-    print("Done!")
-"#;
 
 fn calc_square(numbers: &[i64], delay_ms: u64) -> i32 {
     for n in numbers {

@@ -21,14 +21,14 @@ pub static DEMO: Demo = Demo {
             and each producer's items stay in its own order while the producers interleave. Joining \
             before draining works here only because everything fits in the pipe: a producer with more \
             unread data than the pipe holds would block, and join() would wait for it forever.",
-    source: SOURCE,
+    source: include_str!("../../../../python/programs/queue.py"),
     source_lines: &[
-        ("proc.spawn", 14),
-        ("queue:put", 6),
-        ("proc.join:begin", 15),
-        ("proc.join:end", 15),
-        ("queue:get", 18),
-        ("print", 18),
+        ("proc.spawn", 15),
+        ("queue:put", 7),
+        ("proc.join:begin", 16),
+        ("proc.join:end", 16),
+        ("queue:get", 19),
+        ("print", 19),
     ],
     lesson_output: "4\n9\n25",
     params: &[
@@ -45,26 +45,6 @@ pub static DEMO: Demo = Demo {
     ],
     hidden: false,
 };
-
-const SOURCE: &str = r#"from multiprocessing import *
-PRODUCERS = 1  # (producers)
-
-def calc_square(numbers, q):
-    for n in numbers:
-        q.put(n*n)
-
-if __name__ == "__main__":
-
-    numbers=[2,3,5]
-    q=Queue()
-    ps=[Process(target=calc_square,args=(numbers,q)) for i in range(PRODUCERS)]
-
-    for p in ps: p.start()
-    for p in ps: p.join()
-
-    while q.empty() is False:
-        print(q.get())
-"#;
 
 fn calc_square(numbers: &[i64], q: &Queue) -> i32 {
     for n in numbers {

@@ -25,7 +25,7 @@ pub static DEMO: Demo = Demo {
             error is raised (under the spawn start method, pickling a queue.Queue would fail instead). \
             (3) A multiprocessing.Queue carries the items through a pipe in the kernel, so the parent \
             gets them all.",
-    source: SOURCE,
+    source: include_str!("../../../../python/programs/queue_vs_thread_queue.py"),
     source_lines: &[
         ("thread.spawn", 19),
         ("proc.spawn", 24),
@@ -41,38 +41,6 @@ pub static DEMO: Demo = Demo {
     }],
     hidden: false,
 };
-
-const SOURCE: &str = r#"import multiprocessing
-import queue
-import threading
-
-def calc_square(numbers, q):
-    for n in numbers:
-        q.put(n*n)
-
-def drain(q):
-    got = []
-    while q.empty() is False:
-        got.append(q.get())
-    return got
-
-if __name__ == "__main__":
-    numbers=[2,3,5]
-    tq = queue.Queue()                  # lives in this process's memory
-    t = threading.Thread(target=calc_square, args=(numbers, tq))
-    t.start(); t.join()
-    print("thread -> queue.Queue:", drain(tq))
-
-    pq = queue.Queue()                  # copied into the child by fork
-    p = multiprocessing.Process(target=calc_square, args=(numbers, pq))
-    p.start(); p.join()
-    print("process -> queue.Queue:", drain(pq))
-
-    mq = multiprocessing.Queue()        # a pipe both processes share
-    p = multiprocessing.Process(target=calc_square, args=(numbers, mq))
-    p.start(); p.join()
-    print("process -> multiprocessing.Queue:", drain(mq))
-"#;
 
 /// The next message id, and the items with their ids.
 type Items = (u64, VecDeque<(u64, Value)>);

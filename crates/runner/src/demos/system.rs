@@ -35,8 +35,8 @@ pub static DEMO: Demo = Demo {
             short ones may come and go between two looks. For a last simple command the shell \
             often execs it in its own process instead of forking. The command's output is what \
             the shell printed; the playground captures it and shows it as the program's prints.",
-    source: SOURCE,
-    source_lines: &[("system:begin", 2), ("proc.spawn", 2), ("system:end", 2), ("print", 3), ("result", 3)],
+    source: include_str!("../../../../python/programs/system.py"),
+    source_lines: &[("system:begin", 3), ("proc.spawn", 3), ("system:end", 3), ("print", 4), ("result", 4)],
     lesson_output: "hello\nexit status 0\nexit code 0",
     params: &[Spec {
         name: "command",
@@ -45,12 +45,6 @@ pub static DEMO: Demo = Demo {
     }],
     hidden: false,
 };
-
-const SOURCE: &str = r#"import os
-status = os.system('echo hello')  # the command chosen above
-print("exit status", status)
-print("exit code", os.waitstatus_to_exitcode(status))
-"#;
 
 pub(super) fn run(params: &Params) -> Result<(), DemoError> {
     let chosen = params.choice("command");

@@ -19,7 +19,7 @@ pub static DEMO: Demo = Demo {
             hold the CPU (nor, in CPython, the GIL), so the two threads' sleeps overlap: with four \
             numbers and 0.2 s sleeps the program is done in about 0.8 s, not the 1.6 s the sleeps \
             add up to. Which thread prints first after each sleep is up to the scheduler.",
-    source: SOURCE,
+    source: include_str!("../../../../python/programs/threads.py"),
     source_lines: &[
         ("thread.spawn", 24),
         ("thread.start", 5),
@@ -46,39 +46,6 @@ pub static DEMO: Demo = Demo {
     ],
     hidden: false,
 };
-
-const SOURCE: &str = r#"import time
-import threading
-SLEEP_MS = 200  # (sleep_ms)
-
-def calc_square(numbers):
-    print("Calculate square numbers")
-    for n in numbers:
-        time.sleep(SLEEP_MS / 1000)
-        print('square : ',n*n)
-
-def calc_cube(numbers):
-    print("calculate cube of numbers")
-    for n in numbers:
-        time.sleep(SLEEP_MS / 1000)
-        print('cube : ',n*n*n)
-
-arr = [2, 3, 8, 9]  # (numbers)
-
-t=time.time()
-
-t1 = threading.Thread(target = calc_square, args=(arr,))
-t2 = threading.Thread(target = calc_cube, args=(arr,))
-
-t1.start()
-t2.start()
-
-t1.join()
-t2.join()
-
-print("done in : ",time.time() - t)
-print("Hah. . . I am done with all my work now!")
-"#;
 
 fn calc_square(numbers: &[i64], delay_ms: u64) {
     emit::print("Calculate square numbers");
