@@ -124,35 +124,54 @@ async fn join_zombie_child_is_sampled_as_z_between_its_exit_and_its_reaping() {
 async fn sleeping_threads_are_sampled_as_sleeping_most_of_the_time() {
     bounded(async {
         let app = spawn_app().await;
-        let run = app.run("threads", json!({"numbers": [2, 3, 8, 9], "sleep_ms": 100})).await;
-        run.assert_ok();
-        let sampler = sampler_pid(&run);
-        let by_tid = samples_by_tid(&run, sampler);
-        let threads: Vec<&Value> = run.of_kind("thread.start").collect();
-        assert_eq!(threads.len(), 2);
-        for start in threads {
-            let tid = start["tid"].as_i64().unwrap();
-            let exit = run.of_kind("thread.exit").find(|e| e["tid"] == tid).unwrap();
-            let samples = by_tid.get(&tid).unwrap_or_else(|| panic!("thread {tid} was sampled"));
-            // Time in each state from the first sample to the thread's exit:
-            // a state holds until the next sample says otherwise.
-            let mut spent: BTreeMap<String, u64> = BTreeMap::new();
-            for (i, s) in samples.iter().enumerate() {
-                let until = samples.get(i + 1).map_or(t(exit), |n| t(n)).min(t(exit));
-                *spent.entry(s["state"].as_str().unwrap().to_owned()).or_default() += until.saturating_sub(t(s));
+        // A state holds until the next sample says otherwise, so a sampler
+        // that the loaded machine kept off its CPU stretches whatever it saw
+        // last (seen: R for 153 of 554 ms at load 5). Like the gil test,
+        // another run is taken before the test gives up.
+        for attempt in 1..=SLEEP_ATTEMPTS {
+            let run = app.run("threads", json!({"numbers": [2, 3, 8, 9], "sleep_ms": 100})).await;
+            match sleeping_most_of_the_time(&run) {
+                Ok(()) => return,
+                Err(why) if attempt < SLEEP_ATTEMPTS => println!("attempt {attempt}: {why}; again"),
+                Err(why) => panic!("{why}"),
             }
-            let total: u64 = spent.values().sum();
-            let sleeping = spent.get("S").copied().unwrap_or(0);
-            assert!(total > 200_000_000, "thread {tid}: sampled over most of its life: {spent:?}");
-            assert!(
-                sleeping as f64 > 0.75 * total as f64,
-                "thread {tid} sleeps 4 × 100 ms and works microseconds, so the kernel has it in S most of the time: {spent:?}"
-            );
         }
-        assert_changes_only(&run, sampler);
-        assert_no_process_left(&run);
     })
     .await;
+}
+
+/// Runs of the threads demo the sleeping test takes before it gives up.
+const SLEEP_ATTEMPTS: usize = 3;
+
+/// What the sleeping test checks of one run: each thread spent most of its
+/// sampled life in S; Err says how it did not.
+fn sleeping_most_of_the_time(run: &FinishedRun) -> Result<(), String> {
+    run.assert_ok();
+    let sampler = sampler_pid(run);
+    let by_tid = samples_by_tid(run, sampler);
+    let threads: Vec<&Value> = run.of_kind("thread.start").collect();
+    assert_eq!(threads.len(), 2);
+    for start in threads {
+        let tid = start["tid"].as_i64().unwrap();
+        let exit = run.of_kind("thread.exit").find(|e| e["tid"] == tid).unwrap();
+        let samples = by_tid.get(&tid).unwrap_or_else(|| panic!("thread {tid} was sampled"));
+        // Time in each state from the first sample to the thread's exit:
+        // a state holds until the next sample says otherwise.
+        let mut spent: BTreeMap<String, u64> = BTreeMap::new();
+        for (i, s) in samples.iter().enumerate() {
+            let until = samples.get(i + 1).map_or(t(exit), |n| t(n)).min(t(exit));
+            *spent.entry(s["state"].as_str().unwrap().to_owned()).or_default() += until.saturating_sub(t(s));
+        }
+        let total: u64 = spent.values().sum();
+        let sleeping = spent.get("S").copied().unwrap_or(0);
+        assert!(total > 200_000_000, "thread {tid}: sampled over most of its life: {spent:?}");
+        if sleeping as f64 <= 0.75 * total as f64 {
+            return Err(format!("thread {tid} sleeps 4 × 100 ms and works microseconds, so the kernel has it in S most of the time: {spent:?}"));
+        }
+    }
+    assert_changes_only(run, sampler);
+    assert_no_process_left(run);
+    Ok(())
 }
 
 /// Attempts at the gil run before the test gives up: on a shared machine the
