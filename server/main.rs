@@ -82,9 +82,16 @@ struct ServeArgs {
     /// MiB of finished runs' events kept in memory (older ones come from the store).
     #[arg(long, env = "FORKLINE_KEEP_MB", default_value_t = config::DEFAULT_KEEP_FINISHED_BYTES / (1024 * 1024))]
     keep_mb: usize,
-    /// SQLite file finished runs are saved in (its folder is created), or `:memory:`.
-    #[arg(long, env = "FORKLINE_DB", default_value = config::DEFAULT_DB)]
-    db: String,
+    /// Where finished runs are saved: an SQLite file (its folder is
+    /// created), `:memory:`, or a `postgres://` URL that several instances
+    /// share.
+    #[arg(long, env = "FORKLINE_DB", default_value = config::DEFAULT_DB, value_parser = config::StoreLocation::parse)]
+    db: config::StoreLocation,
+    /// This instance's name among several behind one address (1 to 20 of
+    /// a-z, 0-9, '-'); every run id it makes starts with it. Default: the
+    /// host name.
+    #[arg(long, env = "FORKLINE_INSTANCE", value_parser = forkline::runs::Instance::parse)]
+    instance: Option<forkline::runs::Instance>,
     /// Saved runs older than this many days are deleted.
     #[arg(long, env = "FORKLINE_RETAIN_DAYS", default_value_t = config::DEFAULT_RETAIN_DAYS)]
     retain_days: u64,
@@ -238,7 +245,8 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         hidden_demos: args.hidden_demos,
         keep_finished_runs: args.keep_runs,
         keep_finished_bytes: args.keep_mb.saturating_mul(1024 * 1024),
-        store: config::StoreLocation::parse(&args.db),
+        store: args.db,
+        instance: args.instance.unwrap_or_else(forkline::runs::Instance::from_host),
         retention: config::Retention {
             max_age: Duration::from_secs(args.retain_days.saturating_mul(24 * 3600)),
             max_runs: args.retain_runs,

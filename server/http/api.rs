@@ -193,7 +193,7 @@ pub async fn create_run(
 ) -> Result<Response> {
     let demo = state.demo(&body.demo)?;
     let (engine, params) = choose_engine(demo, &body, state.runs.config())?;
-    let run = state.runs.start(demo, params, engine, client)?;
+    let run = state.runs.start(demo, params, engine, client).await?;
     let created = Created {
         events_url: format!("/api/runs/{}/events", run.id),
         status_url: format!("/api/runs/{}", run.id),
