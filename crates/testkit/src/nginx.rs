@@ -58,7 +58,7 @@ impl Nginx {
         let main = format!(
             "{user}\ndaemon off;\nmaster_process on;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
              events {{ worker_connections 1024; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  \
+             http {{\n  log_format upstreams '$request $status $upstream_addr $upstream_status $request_time retry-after=$upstream_http_retry_after';\n  access_log {d}/access.log upstreams;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  \
              uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  include {d}/forkline.conf;\n}}\n"
         );
         std::fs::write(folder.join("nginx.conf"), main).map_err(|e| e.to_string())?;
@@ -113,6 +113,11 @@ impl Nginx {
         std::fs::read_to_string(self.folder.join("error.log")).unwrap_or_default()
     }
 
+    /// Every request, with the upstreams it was sent to and their answers.
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.folder.join("access.log")).unwrap_or_default()
+    }
+
     /// The master's pid.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
@@ -121,6 +126,10 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
+        // A failing test's best clue to what the proxy did.
+        if std::thread::panicking() {
+            eprintln!("nginx's error log:\n{}\nnginx's access log:\n{}", self.error_log(), self.access_log());
+        }
         if let Some(mut child) = self.child.take() {
             super::reaper::stop(&mut child);
         }
