@@ -85,8 +85,10 @@ struct ServeArgs {
     /// Where finished runs are saved: an SQLite file (its folder is
     /// created), `:memory:`, or a `postgres://` URL that several instances
     /// share.
-    #[arg(long, env = "FORKLINE_DB", default_value = config::DEFAULT_DB, value_parser = config::StoreLocation::parse)]
-    db: config::StoreLocation,
+    // Parsed in `serve`, not by clap: clap's own message would repeat the
+    // value, password and all.
+    #[arg(long, env = "FORKLINE_DB", default_value = config::DEFAULT_DB)]
+    db: String,
     /// This instance's name among several behind one address (1 to 20 of
     /// a-z, 0-9, '-'); every run id it makes starts with it. Default: the
     /// host name.
@@ -199,6 +201,13 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         eprintln!("forkline: no runner at {} (set --runner to the forkline-runner binary)", args.runner.display());
         return std::process::ExitCode::FAILURE;
     }
+    let store = match config::StoreLocation::parse(&args.db) {
+        Ok(store) => store,
+        Err(why) => {
+            eprintln!("forkline: {why}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let runner_exe = args.runner;
     // Before the runtime starts its threads: each probe starts an interpreter.
     let (pythons, problems) = forkline::interpreters::discover(&args.pythons);
@@ -245,7 +254,7 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         hidden_demos: args.hidden_demos,
         keep_finished_runs: args.keep_runs,
         keep_finished_bytes: args.keep_mb.saturating_mul(1024 * 1024),
-        store: args.db,
+        store,
         instance: args.instance.unwrap_or_else(forkline::runs::Instance::from_host),
         retention: config::Retention {
             max_age: Duration::from_secs(args.retain_days.saturating_mul(24 * 3600)),
