@@ -387,6 +387,30 @@ impl SharedBuckets for Store {
     }
 }
 
+/// The statement that writes a run's row, in the SQL both back ends speak,
+/// with parameters `{mark}1` to `{mark}12` (`?` for SQLite, `$` for
+/// PostgreSQL): a save replaces the row (but not when it was last opened),
+/// a note at the run's start replaces nothing.
+fn write_run_sql(mark: char, replace: bool) -> String {
+    let values: Vec<String> = (1..=12).map(|i| format!("{mark}{i}")).collect();
+    let conflict = if replace {
+        "DO UPDATE SET
+           demo = excluded.demo, params = excluded.params, engine = excluded.engine, client = excluded.client,
+           outcome = excluded.outcome, reason = excluded.reason, created_at_ms = excluded.created_at_ms,
+           finished_at_ms = excluded.finished_at_ms, event_count = excluded.event_count, bytes = excluded.bytes,
+           source = excluded.source"
+    } else {
+        "DO NOTHING"
+    };
+    format!(
+        "INSERT INTO runs (id, demo, params, engine, client, outcome, reason, created_at_ms, finished_at_ms,
+                           event_count, bytes, source)
+         VALUES ({})
+         ON CONFLICT (id) {conflict}",
+        values.join(", ")
+    )
+}
+
 /// An event's `t`, so a run.end written later ends where the run stopped.
 fn time_of(event: &[u8]) -> u64 {
     #[derive(serde::Deserialize)]

@@ -413,3 +413,13 @@ fn a_bad_store_url_an_unreachable_database_or_a_taken_name_stops_the_start_sayin
     assert!(said.contains("another forkline instance named \"web1\""), "{said}");
     drop(first);
 }
+
+#[test]
+fn the_readme_shows_the_proxy_configuration_the_test_runs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let shown: BTreeSet<&str> = readme.lines().map(str::trim).collect();
+    for line in std::fs::read_to_string(nginx_conf()).unwrap().lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        assert!(shown.contains(line), "README, Running several instances, lacks the line {line:?} of deploy/nginx/forkline.conf");
+    }
+}

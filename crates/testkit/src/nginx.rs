@@ -35,6 +35,14 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
 }
 
+/// nginx with everything in `folder`: its prefix, its error log from the
+/// first line on, its configuration.
+fn nginx(binary: &Path, folder: &Path) -> Command {
+    let mut command = Command::new(binary);
+    command.arg("-p").arg(folder).arg("-e").arg(folder.join("error.log")).arg("-c").arg(folder.join("nginx.conf"));
+    command
+}
+
 impl Nginx {
     /// Starts nginx with `snippet` (the repository's configuration file)
     /// where the example addresses are `web1` and `web2`'s; it listens on a
@@ -62,29 +70,16 @@ impl Nginx {
              uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  include {d}/forkline.conf;\n}}\n"
         );
         std::fs::write(folder.join("nginx.conf"), main).map_err(|e| e.to_string())?;
-        let check = Command::new(&binary)
-            .arg("-t")
-            .arg("-q")
-            .arg("-p")
-            .arg(&folder)
-            .arg("-e")
-            .arg(folder.join("error.log"))
-            .arg("-c")
-            .arg(folder.join("nginx.conf"))
+        let check = nginx(&binary, &folder)
+            .args(["-t", "-q"])
             .output()
             .map_err(|e| format!("cannot run nginx: {e}"))?;
         if !check.status.success() {
             let _ = std::fs::remove_dir_all(&folder);
             return Err(format!("nginx refuses the configuration: {}", String::from_utf8_lossy(&check.stderr).trim()));
         }
-        let mut command = Command::new(&binary);
+        let mut command = nginx(&binary, &folder);
         command
-            .arg("-p")
-            .arg(&folder)
-            .arg("-e")
-            .arg(folder.join("error.log"))
-            .arg("-c")
-            .arg(folder.join("nginx.conf"))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());

@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::NoTls;
 
 use super::rows::{SavedRow, SummaryRow};
-use super::{join_lines, Health, SavedRun, SavedSummary, StoreError, Write};
+use super::{join_lines, write_run_sql, Health, SavedRun, SavedSummary, StoreError, Write};
 use crate::config::{PostgresUrl, Retention};
 use crate::runs::rate::RunRate;
 use crate::runs::Instance;
@@ -104,7 +104,11 @@ impl Postgres {
         wait.await.map_err(|_| StoreError::Stopped)
     }
 
+    /// Saves a run once the writes submitted before it are done: its own
+    /// note among them, which, landing after the save and a retention pass
+    /// that deleted the run, would bring it back as interrupted.
     pub(in crate::store) async fn save(&self, run: SavedRun) -> Result<(), StoreError> {
+        self.flush().await?;
         apply(&self.pool, self.retention, Write::Run { run, replace: true }).await
     }
 
@@ -268,21 +272,7 @@ async fn apply(pool: &Pool, retention: Retention, write: Write) -> Result<(), St
     match write {
         Write::Run { run, replace } => {
             let blob = join_lines(&run.events);
-            let conflict = if replace {
-                "DO UPDATE SET
-                   demo = excluded.demo, params = excluded.params, engine = excluded.engine, client = excluded.client,
-                   outcome = excluded.outcome, reason = excluded.reason, created_at_ms = excluded.created_at_ms,
-                   finished_at_ms = excluded.finished_at_ms, event_count = excluded.event_count, bytes = excluded.bytes,
-                   source = excluded.source"
-            } else {
-                "DO NOTHING"
-            };
-            let insert = format!(
-                "INSERT INTO runs (id, demo, params, engine, client, outcome, reason, created_at_ms, finished_at_ms,
-                                   event_count, bytes, source)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                 ON CONFLICT (id) {conflict}"
-            );
+            let insert = write_run_sql('$', replace);
             let tx = client.transaction().await?;
             let statement = tx.prepare_cached(&insert).await?;
             let written = tx

@@ -22,7 +22,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use super::rows::{SavedRow, SummaryRow};
-use super::{join_lines, Health, SavedRun, SavedSummary, StoreError, Write};
+use super::{join_lines, write_run_sql, Health, SavedRun, SavedSummary, StoreError, Write};
 use crate::config::Retention;
 use schema::Before;
 
@@ -234,22 +234,8 @@ fn apply(db: &mut Db, write: Write) -> Result<(), StoreError> {
 fn write_run(db: &mut Db, run: &SavedRun, replace: bool) -> Result<(), StoreError> {
     let blob = join_lines(&run.events);
     let tx = db.conn.transaction()?;
-    let conflict = if replace {
-        "DO UPDATE SET
-           demo = excluded.demo, params = excluded.params, engine = excluded.engine, client = excluded.client,
-           outcome = excluded.outcome, reason = excluded.reason, created_at_ms = excluded.created_at_ms,
-           finished_at_ms = excluded.finished_at_ms, event_count = excluded.event_count, bytes = excluded.bytes,
-           source = excluded.source"
-    } else {
-        "DO NOTHING"
-    };
     let written = tx.execute(
-        &format!(
-            "INSERT INTO runs (id, demo, params, engine, client, outcome, reason, created_at_ms, finished_at_ms,
-                               event_count, bytes, source)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-             ON CONFLICT (id) {conflict}"
-        ),
+        &write_run_sql('?', replace),
         params![
             run.id,
             run.demo,
