@@ -147,6 +147,8 @@ pub struct Config {
 
 /// Where the run store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// Read once, at start: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum StoreLocation {
     /// Nothing survives the process: for tests.
     Memory,

@@ -112,6 +112,8 @@ enum Write {
     Experiment { id: String, report: String, created_at_ms: u64 },
 }
 
+// One per process: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Backend {
     Sqlite(sqlite::Sqlite),
     Postgres(postgres::Postgres),

@@ -45,6 +45,8 @@ const WAIT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The advisory lock key under which instances claim their names.
 const INSTANCE_LOCK: i32 = 0x666f_726b;
 
+// Most jobs are writes: a box each would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Job {
     Write(Write),
     Flush(oneshot::Sender<()>),
@@ -210,17 +212,17 @@ impl Postgres {
     pub(in crate::store) async fn claim_instance(&self, instance: &Instance) -> Result<(), StoreError> {
         let mut config = self.url.config().clone();
         config.connect_timeout(CONNECT_TIMEOUT);
-        config.application_name(&format!("forkline {instance}"));
+        config.application_name(format!("forkline {instance}"));
         let (client, connection) = config
             .connect(NoTls)
             .await
             .map_err(|e| StoreError::Connect { url: self.url.to_string(), why: message_of(&e) })?;
         let name = instance.to_string();
+        // Ends quietly when the store is dropped (the process is ending);
+        // a connection lost while it runs frees the name, which is said.
         tokio::spawn(async move {
             if let Err(e) = connection.await {
-                tracing::warn!(error = %message_of(&e), "the connection holding this instance's name ended");
-            } else {
-                tracing::warn!("the connection holding this instance's name ended: another instance could now take {name}");
+                tracing::warn!(error = %message_of(&e), "lost the connection holding the instance name {name}: another instance could now take it");
             }
         });
         let row = client.query_one("SELECT pg_try_advisory_lock($1, hashtext($2)), pg_backend_pid()", &[&INSTANCE_LOCK, &instance.as_str()]).await?;
