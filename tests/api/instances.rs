@@ -202,7 +202,8 @@ async fn two_instances_behind_nginx_serve_every_run_from_wherever_a_client_lands
         assert_eq!(got, expected.map(|(p, t)| (p, t.to_owned())), "each child printed the lesson's lines, in order");
 
         // Its owner stopped: the permalink, status and stream still answer,
-        // from the other instance and the shared store.
+        // from the other instance and the shared store, with the run's real
+        // end (that instance did not keep the note it answered with above).
         let saved = wait_saved(&client, &format!("{proxy}/api/runs/{id}")).await;
         web[owner_at].stop();
         let status = get_json(&client, &format!("{proxy}/api/runs/{id}")).await;
