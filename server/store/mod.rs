@@ -552,8 +552,9 @@ mod tests {
     macro_rules! function {
         () => {{
             fn f() {}
+            // `…::the_test::{{closure}}::f` inside an async fn.
             let name = std::any::type_name_of_val(&f);
-            name.strip_suffix("::f").unwrap_or(name).rsplit("::").next().unwrap_or(name)
+            name.split("::").filter(|part| *part != "f" && *part != "{{closure}}").last().unwrap_or(name)
         }};
     }
     use schema::Before;
