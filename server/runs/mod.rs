@@ -3,7 +3,8 @@
 //! ```text
 //! Runs (shared by every request)
 //!   admission: slots + a line per client (round robin) + per-client caps
-//!   rate: a token bucket per client (runs started per minute)
+//!   rate: a token bucket per client (runs started per minute), kept in the
+//!         store instead when the store is shared by several instances
 //!   table: id ─▶ Arc<Run> { log, state, cancel, viewers }
 //!          id ─▶ Arc<Restored> (saved runs brought back, shared by their viewers)
 //!   tasks: one task per run (tracked, so shutdown can wait for all):
