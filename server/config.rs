@@ -113,6 +113,9 @@ pub struct Config {
     pub keep_finished_bytes: usize,
     /// Where finished runs are saved for permalinks and exports.
     pub store: StoreLocation,
+    /// This server's name among several behind one address: every run id
+    /// it makes starts with it, so a proxy can route a run's requests here.
+    pub instance: crate::runs::Instance,
     /// How much the store keeps.
     pub retention: Retention,
     /// Origins (besides this server) allowed to frame the pages; `["*"]`
@@ -153,20 +156,88 @@ pub struct Config {
 
 /// Where the run store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// Read once, at start: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum StoreLocation {
     /// Nothing survives the process: for tests.
     Memory,
+    /// An SQLite file: one instance's own store.
     File(PathBuf),
+    /// A PostgreSQL database, which several instances share.
+    Postgres(PostgresUrl),
 }
 
 impl StoreLocation {
-    /// `:memory:` or a path.
-    pub fn parse(text: &str) -> Self {
+    /// `:memory:`, a `postgres://` (or `postgresql://`) URL, or a path.
+    /// A URL that does not parse is refused here, at start, with why.
+    pub fn parse(text: &str) -> Result<Self, String> {
         if text == ":memory:" {
-            StoreLocation::Memory
+            Ok(StoreLocation::Memory)
+        } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            PostgresUrl::parse(text).map(StoreLocation::Postgres)
+        } else if text.contains("://") {
+            Err(format!("--db {:?}: only postgres:// and postgresql:// URLs are understood (or a file path)", redact(text)))
         } else {
-            StoreLocation::File(PathBuf::from(text))
+            Ok(StoreLocation::File(PathBuf::from(text)))
         }
+    }
+}
+
+/// A PostgreSQL connection URL, checked once; its password never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresUrl {
+    url: String,
+    config: tokio_postgres::Config,
+}
+
+impl PostgresUrl {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let config: tokio_postgres::Config =
+            text.parse().map_err(|e| format!("--db {:?} is not a PostgreSQL URL: {e}", redact(text)))?;
+        // This build speaks to PostgreSQL without TLS (a unix socket, or a
+        // private network): asked for TLS, it says so now rather than at the
+        // first connection.
+        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            return Err(format!(
+                "--db {:?} asks for sslmode=require, but forkline connects without TLS: use a unix socket \
+                 (postgres:///forkline?host=/run/postgresql) or a private network with sslmode=disable",
+                redact(text)
+            ));
+        }
+        if config.get_dbname().is_none() {
+            return Err(format!("--db {:?} names no database (postgres://user@host/DATABASE)", redact(text)));
+        }
+        Ok(PostgresUrl { url: text.to_owned(), config })
+    }
+
+    /// What the client library connects with.
+    pub fn config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+}
+
+impl std::fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PostgresUrl({})", redact(&self.url))
+    }
+}
+
+impl std::fmt::Display for PostgresUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact(&self.url))
+    }
+}
+
+/// A URL with its password (`user:password@`) replaced, for messages and logs.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((user_info, host)) if user_info.contains(':') => {
+            let user = user_info.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -271,6 +342,7 @@ impl Config {
             keep_finished_runs: DEFAULT_KEEP_FINISHED_RUNS,
             keep_finished_bytes: DEFAULT_KEEP_FINISHED_BYTES,
             store: StoreLocation::Memory,
+            instance: crate::runs::Instance::from_host(),
             retention: Retention::default(),
             frame_ancestors: Vec::new(),
             cors_origins: None,
@@ -350,6 +422,24 @@ pub fn default_web_dir() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn store_locations_are_files_memory_or_postgres_urls_and_bad_urls_say_why() {
+        assert_eq!(StoreLocation::parse(":memory:"), Ok(StoreLocation::Memory));
+        assert_eq!(StoreLocation::parse("data/x.sqlite3"), Ok(StoreLocation::File("data/x.sqlite3".into())));
+        for good in ["postgres://forkline@127.0.0.1:5432/forkline", "postgresql:///forkline?host=/run/postgresql"] {
+            assert!(matches!(StoreLocation::parse(good), Ok(StoreLocation::Postgres(_))), "{good}");
+        }
+        let bad = |text: &str| StoreLocation::parse(text).unwrap_err();
+        assert!(bad("postgres://u:secret@host:notaport/db").contains("is not a PostgreSQL URL"));
+        assert!(!bad("postgres://u:secret@host:notaport/db").contains("secret"), "the password never prints");
+        assert!(bad("postgres://host/db?sslmode=require").contains("without TLS"));
+        assert!(bad("postgres://host").contains("names no database"));
+        assert!(bad("mysql://host/db").contains("only postgres://"));
+        let url = PostgresUrl::parse("postgres://u:secret@host/db").unwrap();
+        assert_eq!(url.to_string(), "postgres://u:***@host/db");
+        assert!(!format!("{url:?}").contains("secret"));
+    }
 
     #[test]
     fn origins_are_normalised_and_anything_else_is_refused() {

@@ -68,13 +68,14 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
     tracing::info!(total = limits.total, per_client = limits.per_client, "connection caps");
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let store = Store::open(&config.store, config.retention).map_err(std::io::Error::other)?;
+    let store = Store::open(&config.store, config.retention).await.map_err(std::io::Error::other)?;
+    store.claim_instance(&config.instance).await.map_err(std::io::Error::other)?;
     let runs = Runs::new(Arc::new(config));
     // On a worker thread, which lives as long as the runtime (PDEATHSIG).
     let prepare = runs.clone();
     tokio::spawn(async move { prepare.prepare_spare() });
     println!("forkline listening on http://{addr}");
-    tracing::info!(%addr, "listening");
+    tracing::info!(%addr, instance = %runs.config().instance, "listening");
 
     let stop = runs.clone();
     let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();

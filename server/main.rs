@@ -87,9 +87,18 @@ struct ServeArgs {
     /// MiB of finished runs' events kept in memory (older ones come from the store).
     #[arg(long, env = "FORKLINE_KEEP_MB", default_value_t = config::DEFAULT_KEEP_FINISHED_BYTES / (1024 * 1024))]
     keep_mb: usize,
-    /// SQLite file finished runs are saved in (its folder is created), or `:memory:`.
+    /// Where finished runs are saved: an SQLite file (its folder is
+    /// created), `:memory:`, or a `postgres://` URL that several instances
+    /// share.
+    // Parsed in `serve`, not by clap: clap's own message would repeat the
+    // value, password and all.
     #[arg(long, env = "FORKLINE_DB", default_value = config::DEFAULT_DB)]
     db: String,
+    /// This instance's name among several behind one address (1 to 20 of
+    /// a-z, 0-9, '-'); every run id it makes starts with it. Default: the
+    /// host name.
+    #[arg(long, env = "FORKLINE_INSTANCE", value_parser = forkline::runs::Instance::parse)]
+    instance: Option<forkline::runs::Instance>,
     /// Saved runs older than this many days are deleted.
     #[arg(long, env = "FORKLINE_RETAIN_DAYS", default_value_t = config::DEFAULT_RETAIN_DAYS)]
     retain_days: u64,
@@ -197,6 +206,13 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         eprintln!("forkline: no runner at {} (set --runner to the forkline-runner binary)", args.runner.display());
         return std::process::ExitCode::FAILURE;
     }
+    let store = match config::StoreLocation::parse(&args.db) {
+        Ok(store) => store,
+        Err(why) => {
+            eprintln!("forkline: {why}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let runner_exe = args.runner;
     let catalog = match forkline::catalog::Catalog::of_runner(&runner_exe) {
         Ok(catalog) => catalog,
@@ -252,7 +268,8 @@ fn serve(args: ServeArgs) -> std::process::ExitCode {
         trusted_proxy: args.trusted_proxy,
         keep_finished_runs: args.keep_runs,
         keep_finished_bytes: args.keep_mb.saturating_mul(1024 * 1024),
-        store: config::StoreLocation::parse(&args.db),
+        store,
+        instance: args.instance.unwrap_or_else(forkline::runs::Instance::from_host),
         retention: config::Retention {
             max_age: Duration::from_secs(args.retain_days.saturating_mul(24 * 3600)),
             max_runs: args.retain_runs,

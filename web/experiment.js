@@ -60,7 +60,8 @@ export async function followExperiment(id, draw) {
 /** The experiment this page's URL names, if any. */
 export function askedExperiment() {
   const asked = new URLSearchParams(location.search).get('experiment');
-  return asked && /^[0-9a-f]{32}$/.test(asked) ? asked : null;
+  // An id is 32 hex digits, after the name of the instance that made it.
+  return asked && /^(?:[a-z0-9][a-z0-9-]{0,19}-)?[0-9a-f]{32}$/.test(asked) ? asked : null;
 }
 
 /** This page's URL naming the experiment. @param {string} id */

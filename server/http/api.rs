@@ -207,9 +207,9 @@ pub async fn create_run(
     let stepped = wants_steps(demo, &body)?;
     let (engine, params) = choose_engine(demo, &body, state.runs.config())?;
     let run = if stepped {
-        state.runs.start_stepped(demo, params, engine, client, body.schedule)?
+        state.runs.start_stepped(demo, params, engine, client, body.schedule).await?
     } else {
-        state.runs.start(demo, params, engine, client)?
+        state.runs.start(demo, params, engine, client).await?
     };
     let created = Created {
         events_url: format!("/api/runs/{}/events", run.id),

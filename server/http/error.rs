@@ -97,6 +97,11 @@ impl From<StartError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        // A database that cannot be reached is not this server's fault, and
+        // the request may well succeed shortly.
+        if e.is_unavailable() {
+            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string());
+        }
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store_failed", e.to_string())
     }
 }

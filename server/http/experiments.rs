@@ -87,7 +87,7 @@ pub async fn create(State(state): State<AppState>, ClientAddr(client): ClientAdd
     let plan = Plan { demo, engine, params: Value::Object(base), vary: body.vary, values, runs_each: body.runs_each, runs };
     let store = state.store.clone();
     let done = store.map(|store| std::sync::Arc::new(Box::new(move |report| store.save_experiment(&report)) as crate::runs::experiment::DoneHook));
-    let experiment = state.experiments.start(&state.runs, plan, client, done).map_err(|e| match e {
+    let experiment = state.experiments.start(&state.runs, plan, client, done).await.map_err(|e| match e {
         Refused::ClientBusy => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "experiment_running", e.to_string()),
         Refused::Start(e) => e.into(),
     })?;

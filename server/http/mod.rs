@@ -92,6 +92,8 @@ async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) ->
     let runs = &state.runs;
     axum::Json(serde_json::json!({
         "ok": true,
+        // This instance's name: the first part of every run id it makes.
+        "instance": runs.config().instance.as_str(),
         "active_runs": runs.active(),
         "waiting_runs": runs.waiting(),
         // A runner started ahead of the next run: a server process, not a run's.

@@ -304,7 +304,7 @@ mod tests {
     fn a_run() -> (Arc<Run>, Arc<Config>) {
         let demo = crate::demos::find("cpu_count").expect("cpu_count exists");
         let params = demo.validate(&serde_json::json!({})).expect("defaults are valid");
-        (Arc::new(Run::new(demo, params, crate::runs::Engine::Native, None, None)), Arc::new(Config::with_runner(crate::config::default_runner_exe())))
+        (Arc::new(Run::new(crate::runs::RunId::random(), demo, params, crate::runs::Engine::Native, None, None)), Arc::new(Config::with_runner(crate::config::default_runner_exe())))
     }
 
     #[tokio::test]

@@ -122,15 +122,15 @@ impl Experiments {
 
     /// Starts `plan` for `client`: one experiment per client at a time, and
     /// one token of its run rate for the whole experiment.
-    pub fn start(self: &Arc<Self>, runs: &Arc<Runs>, plan: Plan, client: Option<ClientKey>, done: Option<Arc<DoneHook>>) -> Result<Arc<Experiment>, Refused> {
+    pub async fn start(self: &Arc<Self>, runs: &Arc<Runs>, plan: Plan, client: Option<ClientKey>, done: Option<Arc<DoneHook>>) -> Result<Arc<Experiment>, Refused> {
         if !self.running.lock().expect("experiments lock").insert(client) {
             return Err(Refused::ClientBusy);
         }
-        if let Err(e) = runs.take_rate(client) {
+        if let Err(e) = runs.take_rate(client).await {
             self.running.lock().expect("experiments lock").remove(&client);
             return Err(e.into());
         }
-        let id = RunId::random();
+        let id = RunId::on(&runs.config().instance);
         let report = Report {
             id: id.to_string(),
             demo: plan.demo.name.to_owned(),
@@ -181,7 +181,7 @@ async fn run_all(runs: &Arc<Runs>, experiment: &Experiment, plan: Plan, client: 
     for (value, params) in plan.runs {
         let mut refused_since = None;
         let run = loop {
-            match runs.start_for_experiment(plan.demo, params.clone(), plan.engine.clone(), client) {
+            match runs.start_for_experiment(plan.demo, params.clone(), plan.engine.clone(), client).await {
                 Ok(run) => break run,
                 Err(StartError::Refused(why)) => {
                     let since = *refused_since.get_or_insert_with(std::time::Instant::now);

@@ -3,7 +3,8 @@
 //! ```text
 //! Runs (shared by every request)
 //!   admission: slots + a line per client (round robin) + per-client caps
-//!   rate: a token bucket per client (runs started per minute)
+//!   rate: a token bucket per client (runs started per minute), kept in the
+//!         store instead when the store is shared by several instances
 //!   table: id ─▶ Arc<Run> { log, state, cancel, viewers }
 //!          id ─▶ Arc<Restored> (saved runs brought back, shared by their viewers)
 //!   tasks: one task per run (tracked, so shutdown can wait for all):
@@ -41,7 +42,7 @@ use crate::demos::{Demo, Params};
 use crate::event::Outcome;
 use crate::interpreters::Interpreter;
 pub use client::ClientKey;
-pub use id::{CancelToken, RunId};
+pub use id::{CancelToken, Instance, RunId};
 pub use log::EventLog;
 pub use restored::Restored;
 /// How often the drain reads a ring while events keep coming (the bench mimics it).
@@ -191,9 +192,9 @@ pub struct Summary {
 }
 
 impl Run {
-    fn new(demo: &'static Demo, params: Params, engine: Engine, client: Option<ClientKey>, stepper: Option<Arc<step::Stepper>>) -> Self {
+    fn new(id: RunId, demo: &'static Demo, params: Params, engine: Engine, client: Option<ClientKey>, stepper: Option<Arc<step::Stepper>>) -> Self {
         Run {
-            id: RunId::random(),
+            id,
             demo,
             params,
             engine,
@@ -334,6 +335,8 @@ pub struct Runs {
     tasks: TaskTracker,
     finished_hook: OnceLock<FinishedHook>,
     started_hook: OnceLock<StartedHook>,
+    /// Run rates kept where every instance sees them, when the store is shared.
+    shared_rate: OnceLock<Arc<dyn rate::SharedBuckets>>,
     /// Store loads in progress, so that concurrent lookups share one.
     loading: Mutex<HashMap<RunId, restored::Loading>>,
 }
@@ -363,6 +366,7 @@ impl Runs {
             tasks: TaskTracker::new(),
             finished_hook: OnceLock::new(),
             started_hook: OnceLock::new(),
+            shared_rate: OnceLock::new(),
             loading: Mutex::default(),
         })
     }
@@ -374,20 +378,20 @@ impl Runs {
     /// Admits a run of `demo` on `engine` with already-validated `params`
     /// (validated for that engine) for `client`: it starts as soon as a slot
     /// is free and it is its client's turn.
-    pub fn start(
+    pub async fn start(
         self: &Arc<Self>,
         demo: &'static Demo,
         params: Params,
         engine: Engine,
         client: Option<ClientKey>,
     ) -> Result<Arc<Run>, StartError> {
-        self.start_as(demo, params, engine, client, true, None)
+        self.start_as(demo, params, engine, client, true, None).await
     }
 
     /// Admits a stepped run ("You are the scheduler"): every traced
     /// operation waits for [`step::Stepper::step`]; `schedule` plays a
     /// recorded one first.
-    pub fn start_stepped(
+    pub async fn start_stepped(
         self: &Arc<Self>,
         demo: &'static Demo,
         params: Params,
@@ -396,31 +400,43 @@ impl Runs {
         schedule: Option<step::Schedule>,
     ) -> Result<Arc<Run>, StartError> {
         let stepper = step::Stepper::new(schedule).map_err(StartError::Gates)?;
-        self.start_as(demo, params, engine, client, true, Some(Arc::new(stepper)))
+        self.start_as(demo, params, engine, client, true, Some(Arc::new(stepper))).await
     }
 
     /// A run of an experiment: admitted, queued and bounded like any run of
     /// its client, but not counted against the client's run rate (the
     /// experiment as a whole was, once, when it was asked for).
-    pub fn start_for_experiment(
+    pub async fn start_for_experiment(
         self: &Arc<Self>,
         demo: &'static Demo,
         params: Params,
         engine: Engine,
         client: Option<ClientKey>,
     ) -> Result<Arc<Run>, StartError> {
-        self.start_as(demo, params, engine, client, false, None)
+        self.start_as(demo, params, engine, client, false, None).await
     }
 
-    /// Takes one token of `client`'s run rate, or says how long to wait.
-    pub fn take_rate(&self, client: Option<ClientKey>) -> Result<(), StartError> {
-        self.rate.take(client, Instant::now()).map_err(|wait| {
+    /// Takes one token of `client`'s run rate, or says how long to wait:
+    /// from the shared buckets where there are some, else (or while they
+    /// cannot be reached) from this instance's own.
+    pub async fn take_rate(&self, client: Option<ClientKey>) -> Result<(), StartError> {
+        let shared = match (self.shared_rate.get(), client) {
+            (Some(shared), Some(key)) if self.rate.rate().per_minute > 0 => match shared.take(key, self.rate.rate()).await {
+                Ok(answer) => Some(answer),
+                Err(problem) => {
+                    tracing::warn!(%problem, "the shared run rates cannot be reached: this instance's own apply");
+                    None
+                }
+            },
+            _ => None,
+        };
+        shared.unwrap_or_else(|| self.rate.take(client, Instant::now())).map_err(|wait| {
             let retry_after_secs = wait.as_secs_f64().ceil().max(1.0) as u32;
             StartError::Refused(admission::Refusal::TooFast { retry_after_secs })
         })
     }
 
-    fn start_as(
+    async fn start_as(
         self: &Arc<Self>,
         demo: &'static Demo,
         params: Params,
@@ -432,11 +448,11 @@ impl Runs {
         if self.shutdown.is_cancelled() {
             return Err(StartError::ShuttingDown);
         }
-        let run = Arc::new(Run::new(demo, params, engine, client, stepper));
+        let run = Arc::new(Run::new(RunId::on(&self.config.instance), demo, params, engine, client, stepper));
         let ticket = self.admission.reserve(&run.id, client)?;
         // After admission, so a run refused for another reason costs no token.
         if rated {
-            self.take_rate(client)?;
+            self.take_rate(client).await?;
         }
         self.table.lock().expect("runs lock").runs.insert(run.id.clone(), run.clone());
         if let Some(hook) = self.started_hook.get() {
@@ -475,6 +491,12 @@ impl Runs {
     /// Sets what happens to every run as it is admitted; the first call wins.
     pub fn on_started(&self, hook: StartedHook) {
         let _ = self.started_hook.set(hook);
+    }
+
+    /// Keeps run rates in `shared` (the store other instances share) from
+    /// now on; the first call wins.
+    pub fn share_rate(&self, shared: Arc<dyn rate::SharedBuckets>) {
+        let _ = self.shared_rate.set(shared);
     }
 
     /// Sets what happens to every run once it finished; the first call wins.

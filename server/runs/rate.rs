@@ -6,6 +6,16 @@
 //! run is saved. The bucket allows a burst (a student pressing Run again and
 //! again) and then a sustained rate; past it the client is told when to
 //! come back.
+//!
+//! Behind a round-robin proxy one client's requests reach every instance,
+//! and a bucket per instance would give it a rate per instance. So where the
+//! store is shared, the buckets live there ([`SharedBuckets`], PostgreSQL),
+//! with the same arithmetic ([`RunRate::take_one`]); the local buckets stay
+//! for a store of one's own, and stand in while a shared store cannot be
+//! reached (a client is then held to its rate on each instance).
+
+use std::future::Future;
+use std::pin::Pin;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,6 +30,49 @@ pub struct RunRate {
     pub burst: u32,
     /// Runs per minute once the burst is spent; 0 turns the limit off.
     pub per_minute: u32,
+}
+
+impl RunRate {
+    fn per_second(&self) -> f64 {
+        f64::from(self.per_minute) / 60.0
+    }
+
+    fn burst(&self) -> f64 {
+        f64::from(self.burst.max(1))
+    }
+
+    /// A bucket that held `tokens` `elapsed` ago, refilled to now: what it
+    /// holds after one token is taken if there is one, and whether there
+    /// was (else how long until there is).
+    pub fn take_one(&self, tokens: f64, elapsed: Duration) -> (f64, Result<(), Duration>) {
+        let tokens = (tokens + elapsed.as_secs_f64() * self.per_second()).min(self.burst());
+        if tokens >= 1.0 {
+            (tokens - 1.0, Ok(()))
+        } else {
+            (tokens, Err(Duration::from_secs_f64((1.0 - tokens) / self.per_second())))
+        }
+    }
+
+    /// How long a bucket holding `tokens` takes to be full again: after
+    /// that, forgetting it changes nothing.
+    pub fn time_to_full(&self, tokens: f64) -> Duration {
+        if self.per_minute == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_secs_f64(((self.burst() - tokens).max(0.0)) / self.per_second())
+    }
+
+    /// A new client's bucket: full.
+    pub fn full(&self) -> f64 {
+        self.burst()
+    }
+}
+
+/// Buckets every instance sees: takes one run's token for `client`, or says
+/// how long until one is there; `Err` when the buckets cannot be reached.
+pub trait SharedBuckets: Send + Sync {
+    #[allow(clippy::type_complexity)]
+    fn take<'a>(&'a self, client: ClientKey, rate: RunRate) -> Pin<Box<dyn Future<Output = Result<Result<(), Duration>, String>> + Send + 'a>>;
 }
 
 /// Clients remembered at most; past it, those whose bucket has refilled
@@ -41,8 +94,8 @@ impl RateLimiter {
         RateLimiter { rate, buckets: Mutex::default() }
     }
 
-    fn per_second(&self) -> f64 {
-        f64::from(self.rate.per_minute) / 60.0
+    pub fn rate(&self) -> RunRate {
+        self.rate
     }
 
     /// Takes one run's token for `client`, or says how long until one is
@@ -52,24 +105,15 @@ impl RateLimiter {
         if self.rate.per_minute == 0 {
             return Ok(());
         }
-        let burst = f64::from(self.rate.burst.max(1));
         let mut buckets = self.buckets.lock().expect("rate lock");
         if buckets.len() >= MAX_CLIENTS && !buckets.contains_key(&client) {
-            self.forget_refilled(&mut buckets, now, burst);
+            let rate = self.rate;
+            buckets.retain(|_, b| now.saturating_duration_since(b.at) < rate.time_to_full(b.tokens));
         }
-        let bucket = buckets.entry(client).or_insert(Bucket { tokens: burst, at: now });
-        bucket.tokens = (bucket.tokens + now.saturating_duration_since(bucket.at).as_secs_f64() * self.per_second()).min(burst);
-        bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            return Ok(());
-        }
-        Err(Duration::from_secs_f64((1.0 - bucket.tokens) / self.per_second()))
-    }
-
-    fn forget_refilled(&self, buckets: &mut HashMap<ClientKey, Bucket>, now: Instant, burst: f64) {
-        let per_second = self.per_second();
-        buckets.retain(|_, b| b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * per_second < burst);
+        let bucket = buckets.entry(client).or_insert(Bucket { tokens: self.rate.full(), at: now });
+        let (left, answer) = self.rate.take_one(bucket.tokens, now.saturating_duration_since(bucket.at));
+        *bucket = Bucket { tokens: left, at: now };
+        answer
     }
 }
 

@@ -62,6 +62,13 @@ impl Runs {
     }
 
     fn keep_restored(&self, id: &RunId, restored: Arc<Restored>) {
+        // A run another instance noted and has not finished (yet): that
+        // instance may still save its real end, so this answer is asked
+        // for again next time rather than kept.
+        let others = id.instance().is_some_and(|owner| owner != self.config.instance.as_str());
+        if others && restored.summary.outcome == Some(crate::event::Outcome::Interrupted) {
+            return;
+        }
         let bytes = restored.log.byte_len();
         let mut table = self.table.lock().expect("runs lock");
         if table.runs.contains_key(id) || table.restored.contains_key(id) {

@@ -222,6 +222,12 @@ impl ServerProcess {
         Self::start_command(std::process::Command::new(forkline_exe()), db, extra_args)
     }
 
+    /// The binary on a given address (one a proxy was told of), with its
+    /// run store at `db`.
+    pub fn start_at(listen: std::net::SocketAddr, db: &str, extra_args: &[&str]) -> Self {
+        Self::start_listening(std::process::Command::new(forkline_exe()), &listen.to_string(), db, extra_args)
+    }
+
     /// Started with this many file descriptors, soft and hard (it cannot
     /// raise them).
     pub fn start_with_nofile(extra_args: &[&str], nofile: u64) -> Self {
@@ -236,10 +242,14 @@ impl ServerProcess {
         Self::start_command(command, ":memory:", extra_args)
     }
 
-    fn start_command(mut command: std::process::Command, db: &str, extra_args: &[&str]) -> Self {
+    fn start_command(command: std::process::Command, db: &str, extra_args: &[&str]) -> Self {
+        Self::start_listening(command, "127.0.0.1:0", db, extra_args)
+    }
+
+    fn start_listening(mut command: std::process::Command, listen: &str, db: &str, extra_args: &[&str]) -> Self {
         use std::io::BufRead;
         let mut child = command
-            .args(["--listen", "127.0.0.1:0", "--db", db])
+            .args(["--listen", listen, "--db", db])
             .args(extra_args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())

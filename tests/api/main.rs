@@ -19,6 +19,7 @@ mod gil;
 mod join_zombie;
 mod load;
 mod headers;
+mod instances;
 mod lock;
 mod pages;
 mod pipe;

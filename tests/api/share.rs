@@ -47,7 +47,7 @@ pub async fn spawn_stored(location: StoreLocation, adjust: impl FnOnce(&mut Conf
     adjust(&mut config);
     let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind loopback");
     let addr = listener.local_addr().unwrap();
-    let store = Store::open(&location, config.retention).expect("store opens");
+    let store = Store::open(&location, config.retention).await.expect("store opens");
     let runs = Runs::new(Arc::new(config));
     let app = forkline::app_with_store(runs.clone(), Some(store.clone()));
     let server = tokio::spawn(async move { axum::serve(listener, app).await.expect("server runs") });

@@ -1,5 +1,8 @@
 //! The run store under pressure: many viewers of one saved run, a flood of
-//! runs from one client, a server killed mid-run, a full disk.
+//! runs from one client, a server killed mid-run, a failing store. Each
+//! test runs on both back ends: an SQLite file and a PostgreSQL database
+//! (the test process's own cluster; skipped, saying so, where there is no
+//! PostgreSQL).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,10 +25,81 @@ struct StoreApp {
     server: tokio::task::JoinHandle<()>,
 }
 
-async fn spawn_on(db: &std::path::Path, adjust: impl FnOnce(&mut Config)) -> StoreApp {
+/// Where a test's store lives.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// A test's store, new and empty.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl Db {
+    /// A new store of `kind` for `test`; None (the test says it is skipped)
+    /// where PostgreSQL cannot be had.
+    pub fn new(kind: Kind, test: &str) -> Option<Db> {
+        match kind {
+            Kind::Sqlite => Some(Db::Sqlite(temp_db())),
+            Kind::Postgres => match forkline_testservices::postgres::cluster().and_then(|c| c.database(test)) {
+                Ok(url) => Some(Db::Postgres(url)),
+                Err(why) => {
+                    forkline_testservices::skip(test, &why);
+                    None
+                }
+            },
+        }
+    }
+
+    pub fn location(&self) -> StoreLocation {
+        match self {
+            Db::Sqlite(path) => StoreLocation::File(path.clone()),
+            Db::Postgres(url) => StoreLocation::parse(url).expect("the test cluster's URL parses"),
+        }
+    }
+
+    /// What `--db` is given.
+    pub fn arg(&self) -> String {
+        match self {
+            Db::Sqlite(path) => path.display().to_string(),
+            Db::Postgres(url) => url.clone(),
+        }
+    }
+
+    pub fn remove(&self) {
+        if let Db::Sqlite(path) = self {
+            let _ = std::fs::remove_dir_all(path.parent().unwrap());
+        }
+    }
+}
+
+/// Each named test (an `async fn(Kind)`), once on each back end.
+macro_rules! on_both_back_ends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { super::$name(super::Kind::Sqlite).await })*
+        }
+        mod on_postgres {
+            $(#[tokio::test(flavor = "multi_thread")] async fn $name() { super::$name(super::Kind::Postgres).await })*
+        }
+    };
+}
+
+on_both_back_ends!(
+    two_hundred_stalled_viewers_of_a_saved_run_share_one_copy_of_it,
+    a_flood_of_runs_from_one_client_leaves_another_clients_permalink,
+    a_run_in_flight_when_the_server_is_killed_answers_interrupted_after_a_restart,
+    a_failing_store_leaves_the_run_complete_but_unsaved_and_the_store_degraded,
+);
+
+async fn spawn_on(db: &Db, adjust: impl FnOnce(&mut Config)) -> StoreApp {
     let mut config = Config::with_runner(testkit_runner_exe());
     config.listen = "127.0.0.1:0".parse().unwrap();
-    config.store = StoreLocation::File(db.to_owned());
+    config.store = db.location();
     config.trusted_proxy = Some("127.0.0.1".parse().unwrap());
     // As in spawn_app: many runs and streams from one address.
     config.client_run_rate.per_minute = 0;
@@ -33,7 +107,7 @@ async fn spawn_on(db: &std::path::Path, adjust: impl FnOnce(&mut Config)) -> Sto
     adjust(&mut config);
     let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind loopback");
     let addr = listener.local_addr().unwrap();
-    let store = Store::open(&config.store, config.retention).expect("store opens");
+    let store = Store::open(&config.store, config.retention).await.expect("store opens");
     let listening = forkline::http::listen::Listening::from_config(&config);
     let runs = Runs::new(Arc::new(config));
     let app = forkline::app_with_store(runs.clone(), Some(store.clone()));
@@ -109,10 +183,9 @@ async fn stall_subscribers(app: &TestApp, id: &str) -> (Vec<reqwest::Response>, 
     (open, rss_kib() as i64 - before as i64)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn two_hundred_stalled_viewers_of_a_saved_run_share_one_copy_of_it() {
+async fn two_hundred_stalled_viewers_of_a_saved_run_share_one_copy_of_it(kind: Kind) {
+    let Some(db) = Db::new(kind, "stalled_viewers") else { return };
     bounded(async {
-        let db = temp_db();
         // A client of its own, so that other tests' runs cannot matter.
         let fresh = || reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
         let first = spawn_on(&db, |_| {}).await;
@@ -145,7 +218,7 @@ async fn two_hundred_stalled_viewers_of_a_saved_run_share_one_copy_of_it() {
         assert_eq!((status["outcome"].as_str(), status["events"].as_u64()), (Some("ok"), Some(run.events.len() as u64)));
         drop(open);
         second.stop().await;
-        let _ = std::fs::remove_dir_all(db.parent().unwrap());
+        db.remove();
     })
     .await;
 }
@@ -156,10 +229,9 @@ impl StoreApp {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_flood_of_runs_from_one_client_leaves_another_clients_permalink() {
+async fn a_flood_of_runs_from_one_client_leaves_another_clients_permalink(kind: Kind) {
+    let Some(db) = Db::new(kind, "flood") else { return };
     bounded(async {
-        let db = temp_db();
         // Nothing finished stays in memory: every lookup below is the store's.
         let app = spawn_on(&db, |c| {
             c.per_client_runs = 100;
@@ -184,16 +256,15 @@ async fn a_flood_of_runs_from_one_client_leaves_another_clients_permalink() {
         // forgets it, which depends on timing, not on retention.
         assert!(app.store.load(&flood[0]).await.unwrap().is_none(), "the flood's oldest made room");
         app.stop().await;
-        let _ = std::fs::remove_dir_all(db.parent().unwrap());
+        db.remove();
     })
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_run_in_flight_when_the_server_is_killed_answers_interrupted_after_a_restart() {
+async fn a_run_in_flight_when_the_server_is_killed_answers_interrupted_after_a_restart(kind: Kind) {
+    let Some(db) = Db::new(kind, "killed_mid_run") else { return };
     bounded(async {
-        let db = temp_db();
-        let db_arg = db.to_str().unwrap().to_owned();
+        let db_arg = db.arg();
         let server = ServerProcess::start_on(&db_arg, &[]);
         let client = reqwest::Client::new();
         let created = server.create_run(&client, "process", json!({"numbers": [1, 2, 3], "delay_ms": 5000})).await;
@@ -214,7 +285,7 @@ async fn a_run_in_flight_when_the_server_is_killed_answers_interrupted_after_a_r
         // The row is written at admission without the run waiting for it; on
         // a loaded machine the store's thread may not have got to it yet.
         // Read the file as a second server would before pulling the plug.
-        let reader = Store::open(&StoreLocation::File(db.clone()), Default::default()).expect("the store opens beside the server");
+        let reader = Store::open(&db.location(), Default::default()).await.expect("the store opens beside the server");
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while reader.summary(&id).await.unwrap().is_none() {
             assert!(std::time::Instant::now() < deadline, "the run was never noted in the store");
@@ -244,19 +315,23 @@ async fn a_run_in_flight_when_the_server_is_killed_answers_interrupted_after_a_r
         assert_eq!((end["kind"].as_str(), end["outcome"].as_str()), (Some("run.end"), Some("interrupted")));
         assert_eq!(status["events"], events.len());
         drop(restarted);
-        let _ = std::fs::remove_dir_all(db.parent().unwrap());
+        db.remove();
     })
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_full_disk_leaves_the_run_complete_but_unsaved_and_the_store_degraded() {
+/// A full disk (SQLite) or a database turned read-only (PostgreSQL).
+async fn a_failing_store_leaves_the_run_complete_but_unsaved_and_the_store_degraded(kind: Kind) {
+    let Some(db) = Db::new(kind, "failing_store") else { return };
+    let said = match kind {
+        Kind::Sqlite => "full",
+        Kind::Postgres => "read-only",
+    };
     bounded(async {
-        let db = temp_db();
         let app = spawn_on(&db, |_| {}).await;
         let health: Value = app.app.client.get(app.app.url("/healthz")).send().await.unwrap().json().await.unwrap();
         assert_eq!(health["store"], "ok");
-        app.store.limit_growth(0).await.unwrap();
+        app.store.fail_writes(true).await.unwrap();
         let run = app.run_as("10.0.0.1", "bench_emit", json!({"processes": 2, "events": 2_000})).await;
         run.assert_ok();
         let mut status = app.app.status(&run.id).await;
@@ -268,13 +343,20 @@ async fn a_full_disk_leaves_the_run_complete_but_unsaved_and_the_store_degraded(
             status = app.app.status(&run.id).await;
         }
         assert_eq!(status["saved"], false, "{status}");
-        assert!(status["not_saved_reason"].as_str().unwrap().contains("full"), "{status}");
+        assert!(status["not_saved_reason"].as_str().unwrap().contains(said), "{status}");
         assert_eq!(status["outcome"], "ok");
         let health: Value = app.app.client.get(app.app.url("/healthz")).send().await.unwrap().json().await.unwrap();
         assert!(health["store"].as_str().unwrap().starts_with("degraded: "), "{health}");
-        assert!(health["store"].as_str().unwrap().contains("full"), "{health}");
+        assert!(health["store"].as_str().unwrap().contains(said), "{health}");
+        // Runs still run, and the next write that succeeds clears it.
+        app.store.fail_writes(false).await.unwrap();
+        let after = app.run_as("10.0.0.1", "cpu_count", json!({})).await;
+        after.assert_ok();
+        app.saved(&after.id).await;
+        let health: Value = app.app.client.get(app.app.url("/healthz")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(health["store"], "ok", "{health}");
         app.stop().await;
-        let _ = std::fs::remove_dir_all(db.parent().unwrap());
+        db.remove();
     })
     .await;
 }

@@ -26,7 +26,7 @@
 
 use rusqlite::Connection;
 
-use super::{now_ms, StoreError};
+use crate::store::{now_ms, StoreError};
 use crate::config::Retention;
 
 /// The ranking both budgets use, over the rows still there.

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::StoreError;
+use crate::store::StoreError;
 
 /// `PRAGMA user_version` of the current layout.
 const VERSION: i64 = 3;
