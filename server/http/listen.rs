@@ -11,6 +11,9 @@
 //! TLS) reads the request in one go into 8 KiB. Measured with 1,000 idle
 //! subscribers: 20.3 KiB of server memory each before, 13.3 KiB after.
 
+// The A/B variant (below) leaves the loop's helpers unused.
+#![cfg_attr(forkline_without = "listen_loop", allow(unused))]
+
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -66,6 +69,7 @@ const MAX_HEAD_BUFFER: usize = 64 * 1024;
 
 /// Serves `router` on `listener` until `shutdown` completes, then waits for
 /// the open connections to finish (the caller bounds that wait).
+#[cfg(not(forkline_without = "listen_loop"))]
 pub async fn serve(listener: TcpListener, router: Router, listening: Listening, shutdown: impl Future<Output = ()>) {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(listening.header_timeout).max_buf_size(MAX_HEAD_BUFFER);
@@ -111,6 +115,16 @@ pub async fn serve(listener: TcpListener, router: Router, listening: Listening, 
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// `axum::serve` instead, for the bench's A/B run of what this module buys
+/// (`--cfg forkline_without="listen_loop"`, docs/performance.md): no
+/// timeouts, no caps, hyper-util's auto-detecting connections. Never for
+/// people.
+#[cfg(forkline_without = "listen_loop")]
+pub async fn serve(listener: TcpListener, router: Router, _listening: Listening, shutdown: impl Future<Output = ()> + Send + 'static) {
+    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
 }
 
 /// Resolves once nothing was read or written for `limit`.
