@@ -56,6 +56,13 @@ test('pressing lanes makes the lost update happen, and the schedule plays again'
   assert.deepEqual(values, ['read 200', 'read 200', 'write 201', 'write 199'], 'the operations ran in the order pressed');
   await (await page.$('#stepper'))?.screenshot({ path: join(ARTIFACTS, 'step-panel.png') });
 
+  // The permalink replays the stepped run with its steps, and can play them again.
+  await page.goto(`${server.url}/runs/${id}`);
+  await page.waitForSelector('#timeline[data-state=finished]', { timeout: 30000 });
+  await page.waitForSelector('#stepper:not([hidden])');
+  assert.match(await page.textContent('#step-message'), /ended after 6 steps, then ran freely/);
+  assert.match(await page.textContent('#outcome'), /balance 199/);
+
   await page.click('#step-replay');
   await page.waitForFunction((old) => document.querySelector('#timeline')?.dataset.runId !== old, id);
   await page.waitForSelector('#timeline[data-state=finished]', { timeout: 30000 });
